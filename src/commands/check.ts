@@ -1,0 +1,22 @@
+import { errorCount, formatDiagnostic, loadCrontab } from '../crontab-file.js';
+import { ExitCode } from '../errors.js';
+
+export interface CheckOptions {
+  system?: boolean;
+}
+
+/** Lints a crontab: every problem on its own line; exit 0 when valid (warnings allowed), 1 when not. */
+export async function checkCommand(file: string, displayName: string, options: CheckOptions): Promise<number> {
+  const parsed = await loadCrontab(file, { system: options.system === true });
+  for (const d of parsed.diagnostics) process.stderr.write(`${formatDiagnostic(displayName, d)}\n`);
+  const errors = errorCount(parsed);
+  const warnings = parsed.diagnostics.length - errors;
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (errors > 0) {
+    process.stderr.write(`${displayName}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}; nothing was changed\n`);
+    return ExitCode.failure;
+  }
+  const note = warnings > 0 ? ` (${plural(warnings, 'warning')})` : '';
+  process.stdout.write(`${displayName}: ok, ${plural(parsed.entries.length, 'job')}${note}\n`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,183 @@
+import { splitCommand } from './command.js';
+import { parseEnvLine } from './env-line.js';
+import { derivedId } from './job-id.js';
+import { isOptionLine, parseOptionLine } from './options.js';
+import { parseScheduleTokens, scheduleWidth, tokenize, type Token } from './schedule-expr.js';
+import type { Diagnostic, Entry, JobOptions, ParseOptions, ParsedCrontab, ScheduleExpr } from './types.js';
+import { isValidZone } from '../schedule/zone.js';
+
+/**
+ * A crontab's text to entries and diagnostics. Pure: no file access, no clock, no logging.
+ * Every problem in the file is reported, each with its line and column; entries are returned
+ * only for lines without errors.
+ */
+
+interface Pending {
+  options: JobOptions;
+  seen: Map<string, number>;
+  firstLine: number;
+}
+
+const USER_NAME = /^[A-Za-z_][A-Za-z0-9._-]*\$?$/;
+
+export function parseCrontab(text: string, parseOptions: ParseOptions = {}): ParsedCrontab {
+  const diagnostics: Diagnostic[] = [];
+  const drafts: { entry: Omit<Entry, 'id'>; nameCol: number }[] = [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  else if (text.length > 0) {
+    const last = lines[lines.length - 1]!;
+    diagnostics.push({ line: lines.length, col: last.length + 1, severity: 'warning', message: 'no newline at end of file: plain cron ignores this last line' });
+  }
+
+  let env: Readonly<Record<string, string>> = Object.freeze({});
+  let cronTz: string | undefined;
+  let pending: Pending | null = null;
+  let warnedCr = false;
+  const orphan = (line: number): void => {
+    if (pending === null) return;
+    diagnostics.push({
+      line: pending.firstLine,
+      col: 1,
+      severity: 'error',
+      message: `schedd options are not directly above an entry (line ${line} comes between)`,
+      expected: 'the entry on the line below the options',
+    });
+    pending = null;
+  };
+
+  for (let index = 0; index < lines.length; index++) {
+    const lineNo = index + 1;
+    let line = lines[index]!;
+    if (line.endsWith('\r')) {
+      line = line.slice(0, -1);
+      if (!warnedCr) {
+        warnedCr = true;
+        diagnostics.push({ line: lineNo, col: line.length + 1, severity: 'warning', message: 'Windows line ending (CR LF): plain cron keeps the CR as part of the line' });
+      }
+    }
+    const trimmed = line.trimStart();
+    if (trimmed === '') {
+      orphan(lineNo);
+      continue;
+    }
+    if (trimmed.startsWith('#')) {
+      if (isOptionLine(line)) {
+        pending ??= { options: {}, seen: new Map(), firstLine: lineNo };
+        parseOptionLine(line, lineNo, pending.options, pending.seen, diagnostics);
+      }
+      continue;
+    }
+    const setting = parseEnvLine(line);
+    if (setting !== null) {
+      orphan(lineNo);
+      if (setting.name === 'CRON_TZ') {
+        if (isValidZone(setting.value)) cronTz = setting.value;
+        else {
+          diagnostics.push({ line: lineNo, col: setting.valueCol, severity: 'error', message: `unknown time zone '${setting.value}'`, expected: 'an IANA zone such as Europe/London' });
+        }
+      }
+      env = Object.freeze({ ...env, [setting.name]: setting.value });
+      continue;
+    }
+    const options = pending?.options ?? {};
+    const nameCol = pending?.seen.has('name') ? 1 : 0;
+    pending = null;
+    const entry = parseEntry(line, lineNo, parseOptions, diagnostics);
+    if (entry !== null) {
+      const zone = options.tz ?? cronTz;
+      drafts.push({ entry: { ...entry, env, options, ...(zone === undefined ? {} : { zone }) }, nameCol });
+    }
+  }
+  orphan(lines.length + 1);
+  return { entries: assignIds(drafts, diagnostics), diagnostics };
+}
+
+function parseEntry(
+  line: string,
+  lineNo: number,
+  parseOptions: ParseOptions,
+  diagnostics: Diagnostic[],
+): Pick<Entry, 'line' | 'schedule' | 'command' | 'stdin' | 'user'> | null {
+  const tokens = tokenize(line);
+  const after = parseOptions.system ? 2 : 1;
+  const width = scheduleWidth(tokens, after);
+  const needed = width + after;
+  if (tokens.length < needed) {
+    const last = tokens[tokens.length - 1]!;
+    const what = width === 1 ? 'after the macro' : `after ${Math.min(tokens.length, 5)} field${tokens.length === 1 ? '' : 's'}`;
+    const shape = parseOptions.system ? 'user command' : 'command';
+    const message = tokens.length < 5 && width !== 1 ? `incomplete entry: ${tokens.length} of 5 schedule fields` : `missing ${shape} ${what}`;
+    diagnostics.push({
+      line: lineNo,
+      col: last.col + last.text.length,
+      severity: 'error',
+      message,
+      expected: `'minute hour day-of-month month day-of-week ${shape}' or '@macro ${shape}'`,
+    });
+    return null;
+  }
+  const scheduleTokens = tokens.slice(0, width);
+  const errorsBefore = countErrors(diagnostics);
+  const schedule = parseScheduleTokens(scheduleTokens, lineNo, diagnostics);
+  if (width === 6) {
+    diagnostics.push({
+      line: lineNo,
+      col: tokens[0]!.col,
+      severity: 'warning',
+      message:
+        `6 schedule fields, read as 'second minute hour day-of-month month day-of-week' ` +
+        `(seconds '${tokens[0]!.text}'); plain cron reads '${tokens[5]!.text}' as the start of the command`,
+    });
+  }
+  let user: string | undefined;
+  if (parseOptions.system) {
+    const userToken: Token = tokens[width]!;
+    if (!USER_NAME.test(userToken.text)) {
+      diagnostics.push({ line: lineNo, col: userToken.col, severity: 'error', message: `invalid user name '${userToken.text}'`, expected: 'a user name between the schedule and the command (system crontab format)' });
+    } else user = userToken.text;
+  }
+  const commandToken = tokens[needed - 1]!;
+  const { command, stdin } = splitCommand(line.slice(commandToken.col - 1));
+  if (command.trim() === '') {
+    diagnostics.push({ line: lineNo, col: commandToken.col, severity: 'error', message: 'empty command before %', expected: 'a command before the first unescaped %' });
+  }
+  if (countErrors(diagnostics) > errorsBefore || schedule === null) return null;
+  return { line: lineNo, schedule: schedule as ScheduleExpr, command, stdin, ...(user === undefined ? {} : { user }) };
+}
+
+function countErrors(diagnostics: readonly Diagnostic[]): number {
+  let errors = 0;
+  for (const d of diagnostics) if (d.severity === 'error') errors++;
+  return errors;
+}
+
+/** Names first (unique in the file), then derived ids, numbered when identical. */
+function assignIds(drafts: { entry: Omit<Entry, 'id'>; nameCol: number }[], diagnostics: Diagnostic[]): Entry[] {
+  const taken = new Map<string, number>();
+  const ids: (string | undefined)[] = drafts.map(({ entry }) => {
+    const name = entry.options.name;
+    if (name === undefined) return undefined;
+    const first = taken.get(name);
+    if (first !== undefined) {
+      diagnostics.push({ line: entry.line, col: 1, severity: 'error', message: `job name '${name}' is already used by the entry on line ${first}`, expected: 'a name unique in the file' });
+      return undefined;
+    }
+    taken.set(name, entry.line);
+    return name;
+  });
+  const entries: Entry[] = [];
+  drafts.forEach(({ entry }, i) => {
+    let id = ids[i];
+    if (id === undefined) {
+      if (entry.options.name !== undefined) return; // duplicate name, reported above
+      const base = derivedId(entry.command, entry.stdin, entry.user);
+      id = base;
+      for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
+      taken.set(id, entry.line);
+    }
+    entries.push({ id, ...entry });
+  });
+  diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
+  return entries;
+}

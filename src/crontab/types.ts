@@ -1,0 +1,79 @@
+export type Severity = 'error' | 'warning';
+
+/** One problem in a crontab, located by 1-based line and column. */
+export interface Diagnostic {
+  line: number;
+  col: number;
+  severity: Severity;
+  message: string;
+  /** What would have been valid here, shown as "(expected ...)". */
+  expected?: string;
+}
+
+export type FieldName = 'second' | 'minute' | 'hour' | 'day-of-month' | 'month' | 'day-of-week';
+
+/** A parsed schedule: a macro or 5 (6 with seconds) fields, ready for the schedule engine. */
+export interface ScheduleExpr {
+  /** The schedule as written (`@daily`, `*\/5 * * * *`). */
+  text: string;
+  kind: 'cron' | 'reboot';
+  /** True when a leading seconds field was given. */
+  hasSeconds: boolean;
+  /** Six-field pattern (seconds first) in numbers, for croner; empty for @reboot. */
+  pattern: string;
+  /**
+   * Vixie's day rule: when either day field starts with `*`, a day must match both fields;
+   * otherwise a day matching either fires.
+   */
+  domAndDow: boolean;
+  /**
+   * Vixie's DST class: fixed-time unless the minute or hour field starts with `*`. Fixed-time
+   * slots in a spring-forward gap fire at the end of the gap; repeated ones fire once.
+   */
+  fixedTime: boolean;
+}
+
+export type OverlapPolicy = 'skip' | 'allow' | 'queue' | 'replace';
+export type CatchupPolicy = 'none' | 'once' | 'all';
+
+/** schedd's own per-job options, from `# schedd:` comment lines. */
+export interface JobOptions {
+  name?: string;
+  timeoutMs?: number;
+  jitterMs?: number;
+  overlap?: OverlapPolicy;
+  catchup?: CatchupPolicy;
+  retries?: number;
+  tz?: string;
+  cwd?: string;
+  user?: string;
+}
+
+export interface Entry {
+  /** Stable identity: the `name` option, or derived from the command (see job-id.ts). */
+  id: string;
+  /** 1-based line of the entry. */
+  line: number;
+  schedule: ScheduleExpr;
+  /** The shell command, with `\%` unescaped and the `%` input part removed. */
+  command: string;
+  /** Text for standard input from the `%` part, or null when there is none. */
+  stdin: string | null;
+  /** The crontab's environment lines in effect for this entry, in order (shared, frozen). */
+  env: Readonly<Record<string, string>>;
+  /** Time zone for this entry: the `tz` option, else CRON_TZ, else undefined (the daemon's). */
+  zone?: string;
+  /** The user column of the system crontab format. */
+  user?: string;
+  options: JobOptions;
+}
+
+export interface ParsedCrontab {
+  entries: Entry[];
+  diagnostics: Diagnostic[];
+}
+
+export interface ParseOptions {
+  /** System crontab format: a user name between the schedule and the command. */
+  system?: boolean;
+}
