@@ -16,13 +16,15 @@ interface Pending {
   options: JobOptions;
   seen: Map<string, number>;
   firstLine: number;
+  /** An option line had an error: the entry it belongs to is not returned either. */
+  invalid: boolean;
 }
 
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9._-]*\$?$/;
 
 export function parseCrontab(text: string, parseOptions: ParseOptions = {}): ParsedCrontab {
   const diagnostics: Diagnostic[] = [];
-  const drafts: { entry: Omit<Entry, 'id'>; nameCol: number }[] = [];
+  const drafts: Entry[] = [];
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   else if (text.length > 0) {
@@ -63,8 +65,10 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
     }
     if (trimmed.startsWith('#')) {
       if (isOptionLine(line)) {
-        pending ??= { options: {}, seen: new Map(), firstLine: lineNo };
+        pending ??= { options: {}, seen: new Map(), firstLine: lineNo, invalid: false };
+        const before = diagnostics.length;
         parseOptionLine(line, lineNo, pending.options, pending.seen, diagnostics);
+        if (diagnostics.length > before) pending.invalid = true;
       }
       continue;
     }
@@ -81,12 +85,14 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
       continue;
     }
     const options = pending?.options ?? {};
-    const nameCol = pending?.seen.has('name') ? 1 : 0;
+    const optionsValid = pending?.invalid !== true;
     pending = null;
     const entry = parseEntry(line, lineNo, parseOptions, diagnostics);
-    if (entry !== null) {
+    if (entry !== null && optionsValid) {
       const zone = options.tz ?? cronTz;
-      drafts.push({ entry: { ...entry, env, options, ...(zone === undefined ? {} : { zone }) }, nameCol });
+      const draft: Entry = { id: '', ...entry, env, options };
+      if (zone !== undefined) draft.zone = zone;
+      drafts.push(draft);
     }
   }
   orphan(lines.length + 1);
@@ -105,9 +111,11 @@ function parseEntry(
   const needed = width + after;
   if (tokens.length < needed) {
     const last = tokens[tokens.length - 1]!;
-    const what = width === 1 ? 'after the macro' : `after ${Math.min(tokens.length, 5)} field${tokens.length === 1 ? '' : 's'}`;
     const shape = parseOptions.system ? 'user command' : 'command';
-    const message = tokens.length < 5 && width !== 1 ? `incomplete entry: ${tokens.length} of 5 schedule fields` : `missing ${shape} ${what}`;
+    const what = width === 1 ? 'the macro' : `${width} fields`;
+    let message = `missing ${parseOptions.system ? 'user and command' : 'command'} after ${what}`;
+    if (tokens.length < 5 && width !== 1) message = `incomplete entry: ${tokens.length} of 5 schedule fields`;
+    else if (tokens.length === width + 1) message = `missing command after user '${last.text}'`;
     diagnostics.push({
       line: lineNo,
       col: last.col + last.text.length,
@@ -118,7 +126,7 @@ function parseEntry(
     return null;
   }
   const scheduleTokens = tokens.slice(0, width);
-  const errorsBefore = countErrors(diagnostics);
+  const diagnosticsBefore = diagnostics.length;
   const schedule = parseScheduleTokens(scheduleTokens, lineNo, diagnostics);
   if (width === 6) {
     diagnostics.push({
@@ -142,20 +150,19 @@ function parseEntry(
   if (command.trim() === '') {
     diagnostics.push({ line: lineNo, col: commandToken.col, severity: 'error', message: 'empty command before %', expected: 'a command before the first unescaped %' });
   }
-  if (countErrors(diagnostics) > errorsBefore || schedule === null) return null;
+  if (hasError(diagnostics, diagnosticsBefore) || schedule === null) return null;
   return { line: lineNo, schedule: schedule as ScheduleExpr, command, stdin, ...(user === undefined ? {} : { user }) };
 }
 
-function countErrors(diagnostics: readonly Diagnostic[]): number {
-  let errors = 0;
-  for (const d of diagnostics) if (d.severity === 'error') errors++;
-  return errors;
+function hasError(diagnostics: readonly Diagnostic[], from: number): boolean {
+  for (let i = from; i < diagnostics.length; i++) if (diagnostics[i]!.severity === 'error') return true;
+  return false;
 }
 
 /** Names first (unique in the file), then derived ids, numbered when identical. */
-function assignIds(drafts: { entry: Omit<Entry, 'id'>; nameCol: number }[], diagnostics: Diagnostic[]): Entry[] {
+function assignIds(drafts: Entry[], diagnostics: Diagnostic[]): Entry[] {
   const taken = new Map<string, number>();
-  const ids: (string | undefined)[] = drafts.map(({ entry }) => {
+  const ids: (string | undefined)[] = drafts.map((entry) => {
     const name = entry.options.name;
     if (name === undefined) return undefined;
     const first = taken.get(name);
@@ -167,7 +174,7 @@ function assignIds(drafts: { entry: Omit<Entry, 'id'>; nameCol: number }[], diag
     return name;
   });
   const entries: Entry[] = [];
-  drafts.forEach(({ entry }, i) => {
+  drafts.forEach((entry, i) => {
     let id = ids[i];
     if (id === undefined) {
       if (entry.options.name !== undefined) return; // duplicate name, reported above
@@ -176,7 +183,8 @@ function assignIds(drafts: { entry: Omit<Entry, 'id'>; nameCol: number }[], diag
       for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
       taken.set(id, entry.line);
     }
-    entries.push({ id, ...entry });
+    entry.id = id;
+    entries.push(entry);
   });
   diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
   return entries;

@@ -1,5 +1,6 @@
 import { parseField, type ParsedField } from './field.js';
 import type { Diagnostic, FieldName, ScheduleExpr } from './types.js';
+import { validatePattern } from '../schedule/evaluator.js';
 
 /** A whitespace-separated token of a line with its 1-based column. */
 export interface Token {
@@ -70,7 +71,7 @@ function fromFields(tokens: readonly Token[], names: readonly FieldName[], line:
   const domToken = tokens[names.length - 3]!;
   const dowToken = tokens[names.length - 1]!;
   if (dom.star !== dow.star && (dom.star ? domToken.text : dowToken.text) !== '*') {
-    const [starred, other] = dom.star ? [domToken, dowToken] : [dowToken, domToken];
+    const starred = dom.star ? domToken : dowToken;
     diagnostics.push({
       line,
       col: starred.col,
@@ -80,7 +81,6 @@ function fromFields(tokens: readonly Token[], names: readonly FieldName[], line:
         `both '${domToken.text}' and '${dowToken.text}' (croner and cron-parser would fire on either); ` +
         `write the day field without '*' to fire on either`,
     });
-    void other;
   }
   if (!dom.extension && dow.star && dow.values.length === 7 && !dom.star) {
     const possible = month.values.some((m) => dom.values.some((d) => d <= DAYS_IN_MONTH[m - 1]!));
@@ -93,15 +93,26 @@ function fromFields(tokens: readonly Token[], names: readonly FieldName[], line:
       });
     }
   }
-  const text = tokens.map((t) => t.text).join(' ');
-  return {
-    text,
+  const expr: ScheduleExpr = {
+    text: tokens.map((t) => t.text).join(' '),
     kind: 'cron',
     hasSeconds: second !== null,
     pattern: [second?.canonical ?? '0', minute.canonical, hour.canonical, dom.canonical, month.canonical, dow.canonical].join(' '),
     domAndDow,
     fixedTime: !minute.star && !hour.star,
   };
+  if (dom.extension || dow.extension) {
+    // schedd only checks the shape of L/W/#; croner has the last word on what they may combine with.
+    try {
+      validatePattern(expr);
+    } catch (error) {
+      const token = dom.extension ? domToken : dowToken;
+      const message = (error as Error).message.replace(/^CronPattern: /, '');
+      diagnostics.push({ line, col: token.col, severity: 'error', message: `'${token.text}' is rejected by croner: ${message}` });
+      return null;
+    }
+  }
+  return expr;
 }
 
 /** Parses the schedule part of an entry: one macro token or 5/6 field tokens. */

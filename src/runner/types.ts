@@ -44,3 +44,48 @@ export interface RunResult {
   /** Why the run could not start or was stopped (spawn error, timeout, stop request). */
   reason?: string;
 }
+
+export type OutputStream = 'stdout' | 'stderr';
+
+/** Reported once, when the run ends, if any output did not reach onLine. */
+export interface TruncationInfo {
+  /** Bytes the child wrote to stdout and stderr. */
+  totalBytes: number;
+  /** Bytes passed to onLine (line content kept plus its newline). */
+  emittedBytes: number;
+  /** totalBytes - emittedBytes: cut from long lines, or after the per-run cap. */
+  droppedBytes: number;
+  /** Lines longer than maxLineBytes that were cut. */
+  linesCut: number;
+  /** True when maxEmittedBytes was reached and later lines were not emitted. */
+  capReached: boolean;
+}
+
+export interface RunHooks {
+  /** One line of output, without its newline. Must not throw. */
+  onLine?(stream: OutputStream, line: string): void;
+  onTruncated?(info: TruncationInfo): void;
+}
+
+/** Bounds on what the runner keeps or passes on; memory stays bounded whatever the child prints. */
+export interface RunOptions {
+  /** A longer line is cut to this many bytes and the rest of it dropped. */
+  maxLineBytes: number;
+  /** After this many bytes have been passed to onLine, no more lines are emitted. */
+  maxEmittedBytes: number;
+  /** Size of RunResult.output.head and .tail. */
+  headBytes: number;
+  tailBytes: number;
+  /** How long pipes are still read after the shell exits (grandchildren may hold them open). */
+  drainGraceMs: number;
+}
+
+export interface RunHandle {
+  /** Pid of the shell, which is also the process group id; null when spawning failed. */
+  readonly pid: number | null;
+  readonly startedAt: number;
+  /** Resolves when the run is over; never rejects. */
+  readonly done: Promise<RunResult>;
+  /** SIGTERM to the process group, SIGKILL after spec.killGraceMs. No-op once the run is over. */
+  stop(reason: string): void;
+}

@@ -1,0 +1,216 @@
+/*
+ * How this works.
+ *
+ * startRun spawns `shell -c command` detached, so the shell leads a new session and process
+ * group (pgid = pid), and returns at once. `done` resolves with a RunResult and never rejects:
+ * a job that cannot start is an outcome ('error'), not an exception.
+ *
+ * States: running -> [stopping] -> exited -> draining -> finished (or straight to finished
+ * with 'error' when spawning fails).
+ * - running: the shell is alive. The timeout timer (owned here) moves the run to stopping with
+ *   outcome 'timeout'; stop() does the same with 'killed'. That timer is unref'd: while the
+ *   shell lives its child handle keeps the event loop alive anyway, and it is cleared on exit.
+ * - stopping: terminateGroup (process-group.ts) owns SIGTERM -> poll -> SIGKILL. It is not tied
+ *   to the shell, so group members that ignore SIGTERM or outlive the shell are killed too.
+ * - exited: the shell's 'exit' event, not its pipes closing, ends the job: a grandchild may hold
+ *   stdout open for hours. The drain timer (owned here) keeps reading for drainGraceMs, then
+ *   destroys the pipes; a grandchild writing after that gets EPIPE, as under cron.
+ * - finished: the shell has exited, both pipes are closed and any termination is complete.
+ *   Every timer is cleared by then, so a finished run holds no handle open.
+ *
+ * Clock jumps: Node timers and durationMs are monotonic, so a wall-clock jump neither fires nor
+ * delays a timeout; finishedAt is startedAt + durationMs so the pair stays consistent.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { terminateGroup } from './process-group.js';
+import { RunOutput } from './run-output.js';
+import type { OutputStream, RunHandle, RunHooks, RunOptions, RunOutcome, RunResult, RunSpec } from './types.js';
+
+export const DEFAULT_RUN_OPTIONS: Readonly<RunOptions> = Object.freeze({
+  maxLineBytes: 64 * 1024,
+  maxEmittedBytes: 1024 * 1024,
+  headBytes: 32 * 1024,
+  tailBytes: 32 * 1024,
+  drainGraceMs: 200,
+});
+
+// setTimeout fires after 1 ms for larger delays; a longer timeout (24.8 days) means none.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const STREAMS: readonly OutputStream[] = ['stdout', 'stderr'];
+
+export function startRun(spec: RunSpec, hooks: RunHooks = {}, options: Partial<RunOptions> = {}): RunHandle {
+  return new Supervisor(spec, hooks, { ...DEFAULT_RUN_OPTIONS, ...options }).handle;
+}
+
+type StopKind = 'timeout' | 'killed';
+
+class Supervisor {
+  readonly handle: RunHandle;
+  private readonly startedAt = Date.now();
+  // Monotonic: durationMs must not jump with the wall clock.
+  private readonly startedAtMs = performance.now();
+  private readonly output: RunOutput;
+  private readonly child: ChildProcess | null = null;
+  private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  private stop: { kind: StopKind; reason: string } | null = null;
+  private termination: 'pending' | 'exited' | 'killed' | null = null;
+  private openStreams = 0;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private finished = false;
+  private resolveDone!: (result: RunResult) => void;
+
+  constructor(
+    private readonly spec: RunSpec,
+    private readonly hooks: RunHooks,
+    private readonly options: RunOptions,
+  ) {
+    this.output = new RunOutput(options, hooks.onLine);
+    const done = new Promise<RunResult>((resolve) => {
+      this.resolveDone = resolve;
+    });
+    try {
+      this.child = spawn(spec.shell, ['-c', spec.command], {
+        cwd: spec.cwd,
+        env: spec.env,
+        detached: true,
+        stdio: 'pipe',
+        uid: spec.uid,
+        gid: spec.gid,
+      });
+      this.supervise(this.child);
+    } catch (err) {
+      // Invalid options (e.g. a non-integer uid) throw synchronously instead of emitting 'error'.
+      this.failToStart(err);
+    }
+    this.handle = {
+      pid: this.child?.pid ?? null,
+      startedAt: this.startedAt,
+      done,
+      stop: (reason: string) => this.terminate('killed', reason),
+    };
+  }
+
+  private supervise(child: ChildProcess): void {
+    // After a successful spawn 'error' only reports failed kill()/send() calls, which we never make.
+    child.once('error', (err) => {
+      if (child.pid === undefined) this.failToStart(err);
+    });
+    child.once('exit', (code, signal) => this.onExit(code, signal));
+    for (const stream of STREAMS) {
+      const pipe = child[stream];
+      if (!pipe) continue;
+      this.openStreams++;
+      pipe.on('data', (chunk: Buffer) => {
+        if (!this.finished) this.output.write(stream, chunk);
+      });
+      // A read error ends the stream like EOF; 'close' follows either way.
+      pipe.on('error', () => {});
+      pipe.once('close', () => {
+        this.openStreams--;
+        if (!this.finished) this.output.end(stream);
+        this.maybeFinish();
+      });
+    }
+    // EPIPE when the child exits without reading its stdin is not a failure of the job.
+    child.stdin?.on('error', () => {});
+    if (this.spec.stdin === null) child.stdin?.end();
+    else child.stdin?.end(this.spec.stdin);
+
+    const { timeoutMs } = this.spec;
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+      this.timeoutTimer = setTimeout(() => this.terminate('timeout', `timed out after ${timeoutMs} ms`), timeoutMs);
+      this.timeoutTimer.unref();
+    }
+  }
+
+  private terminate(kind: StopKind, reason: string): void {
+    const pid = this.child?.pid;
+    if (this.finished || this.termination !== null || pid === undefined) return;
+    clearTimeout(this.timeoutTimer);
+    // Once the shell has exited its status stands; stopping then only clears out the group.
+    if (this.exit === null) this.stop = { kind, reason };
+    this.termination = 'pending';
+    void terminateGroup(pid, this.spec.killGraceMs).done.then((how) => {
+      this.termination = how;
+      this.maybeFinish();
+    });
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.finished) return;
+    this.exit = { code, signal };
+    clearTimeout(this.timeoutTimer);
+    if (this.openStreams > 0) {
+      this.drainTimer = setTimeout(() => {
+        this.child?.stdout?.destroy();
+        this.child?.stderr?.destroy();
+      }, this.options.drainGraceMs);
+    }
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (this.finished || this.exit === null || this.openStreams > 0 || this.termination === 'pending') return;
+    const { outcome, reason } = this.judge(this.exit.code, this.exit.signal);
+    const truncation = this.output.truncation();
+    this.finish({ outcome, exitCode: this.exit.code, signal: this.exit.signal, reason });
+    if (truncation) this.hooks.onTruncated?.(truncation);
+  }
+
+  private judge(code: number | null, signal: string | null): { outcome: RunOutcome; reason?: string } {
+    if (this.stop) {
+      const escalated = this.termination === 'killed' ? `; SIGKILL after ${this.spec.killGraceMs} ms grace` : '';
+      return { outcome: this.stop.kind, reason: this.stop.reason + escalated };
+    }
+    if (signal !== null) return { outcome: 'killed', reason: `killed by ${signal}` };
+    return { outcome: code === 0 ? 'ok' : 'failed' };
+  }
+
+  private failToStart(err: unknown): void {
+    if (this.finished) return;
+    this.child?.stdout?.destroy();
+    this.child?.stderr?.destroy();
+    this.finish({ outcome: 'error', exitCode: null, signal: null, reason: describeSpawnError(this.spec, err) });
+  }
+
+  private finish(verdict: Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'reason'>): void {
+    this.finished = true;
+    clearTimeout(this.timeoutTimer);
+    clearTimeout(this.drainTimer);
+    this.child?.stdin?.destroy();
+    const durationMs = Math.round(performance.now() - this.startedAtMs);
+    const result: RunResult = {
+      ...verdict,
+      pid: this.child?.pid ?? null,
+      startedAt: this.startedAt,
+      finishedAt: this.startedAt + durationMs,
+      durationMs,
+      output: this.output.captured(),
+    };
+    if (result.reason === undefined) delete result.reason;
+    this.resolveDone(result);
+  }
+}
+
+/** Node reports a missing cwd as `spawn /bin/sh ENOENT`; say which path is actually wrong. */
+function describeSpawnError(spec: RunSpec, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    const cwd = pathKind(spec.cwd);
+    if (cwd === 'missing') return `cannot start: cwd ${spec.cwd} does not exist`;
+    if (cwd === 'file') return `cannot start: cwd ${spec.cwd} is not a directory`;
+    if (pathKind(spec.shell) === 'missing') return `cannot start: shell ${spec.shell} does not exist`;
+  }
+  return `cannot start: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+function pathKind(path: string): 'missing' | 'directory' | 'file' {
+  try {
+    return statSync(path).isDirectory() ? 'directory' : 'file';
+  } catch {
+    return 'missing';
+  }
+}

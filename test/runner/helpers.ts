@@ -1,0 +1,72 @@
+// Shared by the runner tests: fixture paths, a base spec, and polling with a deadline.
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { OutputStream, RunSpec } from '../../src/runner/types.js';
+
+// Tests run from dist/test/runner/, fixtures stay in the source tree.
+const fixturesDir = fileURLToPath(new URL('../../../test/fixtures/runner/', import.meta.url));
+
+export function fixture(name: string): string {
+  return join(fixturesDir, name);
+}
+
+const tempDirs: string[] = [];
+
+/** A fresh directory (realpath, so it compares equal to what `pwd` prints). */
+export function tempDir(): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'schedd-runner-')));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+export function spec(overrides: Partial<RunSpec> = {}): RunSpec {
+  return {
+    command: 'true',
+    shell: '/bin/sh',
+    stdin: null,
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
+    cwd: '/',
+    killGraceMs: 1000,
+    ...overrides,
+  };
+}
+
+/** Lines per stream, in arrival order. */
+export function lineCollector(): {
+  lines: Record<OutputStream, string[]>;
+  onLine(stream: OutputStream, line: string): void;
+} {
+  const lines: Record<OutputStream, string[]> = { stdout: [], stderr: [] };
+  return { lines, onLine: (stream, line) => lines[stream].push(line) };
+}
+
+/** Alive and not a zombie: a killed orphan may linger as a zombie until init reaps it. */
+export function isAlive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+export async function waitFor(what: string, check: () => boolean, deadlineMs = 3000): Promise<void> {
+  const giveUpAt = Date.now() + deadlineMs;
+  while (!check()) {
+    if (Date.now() > giveUpAt) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export function readPid(path: string): number {
+  const pid = Number(readFileSync(path, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`expected a pid in ${path}, got ${pid}`);
+  return pid;
+}
