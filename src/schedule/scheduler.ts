@@ -1,0 +1,249 @@
+/*
+ * How this works.
+ *
+ * Every job has one pending Fire (its next slot as an instant), kept in a min-heap. The
+ * scheduler owns exactly one timer, armed for the earliest slot but never longer than
+ * MAX_WAIT_MS: timers drift across suspend and long delays, so it wakes at least every 30 s and
+ * re-reads the wall clock. On each wake it compares the wall clock with when it expected to wake
+ * and handles the slots that came due since the last wake:
+ *
+ * - on time, or woken up to 5 minutes late: every due slot fires once, late;
+ * - the clock jumped forward by up to 3 hours: fixed-time jobs fire each skipped slot once,
+ *   wildcard jobs fire once for now and the other slots are reported skipped;
+ * - a larger jump forward is a clock correction: the skipped slots are reported, none fires;
+ * - the clock went back by up to 3 hours: nothing repeats, since each job's next slot is after
+ *   the last one it fired; a larger jump back is a correction and jobs reschedule from now.
+ *
+ * A slot never fires twice: a job's next slot is always computed strictly after the later of
+ * its last fired slot and the current time. The scheduler decides *when*; what firing means
+ * (processes, overlap, retries) belongs to its listener.
+ */
+import type { Clock } from './clock.js';
+import { MinHeap } from './heap.js';
+import { nextFire, type Fire } from './next-fire.js';
+import type { Entry } from '../crontab/types.js';
+
+export const MAX_WAIT_MS = 30_000;
+export const LATE_LIMIT_MS = 5 * 60_000;
+export const JUMP_LIMIT_MS = 3 * 3_600_000;
+/** A fire later than this is reported as late rather than on time. */
+const LATE_NOTICE_MS = 1000;
+/** Slots handled one by one per job and wake; beyond this they are counted, not enumerated. */
+const MAX_SLOTS_PER_WAKE = 1000;
+
+export type FireCause = 'on-time' | 'late' | 'clock-jump' | 'dst-gap';
+export type SkipReason = 'clock-jump' | 'clock-correction' | 'too-many';
+type Mode = 'normal' | 'jump' | 'correction';
+
+/** Slots a job did not fire, as one report: `count` of them between firstAt and lastAt. */
+export interface Skipped {
+  firstAt: number;
+  lastAt: number;
+  count: number;
+  /** True when there were more than `count` (too many to enumerate). */
+  atLeast: boolean;
+  reason: SkipReason;
+}
+
+export interface ScheduledJob {
+  readonly id: string;
+  entry: Entry;
+  zone: string;
+  next: Fire | null;
+  /** Instant of the last slot fired (or skipped), so no slot is handled twice. */
+  lastSlotAt: number | null;
+  heapIndex: number;
+}
+
+export interface SchedulerListener {
+  fire(job: ScheduledJob, fire: Fire, cause: FireCause, lateMs: number): void;
+  skip(job: ScheduledJob, skipped: Skipped): void;
+  clockJump?(deltaMs: number, kind: 'forward' | 'backward' | 'correction'): void;
+}
+
+export interface ReloadDiff {
+  added: string[];
+  changed: string[];
+  removed: string[];
+  unchanged: number;
+}
+
+/** Everything that decides when an entry fires; a change here reschedules it. */
+function timing(entry: Entry, zone: string): string {
+  return `${entry.schedule.pattern}|${entry.schedule.kind}|${entry.schedule.domAndDow}|${entry.schedule.fixedTime}|${zone}`;
+}
+
+/** Everything else about an entry; a change here is reported but keeps its next slot. */
+function definition(entry: Entry): string {
+  return JSON.stringify([entry.command, entry.stdin, entry.env, entry.options, entry.user, entry.schedule.text]);
+}
+
+export class Scheduler {
+  private readonly jobs = new Map<string, ScheduledJob>();
+  private readonly heap = new MinHeap<ScheduledJob>((job) => job.next?.at ?? Number.POSITIVE_INFINITY);
+  private timer: unknown = null;
+  private running = false;
+  /** Wall time of the last wake and when the armed timer should go off. */
+  private lastWakeAt = 0;
+  private expectedWakeAt = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly defaultZone: string,
+    private readonly listener: SchedulerListener,
+  ) {}
+
+  /** Installs a new set of entries, keeping the state of jobs whose id is unchanged. */
+  update(entries: readonly Entry[]): ReloadDiff {
+    const now = this.clock.now();
+    const diff: ReloadDiff = { added: [], changed: [], removed: [], unchanged: 0 };
+    const seen = new Set<string>();
+    for (const entry of entries) {
+      seen.add(entry.id);
+      const zone = entry.zone ?? this.defaultZone;
+      const job = this.jobs.get(entry.id);
+      if (job === undefined) {
+        const added: ScheduledJob = { id: entry.id, entry, zone, next: null, lastSlotAt: null, heapIndex: -1 };
+        added.next = nextFire(entry.schedule, zone, now);
+        this.jobs.set(entry.id, added);
+        this.heap.push(added);
+        diff.added.push(entry.id);
+        continue;
+      }
+      const retimed = timing(job.entry, job.zone) !== timing(entry, zone);
+      if (retimed || definition(job.entry) !== definition(entry)) diff.changed.push(entry.id);
+      else diff.unchanged++;
+      job.entry = entry;
+      job.zone = zone;
+      if (retimed) {
+        this.heap.remove(job);
+        job.next = nextFire(entry.schedule, zone, Math.max(now, job.lastSlotAt ?? now));
+        this.heap.push(job);
+      }
+    }
+    for (const [id, job] of this.jobs) {
+      if (seen.has(id)) continue;
+      this.heap.remove(job);
+      this.jobs.delete(id);
+      diff.removed.push(id);
+    }
+    if (this.running) this.arm(now);
+    return diff;
+  }
+
+  start(): void {
+    this.running = true;
+    const now = this.clock.now();
+    this.lastWakeAt = now;
+    this.arm(now);
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer !== null) this.clock.clearTimer(this.timer);
+    this.timer = null;
+  }
+
+  get(id: string): ScheduledJob | undefined {
+    return this.jobs.get(id);
+  }
+
+  all(): IterableIterator<ScheduledJob> {
+    return this.jobs.values();
+  }
+
+  get size(): number {
+    return this.jobs.size;
+  }
+
+  /** Earliest pending slot, for tests and status. */
+  nextDueAt(): number | null {
+    return this.heap.peek()?.next?.at ?? null;
+  }
+
+  private arm(now: number): void {
+    if (this.timer !== null) this.clock.clearTimer(this.timer);
+    const due = this.nextDueAt();
+    const delayMs = due === null ? MAX_WAIT_MS : Math.min(Math.max(due - now, 0), MAX_WAIT_MS);
+    this.expectedWakeAt = now + delayMs;
+    this.timer = this.clock.setTimer(() => this.wake(), delayMs);
+  }
+
+  /** Public for tests that drive the clock by hand; the timer calls it. */
+  wake(): void {
+    this.timer = null;
+    if (!this.running) return;
+    const now = this.clock.now();
+    const driftMs = now - this.expectedWakeAt;
+    if (now < this.lastWakeAt) this.wentBack(now, -driftMs);
+    else if (driftMs > JUMP_LIMIT_MS) this.handleDue(now, 'correction', driftMs);
+    else if (driftMs > LATE_LIMIT_MS) this.handleDue(now, 'jump', driftMs);
+    else this.handleDue(now, 'normal', driftMs);
+    this.lastWakeAt = now;
+    this.arm(now);
+  }
+
+  private wentBack(now: number, backMs: number): void {
+    if (backMs <= JUMP_LIMIT_MS) {
+      // Each job's next slot is after the last one it fired: waiting for it repeats nothing.
+      this.listener.clockJump?.(-backMs, 'backward');
+      return;
+    }
+    this.listener.clockJump?.(-backMs, 'correction');
+    for (const job of this.jobs.values()) {
+      this.heap.remove(job);
+      job.lastSlotAt = null;
+      job.next = nextFire(job.entry.schedule, job.zone, now);
+      this.heap.push(job);
+    }
+  }
+
+  private handleDue(now: number, mode: Mode, driftMs: number): void {
+    if (mode !== 'normal') this.listener.clockJump?.(driftMs, mode === 'jump' ? 'forward' : 'correction');
+    for (let job = this.heap.peek(); job?.next != null && job.next.at <= now; job = this.heap.peek()) {
+      this.heap.pop();
+      const due: Fire[] = [];
+      let fire: Fire | null = job.next;
+      let overflow = false;
+      while (fire !== null && fire.at <= now) {
+        if (due.length === MAX_SLOTS_PER_WAKE) {
+          // A per-second job after a long jump has thousands of slots: stop enumerating.
+          overflow = true;
+          fire = nextFire(job.entry.schedule, job.zone, now);
+          break;
+        }
+        due.push(fire);
+        fire = nextFire(job.entry.schedule, job.zone, fire.at);
+      }
+      job.lastSlotAt = overflow ? now : due[due.length - 1]!.at;
+      job.next = fire;
+      this.heap.push(job);
+      this.dispatch(job, due, overflow, now, mode);
+    }
+  }
+
+  private dispatch(job: ScheduledJob, due: Fire[], overflow: boolean, now: number, mode: Mode): void {
+    const first = due[0]!;
+    const last = due[due.length - 1]!;
+    if (mode === 'correction') {
+      this.listener.skip(job, { firstAt: first.at, lastAt: overflow ? now : last.at, count: due.length, atLeast: overflow, reason: 'clock-correction' });
+      return;
+    }
+    if (mode === 'jump' && !job.entry.schedule.fixedTime) {
+      if (due.length > 1 || overflow) {
+        const skipped = { firstAt: first.at, lastAt: due[due.length - 2]?.at ?? first.at, count: due.length - 1, atLeast: overflow, reason: 'clock-jump' as const };
+        this.listener.skip(job, skipped);
+      }
+      this.listener.fire(job, last, 'clock-jump', now - last.at);
+      return;
+    }
+    for (const fire of due) {
+      const lateMs = now - fire.at;
+      const cause: FireCause = fire.shifted === 'dst-gap' ? 'dst-gap' : mode === 'jump' ? 'clock-jump' : lateMs > LATE_NOTICE_MS ? 'late' : 'on-time';
+      this.listener.fire(job, fire, cause, lateMs);
+    }
+    if (overflow) {
+      this.listener.skip(job, { firstAt: last.at, lastAt: now, count: 0, atLeast: true, reason: mode === 'jump' ? 'clock-jump' : 'too-many' });
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseCrontab } from '../../src/crontab/parse.js';
+import { MAX_WAIT_MS, Scheduler, type ScheduledJob, type Skipped } from '../../src/schedule/scheduler.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+
+interface Event {
+  job: string;
+  kind: 'fire' | 'skip';
+  slot: string;
+  detail: string;
+}
+
+function setup(crontab: string, startIso: string, zone = 'UTC') {
+  const clock = new FakeClock(startIso);
+  const events: Event[] = [];
+  const jumps: string[] = [];
+  const iso = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+  const scheduler = new Scheduler(clock, zone, {
+    fire(job: ScheduledJob, fire, cause, lateMs) {
+      events.push({ job: job.id, kind: 'fire', slot: iso(fire.at), detail: `${cause} +${lateMs}` });
+    },
+    skip(job: ScheduledJob, skipped: Skipped) {
+      events.push({ job: job.id, kind: 'skip', slot: `${iso(skipped.firstAt)}-${iso(skipped.lastAt)}`, detail: `${skipped.count}${skipped.atLeast ? '+' : ''} ${skipped.reason}` });
+    },
+    clockJump(deltaMs, kind) {
+      jumps.push(`${kind} ${Math.round(deltaMs / 60_000)}m`);
+    },
+  });
+  const parsed = parseCrontab(crontab);
+  assert.deepEqual(parsed.diagnostics.filter((d) => d.severity === 'error'), []);
+  scheduler.update(parsed.entries);
+  scheduler.start();
+  const fires = (job?: string) => events.filter((e) => e.kind === 'fire' && (job === undefined || e.job === job)).map((e) => `${e.slot} ${e.detail}`);
+  return { clock, scheduler, events, jumps, fires };
+}
+
+describe('scheduler loop (injected clock)', () => {
+  it('fires each slot once, on time, and never waits longer than 30 s', () => {
+    const { clock, fires } = setup('# schedd: name=a\n* * * * * a\n', '2026-01-01T10:00:30Z');
+    clock.advance(150_000);
+    assert.deepEqual(fires(), ['10:01:00 on-time +0', '10:02:00 on-time +0', '10:03:00 on-time +0']);
+    assert.ok(Math.max(...clock.delays) <= MAX_WAIT_MS);
+  });
+
+  it('wakes every 30 s while the next slot is far away', () => {
+    const { clock, fires } = setup('# schedd: name=a\n@daily a\n', '2026-01-01T10:00:00Z');
+    clock.advance(5 * 60_000);
+    assert.deepEqual(fires(), []);
+    assert.equal(clock.delays.length, 11);
+    assert.ok(clock.delays.every((d) => d === MAX_WAIT_MS));
+  });
+
+  it('fires every missed slot once when woken up to 5 minutes late', () => {
+    const { clock, fires } = setup('# schedd: name=a\n* * * * * a\n# schedd: name=d\n0 11 * * * d\n', '2026-01-01T10:55:30Z');
+    clock.stall(4 * 60_000);
+    assert.deepEqual(fires('a'), ['10:56:00 late +210000', '10:57:00 late +150000', '10:58:00 late +90000', '10:59:00 late +30000']);
+    clock.advance(61_000);
+    assert.deepEqual(fires('d'), ['11:00:00 on-time +0']);
+  });
+
+  it('forward jump up to 3 h: fixed-time slots fire once each, wildcard jobs once for now', () => {
+    const { clock, events, jumps, fires } = setup('# schedd: name=fixed\n0,30 10-12 * * * f\n# schedd: name=wild\n*/10 * * * * w\n', '2026-01-01T10:05:00Z');
+    clock.advance(10_000);
+    clock.jumpWall(2 * 3_600_000);
+    clock.advance(20_000);
+    assert.deepEqual(jumps, ['forward 120m']);
+    assert.deepEqual(fires('fixed'), ['10:30:00 clock-jump +5730000', '11:00:00 clock-jump +3930000', '11:30:00 clock-jump +2130000', '12:00:00 clock-jump +330000']);
+    assert.deepEqual(fires('wild'), ['12:00:00 clock-jump +330000']);
+    assert.deepEqual(events.filter((e) => e.kind === 'skip').map((e) => `${e.job} ${e.slot} ${e.detail}`), ['wild 10:10:00-11:50:00 11 clock-jump']);
+    clock.advance(5 * 60_000);
+    assert.deepEqual(fires('wild').slice(1), ['12:10:00 on-time +0']);
+  });
+
+  it('forward jump over 3 h is a correction: skipped slots are reported, none fires', () => {
+    const { clock, events, jumps, fires } = setup('# schedd: name=fixed\n0 12 * * * f\n# schedd: name=wild\n0 * * * * w\n', '2026-01-01T10:05:00Z');
+    clock.advance(10_000);
+    clock.jumpWall(5 * 3_600_000);
+    clock.advance(20_000);
+    assert.deepEqual(jumps, ['correction 300m']);
+    assert.deepEqual(fires(), []);
+    assert.deepEqual(events.map((e) => `${e.job} ${e.slot} ${e.detail}`), ['wild 11:00:00-15:00:00 5 clock-correction', 'fixed 12:00:00-12:00:00 1 clock-correction']);
+    clock.advance(60 * 60_000);
+    assert.deepEqual(fires(), ['16:00:00 on-time +0']);
+  });
+
+  it('backward jump up to 3 h never repeats a slot already fired', () => {
+    const { clock, jumps, fires } = setup('# schedd: name=a\n*/15 * * * * a\n', '2026-01-01T10:14:50Z');
+    clock.advance(15_000);
+    assert.deepEqual(fires(), ['10:15:00 on-time +0']);
+    clock.jumpWall(-60 * 60_000);
+    clock.advance(75 * 60_000);
+    assert.deepEqual(jumps, ['backward -60m']);
+    assert.deepEqual(fires(), ['10:15:00 on-time +0', '10:30:00 on-time +0']);
+  });
+
+  it('backward jump over 3 h is a correction: jobs reschedule from the new time', () => {
+    const { clock, jumps, fires } = setup('# schedd: name=a\n0 * * * * a\n', '2026-01-01T10:59:50Z');
+    clock.advance(15_000);
+    clock.jumpWall(-5 * 3_600_000);
+    clock.advance(60 * 60_000);
+    assert.deepEqual(jumps, ['correction -300m']);
+    assert.deepEqual(fires(), ['11:00:00 on-time +0', '07:00:00 on-time +0']);
+  });
+
+  it('follows DST: a fixed-time slot in the gap fires at its end, a wildcard job skips the gap', () => {
+    const { clock, fires } = setup('# schedd: name=fixed\n30 2 * * * f\n# schedd: name=wild\n*/30 * * * * w\n', '2026-03-08T06:15:00Z', 'America/New_York');
+    clock.advance(60 * 60_000);
+    assert.deepEqual(fires('fixed'), ['07:00:00 dst-gap +0']);
+    assert.deepEqual(fires('wild'), ['06:30:00 on-time +0', '07:00:00 on-time +0']);
+  });
+
+  it('fires both passes of a fall-back hour for wildcard jobs, the first only for fixed-time', () => {
+    const { clock, fires } = setup('# schedd: name=fixed\n30 1 * * * f\n# schedd: name=wild\n30 * * * * w\n', '2026-11-01T05:00:00Z', 'America/New_York');
+    clock.advance(3 * 3_600_000);
+    assert.deepEqual(fires('fixed'), ['05:30:00 on-time +0']);
+    assert.deepEqual(fires('wild'), ['05:30:00 on-time +0', '06:30:00 on-time +0', '07:30:00 on-time +0']);
+  });
+});
+
+describe('reload', () => {
+  it('diffs by id: keeps unchanged jobs, reschedules changed ones, drops removed ones', () => {
+    const { clock, scheduler, fires } = setup('# schedd: name=keep\n*/5 * * * * k\n# schedd: name=retime\n0 * * * * r\n# schedd: name=gone\n* * * * * g\n', '2026-01-01T10:00:30Z');
+    const keep = scheduler.get('keep')!;
+    const diff = scheduler.update(parseCrontab('# schedd: name=keep\n*/5 * * * * k\n# schedd: name=retime\n*/2 * * * * r\n# schedd: name=new\n*/3 * * * * n\n').entries);
+    assert.deepEqual(diff, { added: ['new'], changed: ['retime'], removed: ['gone'], unchanged: 1 });
+    assert.equal(scheduler.get('keep'), keep);
+    clock.advance(4 * 60_000);
+    assert.deepEqual(fires('retime'), ['10:02:00 on-time +0', '10:04:00 on-time +0']);
+    assert.deepEqual(fires('new'), ['10:03:00 on-time +0']);
+    assert.deepEqual(fires('gone'), []);
+  });
+
+  it('does not fire a slot again when a reload retimes a job right after it fired', () => {
+    const { clock, scheduler, fires } = setup('# schedd: name=a\n* * * * * a\n', '2026-01-01T10:00:59Z');
+    clock.advance(1_500);
+    assert.deepEqual(fires(), ['10:01:00 on-time +0']);
+    clock.jumpWall(-2_000); // the clock steps back 2 s, to before the slot that just fired
+    scheduler.update(parseCrontab('# schedd: name=a\n*/1 * * * * * a\n').entries);
+    clock.advance(2_500);
+    assert.deepEqual(fires(), ['10:01:00 on-time +0', '10:01:01 on-time +0']);
+  });
+});
