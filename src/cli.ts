@@ -2,8 +2,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { checkCommand } from './commands/check.js';
 import { listCommand } from './commands/list.js';
 import { nextCommand } from './commands/next.js';
-import { crontabPath } from './config.js';
-import { ExitCode, ScheddError } from './errors.js';
+import { startForeground } from './commands/start.js';
+import { parseDuration } from './crontab/duration.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+import { crontabPath, defaultStateDir } from './config.js';
+import { resolve } from 'node:path';
+import { ExitCode, ScheddError, usageError } from './errors.js';
 
 /** The commander program. This file is the only place that calls process.exit. */
 
@@ -15,6 +19,14 @@ function positiveInt(value: string): number {
 const crontabOption = (): Option =>
   new Option('-c, --crontab <file>', 'crontab file (default: $SCHEDD_CRONTAB, else ~/.config/schedd/crontab; /etc/schedd/crontab for root)');
 const systemOption = (): Option => new Option('--system', 'system crontab format: a user name between the schedule and the command');
+
+function duration(value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : parseDuration(value);
+  if (ms === null) throw new InvalidArgumentError('expected a duration such as 10s, 2m or a number of seconds');
+  return ms;
+}
+
+const stateDirOption = (): Option => new Option('--state-dir <dir>', 'state directory (default: $SCHEDD_STATE_DIR, else ~/.local/state/schedd; /var/lib/schedd for root)');
 
 let exitCode: number = ExitCode.ok;
 
@@ -58,6 +70,36 @@ export function buildProgram(): Command {
       exitCode = await listCommand(path, options.crontab ?? path, options, Date.now());
     });
 
+  program
+    .command('start')
+    .description('run the scheduler (in the foreground with --foreground)')
+    .addOption(crontabOption())
+    .addOption(stateDirOption())
+    .addOption(systemOption())
+    .option('-f, --foreground', 'stay in the foreground, logging to stdout')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .option('--json-logs', 'JSON log lines even when stdout is a terminal')
+    .option('--clean-env', "give jobs cron's minimal environment instead of schedd's own")
+    .option('--max-concurrent <n>', 'at most this many jobs running at once', positiveInt)
+    .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', duration, 10_000)
+    .option('--stop-grace <duration>', 'on SIGTERM, how long running jobs get to finish', duration, 30_000)
+    .action(async (options: { crontab?: string; stateDir?: string; system?: boolean; foreground?: boolean; logLevel: LogLevel; jsonLogs?: boolean; cleanEnv?: boolean; maxConcurrent?: number; killGrace: number; stopGrace: number }) => {
+      if (!options.foreground) throw usageError('daemon mode is not available yet: run `schedd start --foreground`');
+      const path = crontabPath(options.crontab);
+      exitCode = await startForeground({
+        crontabPath: path,
+        crontabName: options.crontab ?? path,
+        stateDir: options.stateDir === undefined ? defaultStateDir() : resolve(options.stateDir),
+        system: options.system === true,
+        logLevel: options.logLevel,
+        ...(options.jsonLogs ? { pretty: false } : {}),
+        cleanEnv: options.cleanEnv === true,
+        maxConcurrent: options.maxConcurrent ?? null,
+        killGraceMs: options.killGrace,
+        stopGraceMs: options.stopGrace,
+      });
+    });
+
   return program;
 }
 
@@ -76,7 +118,8 @@ async function main(): Promise<void> {
       exitCode = ExitCode.failure;
     }
   }
-  process.exitCode = exitCode;
+  // Exit explicitly: after a foreground daemon stops, nothing must keep the process alive.
+  process.exit(exitCode);
 }
 
 await main();

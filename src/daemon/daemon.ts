@@ -1,0 +1,193 @@
+import { mkdir } from 'node:fs/promises';
+import { claimBoot, currentBootId } from './boot.js';
+import { Dispatcher } from './dispatcher.js';
+import { watchCrontab } from './watch.js';
+import { formatDiagnostic, readCrontabText } from '../crontab-file.js';
+import { parseCrontab } from '../crontab/parse.js';
+import type { ParsedCrontab } from '../crontab/types.js';
+import { ScheddError } from '../errors.js';
+import type { Log } from '../log.js';
+import { systemClock, type Clock } from '../schedule/clock.js';
+import { Scheduler, type ReloadDiff } from '../schedule/scheduler.js';
+import { systemZone } from '../schedule/zone.js';
+
+/**
+ * One scheduler process: the crontab, the schedule, the running jobs and their lifecycle.
+ * Signals and process exit belong to the caller (the start command).
+ */
+
+export interface DaemonOptions {
+  crontabPath: string;
+  /** The path as the user gave it, for messages. */
+  crontabName: string;
+  stateDir: string;
+  system: boolean;
+  cleanEnv: boolean;
+  maxConcurrent: number | null;
+  killGraceMs: number;
+  stopGraceMs: number;
+  log: Log;
+  clock?: Clock;
+  /** Debounce of file-change events before a reload. */
+  watchDebounceMs?: number;
+}
+
+export interface ReloadOutcome {
+  at: number;
+  ok: boolean;
+  errors: string[];
+  diff?: ReloadDiff;
+  unchanged?: boolean;
+}
+
+export class Daemon {
+  readonly startedAt = Date.now();
+  lastReload: ReloadOutcome | null = null;
+  private readonly scheduler: Scheduler;
+  private readonly dispatcher: Dispatcher;
+  private text = '';
+  private watcher: { close(): void } | null = null;
+  private stopping: Promise<void> | null = null;
+  private hurry: (() => void) | null = null;
+  private reloading: Promise<ReloadOutcome> = Promise.resolve({ at: 0, ok: true, errors: [] });
+
+  constructor(private readonly options: DaemonOptions) {
+    const log = options.log;
+    this.dispatcher = new Dispatcher({ log, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env });
+    this.scheduler = new Scheduler(options.clock ?? systemClock, systemZone(), {
+      fire: (job, fire, cause, lateMs) => {
+        if (cause !== 'on-time') {
+          log.info({ job: job.id, scheduledAt: new Date(fire.at).toISOString(), lateMs, reason: cause }, `slot fired ${cause === 'dst-gap' ? 'after the DST gap' : cause === 'late' ? 'late' : 'after a clock jump'}`);
+        }
+        this.dispatcher.fire(job.entry, fire.at);
+      },
+      skip: (job, skipped) => {
+        log.warn(
+          { job: job.id, count: skipped.count, reason: skipped.reason, scheduledAt: new Date(skipped.firstAt).toISOString() },
+          `slots skipped: ${skipped.atLeast ? 'at least ' : ''}${skipped.count} between ${new Date(skipped.firstAt).toISOString()} and ${new Date(skipped.lastAt).toISOString()} (${skipped.reason})`,
+        );
+      },
+      clockJump: (deltaMs, kind) => log.warn({ delayMs: deltaMs, reason: kind }, `wall clock jumped ${deltaMs > 0 ? 'forward' : 'back'} by ${Math.round(Math.abs(deltaMs) / 1000)} s (${kind})`),
+    });
+  }
+
+  /** Reads and installs the crontab, then starts firing. Throws with every error when invalid. */
+  async start(): Promise<void> {
+    const { log, crontabName, stateDir } = this.options;
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    this.text = await readCrontabText(this.options.crontabPath);
+    const parsed = this.parse(this.text);
+    const errors = this.errors(parsed);
+    if (errors.length > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${errors.join('\n')}\n${crontabName}: invalid, schedd did not start`);
+    this.scheduler.update(parsed.entries);
+    this.lastReload = { at: Date.now(), ok: true, errors: [] };
+    this.watcher = watchCrontab(this.options.crontabPath, this.options.watchDebounceMs ?? 50, () => void this.reload('file changed'), (error) => log.error({ err: error }, 'cannot watch the crontab; reload with SIGHUP'));
+    this.scheduler.start();
+    for (const entry of parsed.entries) {
+      const options = entry.options;
+      if (options.catchup !== undefined && options.catchup !== 'none') log.warn({ job: entry.id }, 'catchup is not supported yet: missed runs are not recorded or replayed');
+    }
+    log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, pid: process.pid }, 'schedd started');
+    await this.runRebootJobs(parsed);
+  }
+
+  /** Re-reads the crontab; an invalid file keeps the current schedule. Reloads never overlap. */
+  reload(source: string): Promise<ReloadOutcome> {
+    this.reloading = this.reloading.then(() => this.doReload(source));
+    return this.reloading;
+  }
+
+  private async doReload(source: string): Promise<ReloadOutcome> {
+    const { log, crontabName } = this.options;
+    const at = Date.now();
+    if (this.stopping !== null) return { at, ok: false, errors: ['schedd is stopping'] };
+    let text: string;
+    try {
+      text = await readCrontabText(this.options.crontabPath);
+    } catch (error) {
+      const message = (error as Error).message;
+      log.error({ reason: source, errors: [message] }, 'reload failed: keeping the current schedule');
+      return (this.lastReload = { at, ok: false, errors: [message] });
+    }
+    if (text === this.text) {
+      if (source !== 'file changed') log.info({ reason: source }, 'crontab unchanged');
+      return { at, ok: true, errors: [], unchanged: true };
+    }
+    const parsed = this.parse(text);
+    const errors = this.errors(parsed).map((line) => line);
+    if (errors.length > 0) {
+      for (const error of errors) log.error({ reason: source }, `reload rejected: ${error}`);
+      log.error({ reason: source, errors }, `reload rejected: ${crontabName} has ${errors.length} error${errors.length === 1 ? '' : 's'}; keeping the current schedule`);
+      return (this.lastReload = { at, ok: false, errors });
+    }
+    this.text = text;
+    const diff = this.scheduler.update(parsed.entries);
+    for (const id of diff.removed) this.dispatcher.forget(id);
+    log.info({ reason: source, added: diff.added, changed: diff.changed, removed: diff.removed, unchanged: diff.unchanged, jobs: this.scheduler.size }, 'crontab reloaded');
+    return (this.lastReload = { at, ok: true, errors: [], diff });
+  }
+
+  /**
+   * Graceful stop: no new runs; running jobs get stopGraceMs to finish, then their process
+   * groups are terminated. A second call (second signal) skips the wait.
+   */
+  stop(reason: string): Promise<void> {
+    if (this.stopping !== null) {
+      this.options.log.warn({ reason }, 'stopping now: terminating running jobs');
+      this.hurry?.();
+      return this.stopping;
+    }
+    const { log, stopGraceMs } = this.options;
+    this.scheduler.stop();
+    this.watcher?.close();
+    this.dispatcher.close();
+    const running = this.dispatcher.running().length;
+    log.info({ reason, running }, running > 0 ? `stopping: waiting up to ${Math.round(stopGraceMs / 1000)} s for ${running} running job${running === 1 ? '' : 's'}` : 'stopping');
+    this.stopping = (async () => {
+      let graceTimer: NodeJS.Timeout | undefined;
+      const expired = new Promise<void>((resolve) => {
+        this.hurry = resolve;
+        graceTimer = setTimeout(resolve, stopGraceMs);
+      });
+      await Promise.race([this.dispatcher.idle(), expired]);
+      clearTimeout(graceTimer);
+      if (this.dispatcher.running().length > 0) {
+        log.warn({ running: this.dispatcher.running().length }, 'terminating running jobs');
+        this.dispatcher.terminateAll('schedd is stopping');
+        await this.dispatcher.idle();
+      }
+      log.info({}, 'schedd stopped');
+    })();
+    return this.stopping;
+  }
+
+  get jobCount(): number {
+    return this.scheduler.size;
+  }
+
+  private parse(text: string): ParsedCrontab {
+    return parseCrontab(text, { system: this.options.system });
+  }
+
+  private errors(parsed: ParsedCrontab): string[] {
+    return parsed.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(this.options.crontabName, d));
+  }
+
+  private async runRebootJobs(parsed: ParsedCrontab): Promise<void> {
+    const reboot = parsed.entries.filter((entry) => entry.schedule.kind === 'reboot');
+    if (reboot.length === 0) return;
+    const bootId = currentBootId();
+    let first: boolean;
+    try {
+      first = await claimBoot(this.options.stateDir, bootId);
+    } catch (error) {
+      this.options.log.error({ err: error }, '@reboot jobs not run: cannot record the boot id in the state directory');
+      return;
+    }
+    if (!first) {
+      this.options.log.info({ count: reboot.length }, '@reboot jobs already ran in this boot');
+      return;
+    }
+    for (const entry of reboot) this.dispatcher.fire(entry, Date.now());
+  }
+}

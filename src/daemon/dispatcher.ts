@@ -1,0 +1,250 @@
+/*
+ * How this works.
+ *
+ * The scheduler says "job J's slot S is due"; the dispatcher decides what that means for
+ * processes. Each slot that is not skipped becomes a Run, which lives from the moment it is
+ * accepted until its last attempt ends:
+ *
+ *   jitter wait -> (waiting for a free place under --max-concurrent) -> running
+ *     -> finished, or -> retry wait -> running -> ...
+ *
+ * A job is *active* while any of its Runs exists. A slot that comes while the job is active
+ * meets its overlap policy: skip (the default: logged and dropped), allow (a second Run),
+ * queue (kept as the one waiting Run, started when the job goes idle; a further slot is
+ * skipped), replace (active Runs are stopped, and the new one starts once they have exited).
+ *
+ * Timers owned here: one per Run for its jitter or retry wait. The process itself (timeout,
+ * SIGTERM -> SIGKILL) is the runner's. Nothing here throws at the daemon: a job that cannot
+ * start is a Run that ends with outcome 'error'.
+ */
+import { hostname } from 'node:os';
+import { newRunId, jobProcess, stableJitterMs } from './job-env.js';
+import type { Entry } from '../crontab/types.js';
+import type { Log } from '../log.js';
+import { startRun, type RunHandle, type RunResult } from '../runner/index.js';
+
+export interface DispatcherOptions {
+  log: Log;
+  killGraceMs: number;
+  /** Cap on runs executing at once across all jobs; null for none. */
+  maxConcurrent: number | null;
+  cleanEnv: boolean;
+  baseEnv: NodeJS.ProcessEnv;
+  /** First retry delay; each further retry doubles it, up to MAX_RETRY_DELAY_MS. */
+  retryBaseMs?: number;
+}
+
+export interface RunningInfo {
+  job: string;
+  run: string;
+  pid: number | null;
+  startedAt: number;
+}
+
+interface Run {
+  id: string;
+  entry: Entry;
+  scheduledAt: number;
+  attempt: number;
+  handle: RunHandle | null;
+  timer: NodeJS.Timeout | null;
+  cancelled: boolean;
+}
+
+interface JobRuntime {
+  active: Set<Run>;
+  /** overlap=queue: the one slot waiting for the job to go idle. */
+  queued: { entry: Entry; scheduledAt: number } | null;
+  /** overlap=replace: the slot to start once the stopped runs have exited. */
+  replacement: { entry: Entry; scheduledAt: number } | null;
+}
+
+const MAX_RETRY_DELAY_MS = 10 * 60_000;
+
+export class Dispatcher {
+  private readonly jobs = new Map<string, JobRuntime>();
+  private readonly waiting: Run[] = [];
+  private readonly executing = new Set<Run>();
+  private readonly host = hostname();
+  private readonly idleWaiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly options: DispatcherOptions) {}
+
+  /** A slot is due (or `schedd run` asked for one). Returns the run id, or null when skipped. */
+  fire(entry: Entry, scheduledAt: number): string | null {
+    if (this.closed) return null;
+    const job = this.runtime(entry.id);
+    const policy = entry.options.overlap ?? 'skip';
+    const at = new Date(scheduledAt).toISOString();
+    if (job.active.size > 0 && policy !== 'allow') {
+      if (policy === 'skip') {
+        this.options.log.warn({ job: entry.id, scheduledAt: at, reason: 'previous run still active' }, 'job skipped: previous run still active');
+        return null;
+      }
+      if (policy === 'queue') {
+        if (job.queued !== null) {
+          this.options.log.warn({ job: entry.id, scheduledAt: at, reason: 'a run is already queued' }, 'job skipped: a run is already queued');
+          return null;
+        }
+        job.queued = { entry, scheduledAt };
+        this.options.log.info({ job: entry.id, scheduledAt: at }, 'job queued: previous run still active');
+        return null;
+      }
+      job.replacement = { entry, scheduledAt };
+      this.options.log.info({ job: entry.id, scheduledAt: at, running: job.active.size }, 'job replacing previous run');
+      for (const run of [...job.active]) this.cancel(run, 'replaced by a newer run');
+      return null;
+    }
+    return this.accept(job, entry, scheduledAt);
+  }
+
+  /** The job left the crontab: pending runs are dropped, running ones finish. */
+  forget(jobId: string): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) return;
+    job.queued = null;
+    job.replacement = null;
+    for (const run of [...job.active]) if (run.handle === null) this.cancel(run, 'job removed from the crontab');
+  }
+
+  running(): RunningInfo[] {
+    return [...this.executing].map((run) => ({ job: run.entry.id, run: run.id, pid: run.handle?.pid ?? null, startedAt: run.handle?.startedAt ?? 0 }));
+  }
+
+  isActive(jobId: string): boolean {
+    return (this.jobs.get(jobId)?.active.size ?? 0) > 0;
+  }
+
+  /** Stop accepting work and drop everything not yet running. */
+  close(): void {
+    this.closed = true;
+    for (const job of this.jobs.values()) {
+      job.queued = null;
+      job.replacement = null;
+      for (const run of [...job.active]) if (run.handle === null) this.cancel(run, 'schedd is stopping');
+    }
+  }
+
+  /** Resolves when no run is executing. */
+  idle(): Promise<void> {
+    if (this.executing.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops every executing run (SIGTERM to its group, SIGKILL after the kill grace). */
+  terminateAll(reason: string): void {
+    for (const run of this.executing) {
+      run.cancelled = true;
+      run.handle?.stop(reason);
+    }
+  }
+
+  private runtime(id: string): JobRuntime {
+    let job = this.jobs.get(id);
+    if (job === undefined) {
+      job = { active: new Set(), queued: null, replacement: null };
+      this.jobs.set(id, job);
+    }
+    return job;
+  }
+
+  private accept(job: JobRuntime, entry: Entry, scheduledAt: number): string {
+    const run: Run = { id: newRunId(Date.now()), entry, scheduledAt, attempt: 1, handle: null, timer: null, cancelled: false };
+    job.active.add(run);
+    const jitterMs = stableJitterMs(entry.id, this.host, entry.options.jitterMs ?? 0);
+    if (jitterMs > 0) {
+      this.options.log.debug({ job: entry.id, run: run.id, delayMs: jitterMs }, 'job delayed by jitter');
+      run.timer = setTimeout(() => {
+        run.timer = null;
+        this.admit(run);
+      }, jitterMs);
+    } else {
+      this.admit(run);
+    }
+    return run.id;
+  }
+
+  private admit(run: Run): void {
+    const max = this.options.maxConcurrent;
+    if (max !== null && this.executing.size >= max) {
+      this.waiting.push(run);
+      this.options.log.info({ job: run.entry.id, run: run.id, running: this.executing.size, waiting: this.waiting.length }, 'job waiting: --max-concurrent reached');
+      return;
+    }
+    this.launch(run);
+  }
+
+  private launch(run: Run): void {
+    const { entry } = run;
+    const { shell, env, cwd } = jobProcess(entry, { runId: run.id, scheduledAt: run.scheduledAt }, this.options);
+    const spec = { command: entry.command, shell, stdin: entry.stdin, env, cwd, killGraceMs: this.options.killGraceMs, ...(entry.options.timeoutMs === undefined ? {} : { timeoutMs: entry.options.timeoutMs }) };
+    const log = this.options.log;
+    const handle = startRun(spec, {
+      onLine: (stream, line) => log.info({ job: entry.id, run: run.id, stream, line }, 'job output'),
+      onTruncated: (info) => log.warn({ job: entry.id, run: run.id, droppedBytes: info.droppedBytes }, 'job output truncated'),
+    });
+    run.handle = handle;
+    this.executing.add(run);
+    log.info(
+      { job: entry.id, run: run.id, pid: handle.pid, attempt: run.attempt, scheduledAt: new Date(run.scheduledAt).toISOString(), lateMs: handle.startedAt - run.scheduledAt },
+      'job started',
+    );
+    void handle.done.then((result) => this.finished(run, result));
+  }
+
+  private finished(run: Run, result: RunResult): void {
+    this.executing.delete(run);
+    run.handle = null;
+    const { entry } = run;
+    const fields = { job: entry.id, run: run.id, pid: result.pid, outcome: result.outcome, exitCode: result.exitCode, signal: result.signal, durationMs: Math.round(result.durationMs), attempt: run.attempt };
+    const message = result.outcome === 'ok' ? 'job finished' : `job ${result.outcome === 'failed' ? 'failed' : result.outcome === 'timeout' ? 'timed out' : result.outcome === 'killed' ? 'killed' : 'could not start'}`;
+    if (result.outcome === 'ok') this.options.log.info(fields, message);
+    else this.options.log.warn(result.reason === undefined ? fields : { ...fields, reason: result.reason }, message);
+    this.pullWaiting();
+    const retries = entry.options.retries ?? 0;
+    const retriable = result.outcome === 'failed' || result.outcome === 'timeout' || result.outcome === 'error';
+    if (retriable && !run.cancelled && !this.closed && run.attempt <= retries) {
+      const delayMs = Math.min((this.options.retryBaseMs ?? 1000) * 2 ** (run.attempt - 1), MAX_RETRY_DELAY_MS);
+      run.attempt++;
+      this.options.log.info({ job: entry.id, run: run.id, attempt: run.attempt, delayMs }, 'job retry scheduled');
+      run.timer = setTimeout(() => {
+        run.timer = null;
+        this.admit(run);
+      }, delayMs);
+      return;
+    }
+    this.retire(run);
+    if (this.executing.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** A run is over: the job may go idle, which releases a queued or replacing slot. */
+  private retire(run: Run): void {
+    const job = this.runtime(run.entry.id);
+    job.active.delete(run);
+    if (job.active.size > 0) return;
+    const next = job.replacement ?? job.queued;
+    job.replacement = null;
+    job.queued = null;
+    if (next !== null && !this.closed) this.accept(job, next.entry, next.scheduledAt);
+  }
+
+  private cancel(run: Run, reason: string): void {
+    run.cancelled = true;
+    if (run.handle !== null) {
+      run.handle.stop(reason);
+      return;
+    }
+    if (run.timer !== null) clearTimeout(run.timer);
+    run.timer = null;
+    const index = this.waiting.indexOf(run);
+    if (index >= 0) this.waiting.splice(index, 1);
+    this.options.log.info({ job: run.entry.id, run: run.id, reason }, 'job run cancelled');
+    this.retire(run);
+  }
+
+  private pullWaiting(): void {
+    const max = this.options.maxConcurrent;
+    while (this.waiting.length > 0 && (max === null || this.executing.size < max)) this.launch(this.waiting.shift()!);
+  }
+}

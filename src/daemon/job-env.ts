@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { homedir, userInfo } from 'node:os';
+import type { Entry } from '../crontab/types.js';
+
+/**
+ * What a job's process gets: cron's shell rule (SHELL from the crontab, else /bin/sh; never the
+ * login shell of whoever started schedd), its environment and its working directory.
+ *
+ * Environment, in order of precedence (later wins): the environment schedd was started with
+ * (or, with --clean-env, cron's minimal one), the crontab's variables in effect for the entry,
+ * then SCHEDD_JOB_ID, SCHEDD_RUN_ID and SCHEDD_SCHEDULED_AT.
+ */
+
+export const DEFAULT_SHELL = '/bin/sh';
+
+export interface RunContext {
+  runId: string;
+  scheduledAt: number;
+}
+
+function cleanBase(): Record<string, string> {
+  const user = safeUserName();
+  return { HOME: homedir(), LOGNAME: user, USER: user, SHELL: DEFAULT_SHELL, PATH: '/usr/bin:/bin' };
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? '');
+  }
+}
+
+export function jobProcess(
+  entry: Entry,
+  context: RunContext,
+  options: { cleanEnv: boolean; baseEnv: NodeJS.ProcessEnv },
+): { shell: string; env: Record<string, string>; cwd: string } {
+  const env: Record<string, string> = {};
+  const base = options.cleanEnv ? cleanBase() : options.baseEnv;
+  for (const [name, value] of Object.entries(base)) if (value !== undefined) env[name] = value;
+  Object.assign(env, entry.env);
+  const shell = entry.env.SHELL ?? DEFAULT_SHELL;
+  env.SHELL = shell;
+  env.SCHEDD_JOB_ID = entry.id;
+  env.SCHEDD_RUN_ID = context.runId;
+  env.SCHEDD_SCHEDULED_AT = new Date(context.scheduledAt).toISOString();
+  const cwd = entry.options.cwd ?? env.HOME ?? homedir();
+  return { shell, env, cwd };
+}
+
+/** A delay in [0, jitterMs), the same for a job on a host every time, so runs spread but stay predictable. */
+export function stableJitterMs(jobId: string, host: string, jitterMs: number): number {
+  if (jitterMs <= 0) return 0;
+  const digest = createHash('sha256').update(`${host}\u0000${jobId}`).digest();
+  return digest.readUInt32BE(0) % jitterMs;
+}
+
+let runCounter = 0;
+
+/** Run ids sort by creation time: base-36 milliseconds, a counter, and a little randomness. */
+export function newRunId(nowMs: number): string {
+  runCounter = (runCounter + 1) % 1296;
+  const random = Math.floor(Math.random() * 1296).toString(36).padStart(2, '0');
+  return `${nowMs.toString(36)}${runCounter.toString(36).padStart(2, '0')}${random}`;
+}

@@ -1,0 +1,79 @@
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+/**
+ * The daemon's log. Field names are defined here, once, as the type every log call takes, so a
+ * record always says `job`, never `jobId` in one place and `name` in another.
+ */
+export interface LogFields {
+  job?: string;
+  run?: string;
+  pid?: number | null;
+  exitCode?: number | null;
+  signal?: string | null;
+  outcome?: string;
+  durationMs?: number;
+  stream?: 'stdout' | 'stderr';
+  line?: string;
+  /** The slot a run stands for, ISO-8601 UTC. */
+  scheduledAt?: string;
+  /** How long after its slot a run started (or a wake came). */
+  lateMs?: number;
+  reason?: string;
+  attempt?: number;
+  delayMs?: number;
+  count?: number;
+  crontab?: string;
+  jobs?: number;
+  errors?: string[];
+  added?: string[];
+  changed?: string[];
+  removed?: string[];
+  unchanged?: number;
+  running?: number;
+  droppedBytes?: number;
+  waiting?: number;
+  err?: unknown;
+}
+
+type Method = (fields: LogFields, message: string) => void;
+
+export interface Log {
+  trace: Method;
+  debug: Method;
+  info: Method;
+  warn: Method;
+  error: Method;
+  fatal: Method;
+  flush(callback?: (error?: Error) => void): void;
+  readonly level: string;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface LogOptions {
+  level: LogLevel;
+  /** Human-readable lines instead of JSON (the default when stdout is a terminal). */
+  pretty: boolean;
+  /** File descriptor to write to; 1 (stdout) in the foreground. */
+  fd?: number;
+}
+
+/** Bytes of log kept in memory when the reader is slow; beyond it records are dropped. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+export function createLog(options: LogOptions): Log {
+  const fd = options.fd ?? 1;
+  // No base fields: `pid` in a record is always a job's process, never the daemon's.
+  const base = { level: options.level, base: null, timestamp: pino.stdTimeFunctions.isoTime };
+  let logger: Logger;
+  if (options.pretty) {
+    logger = pino(base, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  } else {
+    // Asynchronous and bounded: a slow reader of stdout must not stall the scheduler or grow
+    // memory without limit.
+    logger = pino(base, pino.destination({ fd, sync: false, minLength: 0, maxLength: MAX_BUFFERED_BYTES }));
+  }
+  return logger as unknown as Log;
+}
