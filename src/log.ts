@@ -8,7 +8,9 @@ import pretty from 'pino-pretty';
 export interface LogFields {
   job?: string;
   run?: string;
+  /** Always a job's process; the daemon's own is daemonPid. */
   pid?: number | null;
+  daemonPid?: number;
   exitCode?: number | null;
   signal?: string | null;
   outcome?: string;
@@ -72,8 +74,9 @@ export function createLog(options: LogOptions): Log {
     logger = pino(base, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   } else {
     // Asynchronous and bounded: a slow reader of stdout must not stall the scheduler or grow
-    // memory without limit.
-    logger = pino(base, pino.destination({ fd, sync: false, minLength: 0, maxLength: MAX_BUFFERED_BYTES }));
+    // memory without limit. minLength 1 still writes at once, but makes flush() wait for the
+    // write in flight; with 0 it returns at once, and records written at exit overtook it.
+    logger = pino(base, pino.destination({ fd, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES }));
   }
   return logger as unknown as Log;
 }

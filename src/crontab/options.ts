@@ -50,7 +50,8 @@ const SETTERS: Record<OptionKey, Setter> = {
       ? { set: { retries: Number(value) } }
       : { error: `invalid retries '${value}'`, expected: `a whole number 0-${MAX_RETRIES}` },
   tz: (value) => (isValidZone(value) ? { set: { tz: value } } : { error: `unknown time zone '${value}'`, expected: 'an IANA zone such as Europe/London' }),
-  cwd: (value) => (value.startsWith('/') ? { set: { cwd: value } } : { error: `invalid cwd '${value}'`, expected: 'an absolute path' }),
+  // A relative cwd is resolved against the crontab's own folder when the job runs.
+  cwd: (value) => ({ set: { cwd: value } }),
   user: (value) =>
     /^[A-Za-z_][A-Za-z0-9._-]*\$?$/.test(value) ? { set: { user: value } } : { error: `invalid user '${value}'`, expected: 'a user name' },
 };

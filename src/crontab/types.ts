@@ -45,6 +45,7 @@ export interface JobOptions {
   catchup?: CatchupPolicy;
   retries?: number;
   tz?: string;
+  /** Working directory; a relative one is relative to the crontab's folder. */
   cwd?: string;
   user?: string;
 }

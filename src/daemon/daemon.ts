@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { claimBoot, currentBootId } from './boot.js';
 import { Dispatcher } from './dispatcher.js';
 import { watchCrontab } from './watch.js';
@@ -55,6 +56,8 @@ export class Daemon {
     const log = options.log;
     this.dispatcher = new Dispatcher({ log, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env });
     this.scheduler = new Scheduler(options.clock ?? systemClock, systemZone(), {
+      prepare: (job, fire) => this.dispatcher.prepare(job.entry, fire.at),
+      unprepare: (job) => this.dispatcher.unprepare(job.id),
       fire: (job, fire, cause, lateMs) => {
         if (cause !== 'on-time') {
           log.info({ job: job.id, scheduledAt: new Date(fire.at).toISOString(), lateMs, reason: cause }, `slot fired ${cause === 'dst-gap' ? 'after the DST gap' : cause === 'late' ? 'late' : 'after a clock jump'}`);
@@ -87,7 +90,7 @@ export class Daemon {
       const options = entry.options;
       if (options.catchup !== undefined && options.catchup !== 'none') log.warn({ job: entry.id }, 'catchup is not supported yet: missed runs are not recorded or replayed');
     }
-    log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, pid: process.pid }, 'schedd started');
+    log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, daemonPid: process.pid }, 'schedd started');
     await this.runRebootJobs(parsed);
   }
 
@@ -166,7 +169,12 @@ export class Daemon {
   }
 
   private parse(text: string): ParsedCrontab {
-    return parseCrontab(text, { system: this.options.system });
+    const parsed = parseCrontab(text, { system: this.options.system });
+    const folder = dirname(this.options.crontabPath);
+    for (const entry of parsed.entries) {
+      if (entry.options.cwd !== undefined) entry.options.cwd = resolve(folder, entry.options.cwd);
+    }
+    return parsed;
   }
 
   private errors(parsed: ParsedCrontab): string[] {

@@ -51,6 +51,15 @@ interface Run {
   cancelled: boolean;
 }
 
+/** A process started ahead of a slot and held at its gate (see SchedulerListener.prepare). */
+interface Prepared {
+  entry: Entry;
+  scheduledAt: number;
+  runId: string;
+  handle: RunHandle;
+  dead: boolean;
+}
+
 interface JobRuntime {
   active: Set<Run>;
   /** overlap=queue: the one slot waiting for the job to go idle. */
@@ -67,13 +76,58 @@ export class Dispatcher {
   private readonly executing = new Set<Run>();
   private readonly host = hostname();
   private readonly idleWaiters: (() => void)[] = [];
+  private readonly prepared = new Map<string, Prepared>();
   private closed = false;
 
   constructor(private readonly options: DispatcherOptions) {}
 
+  /**
+   * Starts the process for a slot ahead of time, held at a gate, when the slot is likely to
+   * run: not for jittered jobs, nor while an active run means the slot would be skipped.
+   */
+  prepare(entry: Entry, scheduledAt: number): void {
+    this.unprepare(entry.id);
+    if (this.closed || (entry.options.jitterMs ?? 0) > 0) return;
+    const job = this.jobs.get(entry.id);
+    const policy = entry.options.overlap ?? 'skip';
+    if (job !== undefined && job.active.size > 0 && policy !== 'allow') return;
+    const max = this.options.maxConcurrent;
+    if (max !== null && this.executing.size >= max) return;
+    const runId = newRunId(Date.now());
+    const handle = this.spawn(entry, runId, scheduledAt, true);
+    const prepared: Prepared = { entry, scheduledAt, runId, handle, dead: false };
+    void handle.done.then(() => (prepared.dead = true));
+    this.prepared.set(entry.id, prepared);
+  }
+
+  /** Drops a held process that will not be used. */
+  unprepare(jobId: string): void {
+    const prepared = this.prepared.get(jobId);
+    if (prepared === undefined) return;
+    this.prepared.delete(jobId);
+    prepared.handle.abort();
+  }
+
+  /** The held process for exactly this entry and slot, if there is a live one. */
+  private takePrepared(entry: Entry, scheduledAt: number): Prepared | null {
+    const prepared = this.prepared.get(entry.id);
+    if (prepared === undefined) return null;
+    this.prepared.delete(entry.id);
+    if (prepared.entry === entry && prepared.scheduledAt === scheduledAt && !prepared.dead) return prepared;
+    prepared.handle.abort();
+    return null;
+  }
+
   /** A slot is due (or `schedd run` asked for one). Returns the run id, or null when skipped. */
   fire(entry: Entry, scheduledAt: number): string | null {
     if (this.closed) return null;
+    const prepared = this.takePrepared(entry, scheduledAt);
+    const accepted = this.fireNow(entry, scheduledAt, prepared);
+    if (accepted === null) prepared?.handle.abort();
+    return accepted;
+  }
+
+  private fireNow(entry: Entry, scheduledAt: number, prepared: Prepared | null): string | null {
     const job = this.runtime(entry.id);
     const policy = entry.options.overlap ?? 'skip';
     const at = new Date(scheduledAt).toISOString();
@@ -96,16 +150,20 @@ export class Dispatcher {
       for (const run of [...job.active]) this.cancel(run, 'replaced by a newer run');
       return null;
     }
-    return this.accept(job, entry, scheduledAt);
+    return this.accept(job, entry, scheduledAt, prepared);
   }
 
-  /** The job left the crontab: pending runs are dropped, running ones finish. */
+  /** The job left the crontab: pending runs are dropped, running ones finish (without retries). */
   forget(jobId: string): void {
     const job = this.jobs.get(jobId);
+    this.unprepare(jobId);
     if (job === undefined) return;
     job.queued = null;
     job.replacement = null;
-    for (const run of [...job.active]) if (run.handle === null) this.cancel(run, 'job removed from the crontab');
+    for (const run of [...job.active]) {
+      if (run.handle === null) this.cancel(run, 'job removed from the crontab');
+      else run.cancelled = true;
+    }
   }
 
   running(): RunningInfo[] {
@@ -119,6 +177,7 @@ export class Dispatcher {
   /** Stop accepting work and drop everything not yet running. */
   close(): void {
     this.closed = true;
+    for (const id of [...this.prepared.keys()]) this.unprepare(id);
     for (const job of this.jobs.values()) {
       job.queued = null;
       job.replacement = null;
@@ -149,9 +208,15 @@ export class Dispatcher {
     return job;
   }
 
-  private accept(job: JobRuntime, entry: Entry, scheduledAt: number): string {
-    const run: Run = { id: newRunId(Date.now()), entry, scheduledAt, attempt: 1, handle: null, timer: null, cancelled: false };
+  private accept(job: JobRuntime, entry: Entry, scheduledAt: number, prepared: Prepared | null = null): string {
+    const run: Run = { id: prepared?.runId ?? newRunId(Date.now()), entry, scheduledAt, attempt: 1, handle: null, timer: null, cancelled: false };
     job.active.add(run);
+    const max = this.options.maxConcurrent;
+    if (prepared !== null && (max === null || this.executing.size < max)) {
+      this.launch(run, prepared.handle);
+      return run.id;
+    }
+    prepared?.handle.abort();
     const jitterMs = stableJitterMs(entry.id, this.host, entry.options.jitterMs ?? 0);
     if (jitterMs > 0) {
       this.options.log.debug({ job: entry.id, run: run.id, delayMs: jitterMs }, 'job delayed by jitter');
@@ -175,15 +240,26 @@ export class Dispatcher {
     this.launch(run);
   }
 
-  private launch(run: Run): void {
-    const { entry } = run;
-    const { shell, env, cwd } = jobProcess(entry, { runId: run.id, scheduledAt: run.scheduledAt }, this.options);
-    const spec = { command: entry.command, shell, stdin: entry.stdin, env, cwd, killGraceMs: this.options.killGraceMs, ...(entry.options.timeoutMs === undefined ? {} : { timeoutMs: entry.options.timeoutMs }) };
+  private spawn(entry: Entry, runId: string, scheduledAt: number, gated: boolean): RunHandle {
+    const { shell, env, cwd } = jobProcess(entry, { runId, scheduledAt }, this.options);
+    const spec = { command: entry.command, shell, stdin: entry.stdin, env, cwd, gated, killGraceMs: this.options.killGraceMs, ...(entry.options.timeoutMs === undefined ? {} : { timeoutMs: entry.options.timeoutMs }) };
     const log = this.options.log;
-    const handle = startRun(spec, {
-      onLine: (stream, line) => log.info({ job: entry.id, run: run.id, stream, line }, 'job output'),
-      onTruncated: (info) => log.warn({ job: entry.id, run: run.id, droppedBytes: info.droppedBytes }, 'job output truncated'),
+    return startRun(spec, {
+      onLine: (stream, line) => log.info({ job: entry.id, run: runId, stream, line }, 'job output'),
+      onTruncated: (info) => log.warn({ job: entry.id, run: runId, droppedBytes: info.droppedBytes }, 'job output truncated'),
     });
+  }
+
+  private launch(run: Run, prepared: RunHandle | null = null): void {
+    const { entry } = run;
+    const log = this.options.log;
+    let handle: RunHandle;
+    if (prepared !== null) {
+      handle = prepared;
+      handle.release();
+    } else {
+      handle = this.spawn(entry, run.id, run.scheduledAt, false);
+    }
     run.handle = handle;
     this.executing.add(run);
     log.info(

@@ -22,7 +22,7 @@
  * delays a timeout; finishedAt is startedAt + durationMs so the pair stays consistent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { terminateGroup } from './process-group.js';
 import { RunOutput } from './run-output.js';
@@ -40,6 +40,24 @@ export const DEFAULT_RUN_OPTIONS: Readonly<RunOptions> = Object.freeze({
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const STREAMS: readonly OutputStream[] = ['stdout', 'stderr'];
 
+/**
+ * The gate: a POSIX shell that waits for one line on file descriptor 3, closes it, then execs
+ * the job's own shell on the command. End of input before the line means the run was aborted:
+ * exit without running anything.
+ */
+const GATE_SCRIPT = 'read -r _ <&3 || exit 111; exec 3<&-; exec "$0" -c "$1"';
+const GATE_SHELL = '/bin/sh';
+const GATE_FD = 3;
+
+/** The gate's program and arguments for a job's shell and command. */
+function gateArgs(shell: string, command: string): [string, string[]] {
+  // When the job's shell is the gate's own, the command follows the gate in the same script:
+  // one exec less at the slot. sh runs a -c script one command at a time, so the command is
+  // parsed (and a syntax error reported) only after the gate opens, exactly as with sh -c.
+  if (shell === GATE_SHELL) return [GATE_SHELL, ['-c', `read -r _ <&3 || exit 111; exec 3<&-\n${command}`]];
+  return [GATE_SHELL, ['-c', GATE_SCRIPT, shell, command]];
+}
+
 export function startRun(spec: RunSpec, hooks: RunHooks = {}, options: Partial<RunOptions> = {}): RunHandle {
   return new Supervisor(spec, hooks, { ...DEFAULT_RUN_OPTIONS, ...options }).handle;
 }
@@ -48,9 +66,11 @@ type StopKind = 'timeout' | 'killed';
 
 class Supervisor {
   readonly handle: RunHandle;
-  private readonly startedAt = Date.now();
+  private startedAt = Date.now();
   // Monotonic: durationMs must not jump with the wall clock.
-  private readonly startedAtMs = performance.now();
+  private startedAtMs = performance.now();
+  /** Gated runs only: true until release() or abort(). */
+  private held: boolean;
   private readonly output: RunOutput;
   private readonly child: ChildProcess | null = null;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
@@ -60,6 +80,7 @@ class Supervisor {
   private timeoutTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private finished = false;
+  private aborted = false;
   private resolveDone!: (result: RunResult) => void;
 
   constructor(
@@ -71,12 +92,17 @@ class Supervisor {
     const done = new Promise<RunResult>((resolve) => {
       this.resolveDone = resolve;
     });
+    // A missing job shell must still be reported as such, not as the gate's exec failing.
+    this.held = spec.gated === true && isExecutable(spec.shell);
+    const [file, args] = this.held ? gateArgs(spec.shell, spec.command) : [spec.shell, ['-c', spec.command]];
     try {
-      this.child = spawn(spec.shell, ['-c', spec.command], {
+      this.child = spawn(file, args, {
         cwd: spec.cwd,
         env: spec.env,
         detached: true,
-        stdio: 'pipe',
+        // No input means /dev/null, as under cron, not a socket: Debian's bash reads ~/.bashrc
+        // when its stdin is a socket, which Node's 'pipe' is.
+        stdio: [spec.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(this.held ? (['pipe'] as const) : [])],
         uid: spec.uid,
         gid: spec.gid,
       });
@@ -85,12 +111,45 @@ class Supervisor {
       // Invalid options (e.g. a non-integer uid) throw synchronously instead of emitting 'error'.
       this.failToStart(err);
     }
+    const self = this;
     this.handle = {
       pid: this.child?.pid ?? null,
-      startedAt: this.startedAt,
+      get startedAt() {
+        return self.startedAt;
+      },
       done,
       stop: (reason: string) => this.terminate('killed', reason),
+      release: () => this.release(),
+      abort: () => this.abortHeld(),
     };
+  }
+
+  private release(): void {
+    if (!this.held || this.finished) return;
+    this.held = false;
+    this.startedAt = Date.now();
+    this.startedAtMs = performance.now();
+    this.gate()?.end('\n');
+    this.startTimeout();
+  }
+
+  private abortHeld(): void {
+    if (!this.held || this.finished) return;
+    this.held = false;
+    this.aborted = true;
+    this.gate()?.end();
+  }
+
+  private gate(): NodeJS.WritableStream | null {
+    return (this.child?.stdio[GATE_FD] as NodeJS.WritableStream | null | undefined) ?? null;
+  }
+
+  private startTimeout(): void {
+    const { timeoutMs } = this.spec;
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+      this.timeoutTimer = setTimeout(() => this.terminate('timeout', `timed out after ${timeoutMs} ms`), timeoutMs);
+      this.timeoutTimer.unref();
+    }
   }
 
   private supervise(child: ChildProcess): void {
@@ -116,14 +175,12 @@ class Supervisor {
     }
     // EPIPE when the child exits without reading its stdin is not a failure of the job.
     child.stdin?.on('error', () => {});
-    if (this.spec.stdin === null) child.stdin?.end();
-    else child.stdin?.end(this.spec.stdin);
-
-    const { timeoutMs } = this.spec;
-    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
-      this.timeoutTimer = setTimeout(() => this.terminate('timeout', `timed out after ${timeoutMs} ms`), timeoutMs);
-      this.timeoutTimer.unref();
+    if (this.spec.stdin !== null) child.stdin?.end(this.spec.stdin);
+    if (this.held) {
+      (child.stdio[GATE_FD] as NodeJS.WritableStream | null)?.on('error', () => {});
+      return; // the timeout starts at release()
     }
+    this.startTimeout();
   }
 
   private terminate(kind: StopKind, reason: string): void {
@@ -161,6 +218,7 @@ class Supervisor {
   }
 
   private judge(code: number | null, signal: string | null): { outcome: RunOutcome; reason?: string } {
+    if (this.aborted) return { outcome: 'error', reason: 'aborted before the job started' };
     if (this.stop) {
       const escalated = this.termination === 'killed' ? `; SIGKILL after ${this.spec.killGraceMs} ms grace` : '';
       return { outcome: this.stop.kind, reason: this.stop.reason + escalated };
@@ -181,6 +239,7 @@ class Supervisor {
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.drainTimer);
     this.child?.stdin?.destroy();
+    (this.child?.stdio[GATE_FD] as { destroy?(): void } | null | undefined)?.destroy?.();
     const durationMs = Math.round(performance.now() - this.startedAtMs);
     const result: RunResult = {
       ...verdict,
@@ -205,6 +264,15 @@ function describeSpawnError(spec: RunSpec, err: unknown): string {
     if (pathKind(spec.shell) === 'missing') return `cannot start: shell ${spec.shell} does not exist`;
   }
   return `cannot start: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function pathKind(path: string): 'missing' | 'directory' | 'file' {

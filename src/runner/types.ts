@@ -14,6 +14,11 @@ export interface RunSpec {
   timeoutMs?: number;
   /** Time between SIGTERM and SIGKILL when a run is stopped. */
   killGraceMs: number;
+  /**
+   * Start the process now but hold it at a gate until release(): the expensive part of
+   * starting (fork and exec of a shell) happens ahead of the slot, the job itself at the slot.
+   */
+  gated?: boolean;
   /** Run as this uid/gid (with these supplementary groups); omitted means the daemon's own. */
   uid?: number;
   gid?: number;
@@ -83,7 +88,12 @@ export interface RunOptions {
 export interface RunHandle {
   /** Pid of the shell, which is also the process group id; null when spawning failed. */
   readonly pid: number | null;
+  /** When the job started (for a gated run: when it was released). */
   readonly startedAt: number;
+  /** Gated runs: let the job run now. No-op for other runs and after the first call. */
+  release(): void;
+  /** Gated runs: end the process before the job ever runs; `done` then says outcome 'error'. */
+  abort(): void;
   /** Resolves when the run is over; never rejects. */
   readonly done: Promise<RunResult>;
   /** SIGTERM to the process group, SIGKILL after spec.killGraceMs. No-op once the run is over. */

@@ -28,6 +28,15 @@ export const LATE_LIMIT_MS = 5 * 60_000;
 export const JUMP_LIMIT_MS = 3 * 3_600_000;
 /** A fire later than this is reported as late rather than on time. */
 const LATE_NOTICE_MS = 1000;
+/**
+ * Preparing starts a process, which costs a few ms of the event loop, so the lead time before a
+ * slot grows with the number of jobs due at that instant, and one wake prepares a bounded batch
+ * before yielding to other timers.
+ */
+const PREPARE_BASE_MS = 50;
+const PREPARE_PER_JOB_MS = 3;
+const PREPARE_MAX_MS = 5000;
+const PREPARE_BATCH = 32;
 /** Slots handled one by one per job and wake; beyond this they are counted, not enumerated. */
 const MAX_SLOTS_PER_WAKE = 1000;
 
@@ -52,10 +61,21 @@ export interface ScheduledJob {
   next: Fire | null;
   /** Instant of the last slot fired (or skipped), so no slot is handled twice. */
   lastSlotAt: number | null;
+  /** The slot the listener was asked to prepare for, if any. */
+  preparedFor: number | null;
+  /** When the scheduler next has to act for this job (prepare or fire); the heap's key. */
+  actionAt: number;
   heapIndex: number;
 }
 
 export interface SchedulerListener {
+  /**
+   * Optional: get ready for a slot shortly before it (start the process and hold it), so that
+   * many jobs due at once can all start on time. Called at most once per job and slot.
+   */
+  prepare?(job: ScheduledJob, fire: Fire): void;
+  /** The prepared slot will not come (the job was removed or retimed). */
+  unprepare?(job: ScheduledJob): void;
   fire(job: ScheduledJob, fire: Fire, cause: FireCause, lateMs: number): void;
   skip(job: ScheduledJob, skipped: Skipped): void;
   clockJump?(deltaMs: number, kind: 'forward' | 'backward' | 'correction'): void;
@@ -80,7 +100,9 @@ function definition(entry: Entry): string {
 
 export class Scheduler {
   private readonly jobs = new Map<string, ScheduledJob>();
-  private readonly heap = new MinHeap<ScheduledJob>((job) => job.next?.at ?? Number.POSITIVE_INFINITY);
+  private readonly heap = new MinHeap<ScheduledJob>((job) => job.actionAt);
+  /** How many jobs have their next slot at each instant (sizes the prepare lead time). */
+  private readonly slotCounts = new Map<number, number>();
   private timer: unknown = null;
   private running = false;
   /** Wall time of the last wake and when the armed timer should go off. */
@@ -103,10 +125,9 @@ export class Scheduler {
       const zone = entry.zone ?? this.defaultZone;
       const job = this.jobs.get(entry.id);
       if (job === undefined) {
-        const added: ScheduledJob = { id: entry.id, entry, zone, next: null, lastSlotAt: null, heapIndex: -1 };
-        added.next = nextFire(entry.schedule, zone, now);
+        const added: ScheduledJob = { id: entry.id, entry, zone, next: null, lastSlotAt: null, preparedFor: null, actionAt: 0, heapIndex: -1 };
         this.jobs.set(entry.id, added);
-        this.heap.push(added);
+        this.schedule(added, nextFire(entry.schedule, zone, now));
         diff.added.push(entry.id);
         continue;
       }
@@ -116,14 +137,13 @@ export class Scheduler {
       job.entry = entry;
       job.zone = zone;
       if (retimed) {
-        this.heap.remove(job);
-        job.next = nextFire(entry.schedule, zone, Math.max(now, job.lastSlotAt ?? now));
-        this.heap.push(job);
+        this.unschedule(job);
+        this.schedule(job, nextFire(entry.schedule, zone, Math.max(now, job.lastSlotAt ?? now)));
       }
     }
     for (const [id, job] of this.jobs) {
       if (seen.has(id)) continue;
-      this.heap.remove(job);
+      this.unschedule(job);
       this.jobs.delete(id);
       diff.removed.push(id);
     }
@@ -156,15 +176,18 @@ export class Scheduler {
     return this.jobs.size;
   }
 
-  /** Earliest pending slot, for tests and status. */
+  /** Earliest pending slot, for status. */
   nextDueAt(): number | null {
-    return this.heap.peek()?.next?.at ?? null;
+    let earliest: number | null = null;
+    for (const job of this.jobs.values()) if (job.next !== null && (earliest === null || job.next.at < earliest)) earliest = job.next.at;
+    return earliest;
   }
 
-  private arm(now: number): void {
+  /** `more`: a prepare batch was cut short; come back at once, after other timers have run. */
+  private arm(now: number, more = false): void {
     if (this.timer !== null) this.clock.clearTimer(this.timer);
-    const due = this.nextDueAt();
-    const delayMs = due === null ? MAX_WAIT_MS : Math.min(Math.max(due - now, 0), MAX_WAIT_MS);
+    const actionAt = this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY;
+    const delayMs = more ? 0 : Math.min(Math.max(actionAt - now, 0), MAX_WAIT_MS);
     this.expectedWakeAt = now + delayMs;
     this.timer = this.clock.setTimer(() => this.wake(), delayMs);
   }
@@ -175,12 +198,13 @@ export class Scheduler {
     if (!this.running) return;
     const now = this.clock.now();
     const driftMs = now - this.expectedWakeAt;
+    let more = false;
     if (now < this.lastWakeAt) this.wentBack(now, -driftMs);
-    else if (driftMs > JUMP_LIMIT_MS) this.handleDue(now, 'correction', driftMs);
-    else if (driftMs > LATE_LIMIT_MS) this.handleDue(now, 'jump', driftMs);
-    else this.handleDue(now, 'normal', driftMs);
+    else if (driftMs > JUMP_LIMIT_MS) more = this.handleDue(now, 'correction', driftMs);
+    else if (driftMs > LATE_LIMIT_MS) more = this.handleDue(now, 'jump', driftMs);
+    else more = this.handleDue(now, 'normal', driftMs);
     this.lastWakeAt = now;
-    this.arm(now);
+    this.arm(now, more);
   }
 
   private wentBack(now: number, backMs: number): void {
@@ -191,19 +215,62 @@ export class Scheduler {
     }
     this.listener.clockJump?.(-backMs, 'correction');
     for (const job of this.jobs.values()) {
-      this.heap.remove(job);
+      this.unschedule(job);
       job.lastSlotAt = null;
-      job.next = nextFire(job.entry.schedule, job.zone, now);
-      this.heap.push(job);
+      this.schedule(job, nextFire(job.entry.schedule, job.zone, now));
     }
   }
 
-  private handleDue(now: number, mode: Mode, driftMs: number): void {
+  /** Sets a job's next slot and puts it in the heap, keyed by when it needs attention. */
+  private schedule(job: ScheduledJob, next: Fire | null): void {
+    job.next = next;
+    job.preparedFor = null;
+    if (next === null) {
+      job.actionAt = Number.POSITIVE_INFINITY;
+    } else {
+      const count = (this.slotCounts.get(next.at) ?? 0) + 1;
+      this.slotCounts.set(next.at, count);
+      const leadMs = this.listener.prepare === undefined ? 0 : Math.min(PREPARE_MAX_MS, PREPARE_BASE_MS + count * PREPARE_PER_JOB_MS);
+      job.actionAt = next.at - leadMs;
+    }
+    this.heap.push(job);
+  }
+
+  /** Takes a job out of the heap (removed, retimed, or about to be handled). */
+  private unschedule(job: ScheduledJob): void {
+    this.heap.remove(job);
+    if (job.next !== null) {
+      const count = (this.slotCounts.get(job.next.at) ?? 1) - 1;
+      if (count > 0) this.slotCounts.set(job.next.at, count);
+      else this.slotCounts.delete(job.next.at);
+    }
+    if (job.preparedFor !== null) this.listener.unprepare?.(job);
+    job.preparedFor = null;
+  }
+
+  private handleDue(now: number, mode: Mode, driftMs: number): boolean {
     if (mode !== 'normal') this.listener.clockJump?.(driftMs, mode === 'jump' ? 'forward' : 'correction');
-    for (let job = this.heap.peek(); job?.next != null && job.next.at <= now; job = this.heap.peek()) {
-      this.heap.pop();
-      const due: Fire[] = [];
-      let fire: Fire | null = job.next;
+    let prepared = 0;
+    for (let job = this.heap.peek(); job !== undefined && job.actionAt <= now; job = this.heap.peek()) {
+      const slot = job.next!;
+      if (slot.at > now) {
+        // Not due yet: its lead time has come.
+        if (prepared === PREPARE_BATCH) return true;
+        prepared++;
+        this.heap.remove(job);
+        job.preparedFor = slot.at;
+        job.actionAt = slot.at;
+        this.heap.push(job);
+        this.listener.prepare?.(job, slot);
+        continue;
+      }
+      this.heap.remove(job);
+      if (mode === 'normal') {
+        // Fire first, then work out the next slot: the next slot may need a cold zone table.
+        this.listener.fire(job, slot, slot.shifted === 'dst-gap' ? 'dst-gap' : now - slot.at > LATE_NOTICE_MS ? 'late' : 'on-time', now - slot.at);
+      }
+      const due: Fire[] = [slot];
+      let fire: Fire | null = nextFire(job.entry.schedule, job.zone, slot.at);
       let overflow = false;
       while (fire !== null && fire.at <= now) {
         if (due.length === MAX_SLOTS_PER_WAKE) {
@@ -215,14 +282,17 @@ export class Scheduler {
         due.push(fire);
         fire = nextFire(job.entry.schedule, job.zone, fire.at);
       }
+      job.preparedFor = null; // the prepared slot has come: nothing to take back
+      this.unschedule(job);
       job.lastSlotAt = overflow ? now : due[due.length - 1]!.at;
-      job.next = fire;
-      this.heap.push(job);
-      this.dispatch(job, due, overflow, now, mode);
+      this.schedule(job, fire);
+      this.dispatch(job, mode === 'normal' ? due.slice(1) : due, overflow, now, mode);
     }
+    return false;
   }
 
   private dispatch(job: ScheduledJob, due: Fire[], overflow: boolean, now: number, mode: Mode): void {
+    if (due.length === 0) return;
     const first = due[0]!;
     const last = due[due.length - 1]!;
     if (mode === 'correction') {

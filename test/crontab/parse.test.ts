@@ -169,7 +169,6 @@ describe('diagnostics', () => {
     ['# schedd: overlap=maybe\n* * * * * x\n', ["crontab:1:19: invalid overlap 'maybe' (expected skip|allow|queue|replace)"]],
     ['# schedd: catchup=some\n* * * * * x\n', ["crontab:1:19: invalid catchup 'some' (expected none|once|all)"]],
     ['# schedd: name=a/b\n* * * * * x\n', ['crontab:1:16: invalid name \'a/b\' (expected letters, digits, ".", "_" or "-")']],
-    ['# schedd: cwd=srv\n* * * * * x\n', ["crontab:1:15: invalid cwd 'srv' (expected an absolute path)"]],
     ['# schedd: timeout=1m timeout=2m\n* * * * * x\n', ["crontab:1:22: option 'timeout' is already set for this entry on line 1"]],
     ['# schedd: name=a\n\n* * * * * x\n', ['crontab:1:1: schedd options are not directly above an entry (line 2 comes between) (expected the entry on the line below the options)']],
     ['# schedd: name=a\n', ['crontab:1:1: schedd options are not directly above an entry (line 2 comes between) (expected the entry on the line below the options)']],

@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { percentile, recorderPath, repoRoot, waitUntil } from './common.js';
+
+/**
+ * Firing lateness: N jobs due at the same instant, each recording its own start time. The
+ * lateness of a job is its recorded start minus the slot; reported per N as first/last and
+ * p50/p99/max.
+ */
+
+export interface LatenessResult {
+  jobs: number;
+  started: number;
+  firstMs: number;
+  lastMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export async function measureLateness(jobs: number, recorder = recorderPath()): Promise<LatenessResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'schedd-bench-'));
+  try {
+    const ledger = join(dir, 'ledger');
+    const slotMs = (Math.floor(Date.now() / 1000) + 4) * 1000;
+    const slot = new Date(slotMs);
+    const fields = `${slot.getUTCSeconds()} ${slot.getUTCMinutes()} ${slot.getUTCHours()} ${slot.getUTCDate()} ${slot.getUTCMonth() + 1} *`;
+    const lines: string[] = [];
+    for (let i = 0; i < jobs; i++) lines.push(`# schedd: name=j${i}\n${fields} exec ${recorder} ${ledger} j${i}`);
+    writeFileSync(join(dir, 'crontab'), `${lines.join('\n')}\n`);
+    const daemon = spawn(process.execPath, [join(repoRoot, 'bin', 'schedd.js'), 'start', '--foreground', '-c', join(dir, 'crontab'), '--state-dir', join(dir, 'state'), '--log-level', 'warn'], {
+      env: { ...process.env, TZ: 'UTC' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const count = (): number => (existsSync(ledger) ? readFileSync(ledger, 'utf8').split('\n').length - 1 : 0);
+    await waitUntil(() => count() >= jobs || Date.now() > slotMs + 20_000, 50);
+    daemon.kill('SIGTERM');
+    await new Promise((resolve) => daemon.once('exit', resolve));
+    const late = readFileSync(ledger, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => Number(BigInt(line.split(' ')[1]!) / 1000n) / 1000 - slotMs)
+      .sort((a, b) => a - b);
+    return { jobs, started: late.length, firstMs: late[0]!, lastMs: late[late.length - 1]!, p50Ms: percentile(late, 50), p99Ms: percentile(late, 99), maxMs: late[late.length - 1]! };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
