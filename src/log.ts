@@ -62,6 +62,20 @@ export interface LogOptions {
   fd?: number;
 }
 
+/**
+ * One line per record for people: `job: message (key=value ...)`, and a job's output as
+ * `job stream| line`.
+ */
+export function prettyMessage(record: Record<string, unknown>, messageKey: string): string {
+  const { [messageKey]: message, job, line, stream, level: _level, time: _time, ...rest } = record;
+  if (message === 'job output') return `${String(job)} ${String(stream)}| ${String(line)}`;
+  const details = Object.entries(rest)
+    .filter(([, value]) => value !== null && value !== undefined && !(Array.isArray(value) && value.length === 0))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  const prefix = job === undefined ? '' : `${String(job)}: `;
+  return `${prefix}${String(message)}${details.length > 0 ? ` (${details.join(' ')})` : ''}`;
+}
+
 /** Bytes of log kept in memory when the reader is slow; beyond it records are dropped. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
@@ -71,7 +85,7 @@ export function createLog(options: LogOptions): Log {
   const base = { level: options.level, base: null, timestamp: pino.stdTimeFunctions.isoTime };
   let logger: Logger;
   if (options.pretty) {
-    logger = pino(base, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+    logger = pino(base, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', hideObject: true, ignore: 'pid,hostname', messageFormat: prettyMessage }));
   } else {
     // Asynchronous and bounded: a slow reader of stdout must not stall the scheduler or grow
     // memory without limit. minLength 1 still writes at once, but makes flush() wait for the

@@ -13,7 +13,7 @@ export async function checkCommand(file: string, displayName: string, options: C
   const warnings = parsed.diagnostics.length - errors;
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
   if (errors > 0) {
-    process.stderr.write(`${displayName}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}; nothing was changed\n`);
+    process.stderr.write(`${displayName}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`);
     return ExitCode.failure;
   }
   const note = warnings > 0 ? ` (${plural(warnings, 'warning')})` : '';
