@@ -6,13 +6,26 @@ import type { ScheduleExpr } from '../crontab/types.js';
  * as if it were UTC"; next-fire.ts maps wall slots to instants with Vixie's DST rules, which
  * croner's own zone handling does not follow exactly.
  *
- * A croner object costs about 80 kB (a 10,000-entry year table), so evaluators are shared by
- * pattern and kept in a small LRU instead of one per job: 10,000 jobs would otherwise hold
- * 800 MB. Building one takes about 10 microseconds, so a miss is cheap.
+ * A croner object costs about 80 kB, nearly all of it a 10,000-entry year table, so 10,000
+ * jobs holding one each would need 800 MB. Evaluators are shared by pattern in an LRU, and
+ * each drops its year table: schedd's patterns never restrict the year (croner then never reads
+ * the table), which leaves about 3 kB per evaluator. Building one takes about 10 microseconds.
  */
 
-const MAX_CACHED = 256;
+const MAX_CACHED = 4096;
 const cache = new Map<string, Cron>();
+const NO_YEARS: number[] = [];
+
+/**
+ * Frees croner's year table (a private field; croner's major version is pinned). Returns false,
+ * harmlessly, if croner's layout has changed; a test watches for that.
+ */
+export function dropYearTable(cron: Cron): boolean {
+  const pattern = (cron as unknown as { _states?: { pattern?: { year?: unknown; starYear?: boolean } } })._states?.pattern;
+  if (pattern === undefined || pattern.starYear !== true || !Array.isArray(pattern.year)) return false;
+  pattern.year = NO_YEARS;
+  return true;
+}
 
 function evaluatorFor(expr: ScheduleExpr): Cron {
   const key = `${expr.pattern}${expr.domAndDow ? '&' : '|'}`;
@@ -22,6 +35,7 @@ function evaluatorFor(expr: ScheduleExpr): Cron {
   } else {
     // Never pass `name`: croner keeps named jobs in a global registry.
     cron = new Cron(expr.pattern, { utcOffset: 0, mode: '6-part', domAndDow: expr.domAndDow });
+    dropYearTable(cron);
     if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
   }
   cache.set(key, cron);

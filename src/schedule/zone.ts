@@ -15,7 +15,7 @@ export interface Transition {
   offsetAfterMs: number;
 }
 
-const DAY_MS = 86_400_000;
+const SAMPLE_MS = 7 * 86_400_000;
 const formatters = new Map<string, Intl.DateTimeFormat>();
 const yearCache = new Map<string, Transition[]>();
 
@@ -76,7 +76,7 @@ function transitionsOfYear(zone: string, year: number): Transition[] {
   const end = Date.UTC(year + 1, 0, 1);
   let previousAt = Date.UTC(year, 0, 1);
   let previousOffset = probeOffset(zone, previousAt);
-  for (let at = previousAt + DAY_MS; at <= end; at += DAY_MS) {
+  for (let at = previousAt + SAMPLE_MS; previousAt < end; at = Math.min(at + SAMPLE_MS, end)) {
     const offset = probeOffset(zone, at);
     if (offset !== previousOffset) {
       // Bisect to the second: lo has the old offset, hi the new one.
