@@ -141,3 +141,46 @@ describe('reload', () => {
     assert.deepEqual(fires(), ['10:01:00 on-time +0', '10:01:01 on-time +0']);
   });
 });
+
+describe('preparing ahead of a slot', () => {
+  function withPrepare(crontab: string, startIso: string) {
+    const clock = new FakeClock(startIso);
+    const log: string[] = [];
+    const iso = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+    const scheduler = new Scheduler(clock, 'UTC', {
+      prepare: (job, fire) => log.push(`prepare ${job.id} for ${iso(fire.at)} at ${iso(clock.now())}`),
+      unprepare: (job) => log.push(`unprepare ${job.id} at ${iso(clock.now())}`),
+      fire: (job, fire) => log.push(`fire ${job.id} ${iso(fire.at)} at ${iso(clock.now())}`),
+      skip: () => undefined,
+    });
+    scheduler.update(parseCrontab(crontab).entries);
+    scheduler.start();
+    return { clock, scheduler, log };
+  }
+
+  it('prepares each slot once, shortly before it, then fires it on time', () => {
+    const { clock, log } = withPrepare('# schedd: name=a\n* * * * * a\n', '2026-01-01T10:00:30Z');
+    clock.advance(90_000);
+    assert.deepEqual(log, ['prepare a for 10:01:00.000 at 10:00:59.947', 'fire a 10:01:00.000 at 10:01:00.000', 'prepare a for 10:02:00.000 at 10:01:59.947', 'fire a 10:02:00.000 at 10:02:00.000']);
+  });
+
+  it('gives a slot shared by many jobs a longer lead, and yields between batches', () => {
+    const lines = Array.from({ length: 100 }, (_, i) => `# schedd: name=j${i}\n0 11 * * * j${i}`).join('\n');
+    const { clock, log } = withPrepare(`${lines}\n`, '2026-01-01T10:59:00Z');
+    clock.advance(61_000);
+    const prepares = log.filter((l) => l.startsWith('prepare'));
+    const fires = log.filter((l) => l.startsWith('fire'));
+    assert.equal(prepares.length, 100);
+    assert.equal(fires.length, 100);
+    assert.ok(fires.every((l) => l.endsWith('at 11:00:00.000')));
+    assert.equal(prepares[0], 'prepare j99 for 11:00:00.000 at 10:59:59.650'); // 50 ms + 100 x 3 ms ahead
+    assert.ok(log.indexOf(fires[0]!) > log.indexOf(prepares[99]!), 'all prepared before the first fires');
+  });
+
+  it('takes back a prepared slot when a reload retimes or removes the job', () => {
+    const { clock, scheduler, log } = withPrepare('# schedd: name=a\n* * * * * a\n# schedd: name=b\n* * * * * b\n', '2026-01-01T10:00:59.960Z');
+    clock.advance(10);
+    scheduler.update(parseCrontab('# schedd: name=a\n*/5 * * * * a\n').entries);
+    assert.deepEqual(log.filter((l) => !l.startsWith('prepare')), ['unprepare a at 10:00:59.970', 'unprepare b at 10:00:59.970']);
+  });
+});
