@@ -18,6 +18,7 @@
  * its last fired slot and the current time. The scheduler decides *when*; what firing means
  * (processes, overlap, retries) belongs to its listener.
  */
+import { performance } from 'node:perf_hooks';
 import type { Clock } from './clock.js';
 import { MinHeap } from './heap.js';
 import { nextFire, type Fire } from './next-fire.js';
@@ -34,9 +35,10 @@ const LATE_NOTICE_MS = 1000;
  * before yielding to other timers.
  */
 const PREPARE_BASE_MS = 50;
-const PREPARE_PER_JOB_MS = 3;
-const PREPARE_MAX_MS = 5000;
-const PREPARE_BATCH = 32;
+/** Lead per job sharing a slot: twice the measured cost of one prepare, at least 2 ms. */
+const PREPARE_INITIAL_COST_MS = 1.5;
+const PREPARE_MAX_MS = 10_000;
+const PREPARE_BATCH = 8;
 /** Slots handled one by one per job and wake; beyond this they are counted, not enumerated. */
 const MAX_SLOTS_PER_WAKE = 1000;
 
@@ -103,6 +105,8 @@ export class Scheduler {
   private readonly heap = new MinHeap<ScheduledJob>((job) => job.actionAt);
   /** How many jobs have their next slot at each instant (sizes the prepare lead time). */
   private readonly slotCounts = new Map<number, number>();
+  /** Moving average of what one prepare costs on this machine, in ms. */
+  private prepareCostMs = PREPARE_INITIAL_COST_MS;
   private timer: unknown = null;
   private running = false;
   /** Wall time of the last wake and when the armed timer should go off. */
@@ -230,7 +234,8 @@ export class Scheduler {
     } else {
       const count = (this.slotCounts.get(next.at) ?? 0) + 1;
       this.slotCounts.set(next.at, count);
-      const leadMs = this.listener.prepare === undefined ? 0 : Math.min(PREPARE_MAX_MS, PREPARE_BASE_MS + count * PREPARE_PER_JOB_MS);
+      const perJobMs = Math.max(2, 2 * this.prepareCostMs);
+      const leadMs = this.listener.prepare === undefined ? 0 : Math.min(PREPARE_MAX_MS, PREPARE_BASE_MS + count * perJobMs);
       job.actionAt = next.at - leadMs;
     }
     this.heap.push(job);
@@ -261,7 +266,10 @@ export class Scheduler {
         job.preparedFor = slot.at;
         job.actionAt = slot.at;
         this.heap.push(job);
+        // What a prepare costs (a process start) is measured, not assumed: it sizes lead times.
+        const startedMs = performance.now();
         this.listener.prepare?.(job, slot);
+        this.prepareCostMs = 0.9 * this.prepareCostMs + 0.1 * (performance.now() - startedMs);
         continue;
       }
       this.heap.remove(job);
