@@ -36,9 +36,9 @@ const LATE_NOTICE_MS = 1000;
  */
 const PREPARE_BASE_MS = 50;
 /** Lead per job sharing a slot: twice the measured cost of one prepare, at least 2 ms. */
-const PREPARE_INITIAL_COST_MS = 1.5;
+const PREPARE_INITIAL_COST_MS = 3;
 const PREPARE_MAX_MS = 10_000;
-const PREPARE_BATCH = 8;
+const PREPARE_BATCH = 4;
 /** Slots handled one by one per job and wake; beyond this they are counted, not enumerated. */
 const MAX_SLOTS_PER_WAKE = 1000;
 
@@ -255,48 +255,60 @@ export class Scheduler {
 
   private handleDue(now: number, mode: Mode, driftMs: number): boolean {
     if (mode !== 'normal') this.listener.clockJump?.(driftMs, mode === 'jump' ? 'forward' : 'correction');
-    let prepared = 0;
+    // Take every job that needs attention now. Due slots come first, and among them the
+    // prepared ones (releasing a held process is quick; starting one is not).
+    const due: ScheduledJob[] = [];
+    const toPrepare: ScheduledJob[] = [];
     for (let job = this.heap.peek(); job !== undefined && job.actionAt <= now; job = this.heap.peek()) {
-      const slot = job.next!;
-      if (slot.at > now) {
-        // Not due yet: its lead time has come.
-        if (prepared === PREPARE_BATCH) return true;
-        prepared++;
-        this.heap.remove(job);
-        job.preparedFor = slot.at;
-        job.actionAt = slot.at;
-        this.heap.push(job);
-        // What a prepare costs (a process start) is measured, not assumed: it sizes lead times.
-        const startedMs = performance.now();
-        this.listener.prepare?.(job, slot);
-        this.prepareCostMs = 0.9 * this.prepareCostMs + 0.1 * (performance.now() - startedMs);
+      this.heap.remove(job);
+      (job.next!.at <= now ? due : toPrepare).push(job);
+    }
+    due.sort((a, b) => Number(b.preparedFor === b.next!.at) - Number(a.preparedFor === a.next!.at));
+    for (const job of due) this.handleSlot(job, now, mode);
+    let prepared = 0;
+    for (const job of toPrepare) {
+      if (prepared === PREPARE_BATCH) {
+        this.heap.push(job); // key unchanged: picked up on the next wake
         continue;
       }
-      this.heap.remove(job);
-      if (mode === 'normal') {
-        // Fire first, then work out the next slot: the next slot may need a cold zone table.
-        this.listener.fire(job, slot, slot.shifted === 'dst-gap' ? 'dst-gap' : now - slot.at > LATE_NOTICE_MS ? 'late' : 'on-time', now - slot.at);
-      }
-      const due: Fire[] = [slot];
-      let fire: Fire | null = nextFire(job.entry.schedule, job.zone, slot.at);
-      let overflow = false;
-      while (fire !== null && fire.at <= now) {
-        if (due.length === MAX_SLOTS_PER_WAKE) {
-          // A per-second job after a long jump has thousands of slots: stop enumerating.
-          overflow = true;
-          fire = nextFire(job.entry.schedule, job.zone, now);
-          break;
-        }
-        due.push(fire);
-        fire = nextFire(job.entry.schedule, job.zone, fire.at);
-      }
-      job.preparedFor = null; // the prepared slot has come: nothing to take back
-      this.unschedule(job);
-      job.lastSlotAt = overflow ? now : due[due.length - 1]!.at;
-      this.schedule(job, fire);
-      this.dispatch(job, mode === 'normal' ? due.slice(1) : due, overflow, now, mode);
+      prepared++;
+      const slot = job.next!;
+      job.preparedFor = slot.at;
+      job.actionAt = slot.at;
+      this.heap.push(job);
+      // What a prepare costs (a process start) is measured, not assumed: it sizes lead times.
+      const startedMs = performance.now();
+      this.listener.prepare?.(job, slot);
+      this.prepareCostMs = 0.9 * this.prepareCostMs + 0.1 * (performance.now() - startedMs);
     }
-    return false;
+    return toPrepare.length > prepared;
+  }
+
+  /** A job's slot is due: fire it (or report it skipped), then schedule its next slot. */
+  private handleSlot(job: ScheduledJob, now: number, mode: Mode): void {
+    const slot = job.next!;
+    if (mode === 'normal') {
+      // Fire first, then work out the next slot: the next slot may need a cold zone table.
+      this.listener.fire(job, slot, slot.shifted === 'dst-gap' ? 'dst-gap' : now - slot.at > LATE_NOTICE_MS ? 'late' : 'on-time', now - slot.at);
+    }
+    const due: Fire[] = [slot];
+    let fire: Fire | null = nextFire(job.entry.schedule, job.zone, slot.at);
+    let overflow = false;
+    while (fire !== null && fire.at <= now) {
+      if (due.length === MAX_SLOTS_PER_WAKE) {
+        // A per-second job after a long jump has thousands of slots: stop enumerating.
+        overflow = true;
+        fire = nextFire(job.entry.schedule, job.zone, now);
+        break;
+      }
+      due.push(fire);
+      fire = nextFire(job.entry.schedule, job.zone, fire.at);
+    }
+    job.preparedFor = null; // the prepared slot has come: nothing to take back
+    this.unschedule(job);
+    job.lastSlotAt = overflow ? now : due[due.length - 1]!.at;
+    this.schedule(job, fire);
+    this.dispatch(job, mode === 'normal' ? due.slice(1) : due, overflow, now, mode);
   }
 
   private dispatch(job: ScheduledJob, due: Fire[], overflow: boolean, now: number, mode: Mode): void {
