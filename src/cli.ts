@@ -1,13 +1,17 @@
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { checkCommand } from './commands/check.js';
 import { listCommand } from './commands/list.js';
 import { nextCommand } from './commands/next.js';
-import { startForeground } from './commands/start.js';
-import { parseDuration } from './crontab/duration.js';
-import { LOG_LEVELS, type LogLevel } from './log.js';
+import { reloadCommand } from './commands/reload.js';
+import { runCommand } from './commands/run.js';
+import { schedulerCommand, startCommand, watchdogCommand, type StartOptions } from './commands/start.js';
+import { statusCommand } from './commands/status.js';
+import { stopCommand } from './commands/stop.js';
 import { crontabPath, defaultStateDir } from './config.js';
-import { resolve } from 'node:path';
-import { ExitCode, ScheddError, usageError } from './errors.js';
+import { parseDuration } from './crontab/duration.js';
+import { ExitCode, ScheddError } from './errors.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
 
 /** The commander program. This file is the only place that calls process.exit. */
 
@@ -16,17 +20,66 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
-const crontabOption = (): Option =>
-  new Option('-c, --crontab <file>', 'crontab file (default: $SCHEDD_CRONTAB, else ~/.config/schedd/crontab; /etc/schedd/crontab for root)');
-const systemOption = (): Option => new Option('--system', 'system crontab format: a user name between the schedule and the command');
-
 function duration(value: string): number {
   const ms = /^\d+$/.test(value) ? Number(value) * 1000 : parseDuration(value);
   if (ms === null) throw new InvalidArgumentError('expected a duration such as 10s, 2m or a number of seconds');
   return ms;
 }
 
+const crontabOption = (): Option =>
+  new Option('-c, --crontab <file>', 'crontab file (default: $SCHEDD_CRONTAB, else ~/.config/schedd/crontab; /etc/schedd/crontab for root)');
+const systemOption = (): Option => new Option('--system', 'system crontab format: a user name between the schedule and the command');
 const stateDirOption = (): Option => new Option('--state-dir <dir>', 'state directory (default: $SCHEDD_STATE_DIR, else ~/.local/state/schedd; /var/lib/schedd for root)');
+
+function stateDir(option: string | undefined): string {
+  return option === undefined ? defaultStateDir() : resolve(option);
+}
+
+interface StartFlags {
+  crontab?: string;
+  stateDir?: string;
+  system?: boolean;
+  foreground?: boolean;
+  logLevel: LogLevel;
+  jsonLogs?: boolean;
+  cleanEnv?: boolean;
+  maxConcurrent?: number;
+  killGrace: number;
+  stopGrace: number;
+  user?: string;
+}
+
+function startOptions(flags: StartFlags): StartOptions {
+  const path = crontabPath(flags.crontab);
+  return {
+    crontabPath: path,
+    crontabName: flags.crontab ?? path,
+    stateDir: stateDir(flags.stateDir),
+    system: flags.system === true,
+    logLevel: flags.logLevel,
+    ...(flags.jsonLogs ? { pretty: false } : {}),
+    cleanEnv: flags.cleanEnv === true,
+    maxConcurrent: flags.maxConcurrent ?? null,
+    killGraceMs: flags.killGrace,
+    stopGraceMs: flags.stopGrace,
+    ...(flags.user === undefined ? {} : { user: flags.user }),
+  };
+}
+
+/** The options of `start`, shared by `restart` and the internal processes of detached mode. */
+function withStartOptions(command: Command): Command {
+  return command
+    .addOption(crontabOption())
+    .addOption(stateDirOption())
+    .addOption(systemOption())
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .option('--json-logs', 'JSON log lines even when stdout is a terminal (foreground)')
+    .option('--clean-env', "give jobs cron's minimal environment instead of schedd's own")
+    .option('--max-concurrent <n>', 'at most this many jobs running at once', positiveInt)
+    .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', duration, 10_000)
+    .option('--stop-grace <duration>', 'on stop, how long running jobs get to finish', duration, 30_000)
+    .option('--user <name>', 'when started as root: run as this user once the socket, log and state files are open');
+}
 
 let exitCode: number = ExitCode.ok;
 
@@ -51,7 +104,7 @@ export function buildProgram(): Command {
   program
     .command('next')
     .description('print the next fire times of a schedule expression')
-    .argument('<expr...>', "a schedule: 5 fields, 6 with seconds first, or a macro such as @daily (quote it)")
+    .argument('<expr...>', 'a schedule: 5 fields, 6 with seconds first, or a macro such as @daily (quote it)')
     .option('-n, --count <n>', 'how many times to print', positiveInt, 5)
     .option('--tz <zone>', 'IANA time zone (default: the system zone)')
     .option('--from <iso>', 'start after this time (default: now); without an offset it is read in --tz')
@@ -61,44 +114,69 @@ export function buildProgram(): Command {
 
   program
     .command('list')
-    .description('list every job with its id, schedule, next run and command')
-    .addOption(crontabOption())
-    .addOption(systemOption())
-    .option('--json', 'print a JSON array')
-    .action(async (options: { crontab?: string; system?: boolean; json?: boolean }) => {
-      const path = crontabPath(options.crontab);
-      exitCode = await listCommand(path, options.crontab ?? path, options, Date.now());
-    });
-
-  program
-    .command('start')
-    .description('run the scheduler (in the foreground with --foreground)')
+    .description('list every job with its id, schedule, next run and command (and its runs, when the daemon runs)')
     .addOption(crontabOption())
     .addOption(stateDirOption())
     .addOption(systemOption())
-    .option('-f, --foreground', 'stay in the foreground, logging to stdout')
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .option('--json-logs', 'JSON log lines even when stdout is a terminal')
-    .option('--clean-env', "give jobs cron's minimal environment instead of schedd's own")
-    .option('--max-concurrent <n>', 'at most this many jobs running at once', positiveInt)
-    .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', duration, 10_000)
-    .option('--stop-grace <duration>', 'on SIGTERM, how long running jobs get to finish', duration, 30_000)
-    .action(async (options: { crontab?: string; stateDir?: string; system?: boolean; foreground?: boolean; logLevel: LogLevel; jsonLogs?: boolean; cleanEnv?: boolean; maxConcurrent?: number; killGrace: number; stopGrace: number }) => {
-      if (!options.foreground) throw usageError('daemon mode is not available yet: run `schedd start --foreground`');
+    .option('--json', 'print a JSON array')
+    .action(async (options: { crontab?: string; stateDir?: string; system?: boolean; json?: boolean }) => {
       const path = crontabPath(options.crontab);
-      exitCode = await startForeground({
-        crontabPath: path,
-        crontabName: options.crontab ?? path,
-        stateDir: options.stateDir === undefined ? defaultStateDir() : resolve(options.stateDir),
-        system: options.system === true,
-        logLevel: options.logLevel,
-        ...(options.jsonLogs ? { pretty: false } : {}),
-        cleanEnv: options.cleanEnv === true,
-        maxConcurrent: options.maxConcurrent ?? null,
-        killGraceMs: options.killGrace,
-        stopGraceMs: options.stopGrace,
-      });
+      exitCode = await listCommand(path, options.crontab ?? path, { ...options, stateDir: stateDir(options.stateDir) }, Date.now());
     });
+
+  withStartOptions(program.command('start').description('start the daemon (detached; --foreground to stay in this terminal)'))
+    .option('-f, --foreground', 'stay in the foreground, logging to stdout')
+    .action(async (flags: StartFlags) => {
+      exitCode = await startCommand({ ...startOptions(flags), foreground: flags.foreground === true });
+    });
+
+  program
+    .command('stop')
+    .description('stop the daemon gracefully; returns when it has exited')
+    .addOption(stateDirOption())
+    .option('--timeout <duration>', 'how long to wait for it to exit', duration, 120_000)
+    .action(async (options: { stateDir?: string; timeout: number }) => {
+      exitCode = await stopCommand(stateDir(options.stateDir), { timeoutMs: options.timeout });
+    });
+
+  withStartOptions(program.command('restart').description('stop the daemon if it runs, then start it (detached)')).action(async (flags: StartFlags) => {
+    const options = startOptions(flags);
+    await stopCommand(options.stateDir, { timeoutMs: 120_000 });
+    exitCode = await startCommand({ ...options, foreground: false });
+  });
+
+  program
+    .command('status')
+    .description('is the daemon running, and what is it doing (exit 3 when not running)')
+    .addOption(stateDirOption())
+    .option('--json', 'print JSON')
+    .action(async (options: { stateDir?: string; json?: boolean }) => {
+      exitCode = await statusCommand(stateDir(options.stateDir), options);
+    });
+
+  program
+    .command('reload')
+    .description('re-read the crontab now; exit 1 with every error when it is rejected')
+    .addOption(stateDirOption())
+    .action(async (options: { stateDir?: string }) => {
+      exitCode = await reloadCommand(stateDir(options.stateDir));
+    });
+
+  program
+    .command('run')
+    .description('start a run of a job now (its overlap policy applies); prints the run id')
+    .argument('<job>', 'job id, as schedd list shows it')
+    .addOption(stateDirOption())
+    .action(async (job: string, options: { stateDir?: string }) => {
+      exitCode = await runCommand(stateDir(options.stateDir), job);
+    });
+
+  withStartOptions(program.command('__watchdog', { hidden: true })).action(async (flags: StartFlags) => {
+    exitCode = await watchdogCommand(startOptions(flags));
+  });
+  withStartOptions(program.command('__scheduler', { hidden: true })).action(async (flags: StartFlags) => {
+    exitCode = await schedulerCommand(startOptions(flags));
+  });
 
   return program;
 }
@@ -118,7 +196,7 @@ async function main(): Promise<void> {
       exitCode = ExitCode.failure;
     }
   }
-  // Exit explicitly: after a foreground daemon stops, nothing must keep the process alive.
+  // Exit explicitly: after a daemon stops, nothing must keep the process alive.
   process.exit(exitCode);
 }
 

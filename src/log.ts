@@ -49,6 +49,8 @@ export interface Log {
   fatal: Method;
   flush(callback?: (error?: Error) => void): void;
   readonly level: string;
+  /** Reopens the log file (after logrotate moved it); a no-op for stdout. */
+  reopen(): void;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -60,6 +62,8 @@ export interface LogOptions {
   pretty: boolean;
   /** File descriptor to write to; 1 (stdout) in the foreground. */
   fd?: number;
+  /** Append to this file instead (detached mode); it can be reopened. */
+  file?: string;
 }
 
 /**
@@ -84,7 +88,12 @@ export function createLog(options: LogOptions): Log {
   // No base fields: `pid` in a record is always a job's process, never the daemon's.
   const base = { level: options.level, base: null, timestamp: pino.stdTimeFunctions.isoTime };
   let logger: Logger;
-  if (options.pretty) {
+  let reopen = (): void => undefined;
+  if (options.file !== undefined) {
+    const destination = pino.destination({ dest: options.file, append: true, mkdir: true, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES });
+    reopen = () => destination.reopen();
+    logger = pino(base, destination);
+  } else if (options.pretty) {
     logger = pino(base, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', hideObject: true, ignore: 'pid,hostname', messageFormat: prettyMessage }));
   } else {
     // Asynchronous and bounded: a slow reader of stdout must not stall the scheduler or grow
@@ -92,5 +101,7 @@ export function createLog(options: LogOptions): Log {
     // write in flight; with 0 it returns at once, and records written at exit overtook it.
     logger = pino(base, pino.destination({ fd, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES }));
   }
-  return logger as unknown as Log;
+  const log = logger as unknown as Log;
+  log.reopen = reopen;
+  return log;
 }

@@ -1,11 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { claimBoot, currentBootId } from './boot.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type FireResult, type LastRun, type RunningInfo } from './dispatcher.js';
 import { watchCrontab } from './watch.js';
 import { formatDiagnostic, readCrontabText } from '../crontab-file.js';
 import { parseCrontab } from '../crontab/parse.js';
-import type { ParsedCrontab } from '../crontab/types.js';
+import type { Entry, ParsedCrontab } from '../crontab/types.js';
 import { ScheddError } from '../errors.js';
 import type { Log } from '../log.js';
 import { systemClock, type Clock } from '../schedule/clock.js';
@@ -166,6 +166,23 @@ export class Daemon {
 
   get jobCount(): number {
     return this.scheduler.size;
+  }
+
+  /** `schedd run JOB`: a run now, under the job's overlap policy; null for an unknown job. */
+  runJob(id: string): FireResult | null {
+    const job = this.scheduler.get(id);
+    if (job === undefined) return null;
+    this.options.log.info({ job: id, reason: 'schedd run' }, 'run requested');
+    return this.dispatcher.fire(job.entry, Date.now());
+  }
+
+  running(): RunningInfo[] {
+    return this.dispatcher.running();
+  }
+
+  /** Every job with what the daemon knows of it now. */
+  jobStates(): { entry: Entry; zone: string; running: boolean; lastRun: LastRun | null }[] {
+    return [...this.scheduler.all()].map((job) => ({ entry: job.entry, zone: job.zone, running: this.dispatcher.isActive(job.id), lastRun: this.dispatcher.lastRun(job.id) }));
   }
 
   private parse(text: string): ParsedCrontab {

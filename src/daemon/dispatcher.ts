@@ -34,6 +34,21 @@ export interface DispatcherOptions {
   retryBaseMs?: number;
 }
 
+export interface FireResult {
+  status: 'started' | 'skipped' | 'queued' | 'replacing';
+  run?: string;
+  reason?: string;
+}
+
+export interface LastRun {
+  run: string;
+  startedAt: string;
+  finishedAt: string;
+  exitCode: number | null;
+  signal: string | null;
+  outcome: string;
+}
+
 export interface RunningInfo {
   job: string;
   run: string;
@@ -77,6 +92,7 @@ export class Dispatcher {
   private readonly host = hostname();
   private readonly idleWaiters: (() => void)[] = [];
   private readonly prepared = new Map<string, Prepared>();
+  private readonly lastRuns = new Map<string, LastRun>();
   private closed = false;
 
   constructor(private readonly options: DispatcherOptions) {}
@@ -118,39 +134,43 @@ export class Dispatcher {
     return null;
   }
 
-  /** A slot is due (or `schedd run` asked for one). Returns the run id, or null when skipped. */
-  fire(entry: Entry, scheduledAt: number): string | null {
-    if (this.closed) return null;
+  /** A slot is due (or `schedd run` asked for one): what became of it. */
+  fire(entry: Entry, scheduledAt: number): FireResult {
+    if (this.closed) return { status: 'skipped', reason: 'schedd is stopping' };
     const prepared = this.takePrepared(entry, scheduledAt);
-    const accepted = this.fireNow(entry, scheduledAt, prepared);
-    if (accepted === null) prepared?.handle.abort();
-    return accepted;
+    const result = this.fireNow(entry, scheduledAt, prepared);
+    if (result.status !== 'started') prepared?.handle.abort();
+    return result;
   }
 
-  private fireNow(entry: Entry, scheduledAt: number, prepared: Prepared | null): string | null {
+  private fireNow(entry: Entry, scheduledAt: number, prepared: Prepared | null): FireResult {
     const job = this.runtime(entry.id);
     const policy = entry.options.overlap ?? 'skip';
     const at = new Date(scheduledAt).toISOString();
     if (job.active.size > 0 && policy !== 'allow') {
       if (policy === 'skip') {
         this.options.log.warn({ job: entry.id, scheduledAt: at, reason: 'previous run still active' }, 'job skipped: previous run still active');
-        return null;
+        return { status: 'skipped', reason: 'previous run still active (overlap=skip)' };
       }
       if (policy === 'queue') {
         if (job.queued !== null) {
           this.options.log.warn({ job: entry.id, scheduledAt: at, reason: 'a run is already queued' }, 'job skipped: a run is already queued');
-          return null;
+          return { status: 'skipped', reason: 'a run is already queued (overlap=queue)' };
         }
         job.queued = { entry, scheduledAt };
         this.options.log.info({ job: entry.id, scheduledAt: at }, 'job queued: previous run still active');
-        return null;
+        return { status: 'queued', reason: 'previous run still active (overlap=queue)' };
       }
       job.replacement = { entry, scheduledAt };
       this.options.log.info({ job: entry.id, scheduledAt: at, running: job.active.size }, 'job replacing previous run');
       for (const run of [...job.active]) this.cancel(run, 'replaced by a newer run');
-      return null;
+      return { status: 'replacing', reason: 'the running run is being stopped (overlap=replace)' };
     }
-    return this.accept(job, entry, scheduledAt, prepared);
+    return { status: 'started', run: this.accept(job, entry, scheduledAt, prepared) };
+  }
+
+  lastRun(jobId: string): LastRun | null {
+    return this.lastRuns.get(jobId) ?? null;
   }
 
   /** The job left the crontab: pending runs are dropped, running ones finish (without retries). */
@@ -273,6 +293,14 @@ export class Dispatcher {
     this.executing.delete(run);
     run.handle = null;
     const { entry } = run;
+    this.lastRuns.set(entry.id, {
+      run: run.id,
+      startedAt: new Date(result.startedAt).toISOString(),
+      finishedAt: new Date(result.finishedAt).toISOString(),
+      exitCode: result.exitCode,
+      signal: result.signal,
+      outcome: result.outcome,
+    });
     const fields = { job: entry.id, run: run.id, pid: result.pid, outcome: result.outcome, exitCode: result.exitCode, signal: result.signal, durationMs: Math.round(result.durationMs), attempt: run.attempt };
     const message = result.outcome === 'ok' ? 'job finished' : `job ${result.outcome === 'failed' ? 'failed' : result.outcome === 'timeout' ? 'timed out' : result.outcome === 'killed' ? 'killed' : 'could not start'}`;
     if (result.outcome === 'ok') this.options.log.info(fields, message);

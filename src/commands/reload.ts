@@ -1,0 +1,29 @@
+import { call } from '../control/client.js';
+import { socketPath } from '../daemon/pidfile.js';
+import { ExitCode } from '../errors.js';
+
+interface ReloadResult {
+  ok: boolean;
+  errors: string[];
+  unchanged: boolean;
+  added?: string[];
+  changed?: string[];
+  removed?: string[];
+}
+
+/** `schedd reload`: like SIGHUP, but says what happened; exit 1 with every error when rejected. */
+export async function reloadCommand(stateDir: string): Promise<number> {
+  const result = await call<ReloadResult>(socketPath(stateDir), { cmd: 'reload' });
+  if (!result.ok) {
+    for (const error of result.errors) process.stderr.write(`${error}\n`);
+    process.stderr.write('schedd: reload rejected; the current schedule keeps running\n');
+    return ExitCode.failure;
+  }
+  if (result.unchanged) {
+    process.stdout.write('crontab unchanged\n');
+    return ExitCode.ok;
+  }
+  const part = (label: string, ids: string[] | undefined): string => `${label} ${ids?.length ?? 0}${ids?.length ? ` (${ids.join(', ')})` : ''}`;
+  process.stdout.write(`reloaded: ${part('added', result.added)}, ${part('changed', result.changed)}, ${part('removed', result.removed)}\n`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,41 @@
+import { call } from '../control/client.js';
+import type { StatusResult } from '../daemon/control-handler.js';
+import { socketPath } from '../daemon/pidfile.js';
+import { ExitCode, ScheddError } from '../errors.js';
+import { formatSpan } from '../format.js';
+
+/** `schedd status`: exit 0 when running, 3 when not. */
+export async function statusCommand(stateDir: string, options: { json?: boolean }): Promise<number> {
+  let status: StatusResult;
+  try {
+    status = await call<StatusResult>(socketPath(stateDir), { cmd: 'status' });
+  } catch (error) {
+    if (error instanceof ScheddError && error.exitCode === ExitCode.notRunning) {
+      if (options.json) process.stdout.write(`${JSON.stringify({ notRunning: true, stateDir })}\n`);
+      else process.stdout.write(`schedd is not running (state directory ${stateDir})\n`);
+      return ExitCode.notRunning;
+    }
+    throw error;
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  const now = Date.now();
+  const since = (iso: string): string => formatSpan(now - Date.parse(iso));
+  const lines = [
+    `schedd is running: pid ${status.pid}${status.schedulerPid !== status.pid ? ` (scheduler ${status.schedulerPid})` : ''}, up ${since(status.startedAt)}`,
+    `crontab:     ${status.crontab} (${status.jobs} job${status.jobs === 1 ? '' : 's'})`,
+    `state:       ${status.stateDir}`,
+  ];
+  if (status.lastReload !== null) {
+    const outcome = status.lastReload.ok ? 'ok' : `rejected, ${status.lastReload.errors.length} error${status.lastReload.errors.length === 1 ? '' : 's'}`;
+    lines.push(`last reload: ${since(status.lastReload.at)} ago, ${outcome}`);
+    for (const error of status.lastReload.ok ? [] : status.lastReload.errors) lines.push(`  ${error}`);
+  }
+  lines.push(`restarts:    ${status.restarts}`);
+  if (status.running.length === 0) lines.push('running:     nothing');
+  for (const [i, run] of status.running.entries()) lines.push(`${i === 0 ? 'running:     ' : '             '}${run.job} (pid ${run.pid ?? '?'}, for ${since(run.startedAt)})`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { call } from '../control/client.js';
+import { isLocked } from '../daemon/lock.js';
+import { readPidfile, socketPath } from '../daemon/pidfile.js';
+import { ExitCode, ScheddError } from '../errors.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+/** True when /proc says this pid is a schedd (so a recycled pid is never signalled). */
+function isSchedd(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('schedd');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `schedd stop`: asks the daemon over its socket, then waits until its process has exited.
+ * A daemon that does not answer is signalled only if it still holds the lock and its pid is
+ * really a schedd. Not running is success ("not running").
+ */
+export async function stopCommand(stateDir: string, options: { timeoutMs: number; quiet?: boolean }): Promise<number> {
+  const say = (text: string): void => void (options.quiet ? undefined : process.stdout.write(`${text}\n`));
+  let pid: number;
+  try {
+    const reply = await call<{ pid: number; schedulerPid: number }>(socketPath(stateDir), { cmd: 'stop' });
+    pid = reply.pid;
+  } catch (error) {
+    if (!(error instanceof ScheddError)) throw error;
+    const locked = (await isLocked(stateDir, 'watchdog')) || (await isLocked(stateDir, 'scheduler'));
+    const pidfilePid = readPidfile(stateDir);
+    if (!locked) {
+      say('not running');
+      return ExitCode.ok;
+    }
+    if (pidfilePid === null || !isSchedd(pidfilePid)) {
+      throw new ScheddError('SCHEDD_STOP', `the daemon does not answer (${error.message}) and its pidfile names no schedd process; check ${stateDir}`);
+    }
+    process.kill(pidfilePid, 'SIGTERM');
+    pid = pidfilePid;
+  }
+  say(`stopping schedd (pid ${pid})...`);
+  if (!(await waitForExit(pid, options.timeoutMs))) {
+    throw new ScheddError('SCHEDD_STOP_TIMEOUT', `schedd (pid ${pid}) is still running after ${Math.round(options.timeoutMs / 1000)} s; it may be waiting for jobs (see --stop-grace)`);
+  }
+  say('stopped');
+  return ExitCode.ok;
+}

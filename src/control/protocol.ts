@@ -1,0 +1,104 @@
+/**
+ * The control protocol: newline-delimited JSON over a Unix socket. One request per line, one
+ * reply per request, in order. Pure: no sockets here, so every malformed input is unit-tested.
+ *
+ *   request:  {"id": 1, "cmd": "status"}            (id optional, echoed back)
+ *   reply:    {"id": 1, "ok": true, "result": {...}}
+ *             {"id": 1, "ok": false, "error": {"code": "SCHEDD_BAD_REQUEST", "message": "..."}}
+ */
+
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+export const COMMANDS = ['status', 'list', 'run', 'reload', 'reopen-log', 'stop', 'ping'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface Request {
+  id?: string | number;
+  cmd: Command;
+  /** `run`: the job to run. */
+  job?: string;
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+export type Reply = { id?: string | number; ok: true; result: unknown } | { id?: string | number; ok: false; error: ErrorBody };
+
+export type Parsed = { ok: true; request: Request } | { ok: false; reply: Reply };
+
+function fail(code: string, message: string, id?: string | number): Parsed {
+  return { ok: false, reply: id === undefined ? { ok: false, error: { code, message } } : { id, ok: false, error: { code, message } } };
+}
+
+/** One request line (without its newline) to a request, or to the error reply it deserves. */
+export function parseRequest(line: string): Parsed {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return fail('SCHEDD_BAD_JSON', `malformed JSON: ${(error as Error).message} (expected one JSON object per line)`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail('SCHEDD_BAD_REQUEST', `expected a JSON object such as {"cmd":"status"}, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
+  }
+  const object = value as Record<string, unknown>;
+  const rawId = object.id;
+  const id = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : undefined;
+  if (rawId !== undefined && id === undefined) return fail('SCHEDD_BAD_REQUEST', "'id' must be a string or a number");
+  if (typeof object.cmd !== 'string') return fail('SCHEDD_BAD_REQUEST', `missing 'cmd' (expected one of ${COMMANDS.join(', ')})`, id);
+  if (!(COMMANDS as readonly string[]).includes(object.cmd)) {
+    return fail('SCHEDD_UNKNOWN_COMMAND', `unknown command '${object.cmd.slice(0, 64)}' (expected one of ${COMMANDS.join(', ')})`, id);
+  }
+  const request: Request = { cmd: object.cmd as Command };
+  if (id !== undefined) request.id = id;
+  if (request.cmd === 'run') {
+    if (typeof object.job !== 'string' || object.job === '') return fail('SCHEDD_BAD_REQUEST', "'run' needs 'job', the id of a job (see schedd list)", id);
+    request.job = object.job;
+  }
+  return { ok: true, request };
+}
+
+export function okReply(request: Request, result: unknown): Reply {
+  return request.id === undefined ? { ok: true, result } : { id: request.id, ok: true, result };
+}
+
+export function errorReply(request: Request, code: string, message: string): Reply {
+  return request.id === undefined ? { ok: false, error: { code, message } } : { id: request.id, ok: false, error: { code, message } };
+}
+
+export function encode(reply: Reply): string {
+  return `${JSON.stringify(reply)}\n`;
+}
+
+/**
+ * Splits a byte stream into request lines, refusing any line over MAX_REQUEST_BYTES without
+ * buffering it: a client that sends a gigabyte without a newline costs at most the limit.
+ */
+export class LineReader {
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+
+  /** Returns the complete lines in this chunk, or 'too-long' once the limit is passed. */
+  push(chunk: Buffer): string[] | 'too-long' {
+    const lines: string[] = [];
+    let start = 0;
+    for (let newline = chunk.indexOf(10, start); newline >= 0; newline = chunk.indexOf(10, start)) {
+      const part = chunk.subarray(start, newline);
+      if (this.bufferedBytes + part.length > MAX_REQUEST_BYTES) return 'too-long';
+      this.buffered.push(part);
+      lines.push(Buffer.concat(this.buffered).toString('utf8').replace(/\r$/, ''));
+      this.buffered = [];
+      this.bufferedBytes = 0;
+      start = newline + 1;
+    }
+    const rest = chunk.subarray(start);
+    if (this.bufferedBytes + rest.length > MAX_REQUEST_BYTES) return 'too-long';
+    if (rest.length > 0) {
+      this.buffered.push(Buffer.from(rest));
+      this.bufferedBytes += rest.length;
+    }
+    return lines;
+  }
+}

@@ -1,0 +1,93 @@
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { encode, errorReply, LineReader, MAX_REQUEST_BYTES, parseRequest, type Reply, type Request } from './protocol.js';
+
+/**
+ * The control socket's server. Every request gets a reply, malformed ones included; a request
+ * over the size limit gets an error and the connection is closed; a slow, silent or half-open
+ * client only ever holds its own connection (replies are written without waiting on it, and
+ * idle connections are closed), so it cannot block others or the scheduler.
+ */
+
+export type Handler = (request: Request) => Promise<Reply>;
+
+export const MAX_CONNECTIONS = 256;
+const IDLE_TIMEOUT_MS = 30_000;
+/** A client that does not read its replies is dropped once this much is queued for it. */
+const MAX_PENDING_REPLY_BYTES = 4 * 1024 * 1024;
+
+export interface ControlServer {
+  close(): Promise<void>;
+  readonly connections: number;
+}
+
+export async function startControlServer(path: string, handler: Handler, onError: (error: Error) => void): Promise<ControlServer> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer({ allowHalfOpen: false }, (socket) => serve(socket, sockets, handler, onError));
+  server.maxConnections = MAX_CONNECTIONS;
+  server.on('error', onError);
+  // The instance lock is held, so a socket file left here belongs to a dead daemon.
+  rmSync(path, { force: true });
+  // Created 0600 from the start (no window where others could connect), then kept so.
+  const previousUmask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(previousUmask);
+  }
+  chmodSync(path, 0o600);
+  return {
+    get connections() {
+      return sockets.size;
+    },
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function serve(socket: Socket, sockets: Set<Socket>, handler: Handler, onError: (error: Error) => void): void {
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
+  socket.on('error', () => socket.destroy());
+  socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
+  const reader = new LineReader();
+  // Requests on one connection are answered in order.
+  let queue: Promise<void> = Promise.resolve();
+  const send = (reply: Reply): void => {
+    if (socket.destroyed) return;
+    if (socket.writableLength > MAX_PENDING_REPLY_BYTES) {
+      socket.destroy();
+      return;
+    }
+    socket.write(encode(reply));
+  };
+  socket.on('data', (chunk: Buffer) => {
+    const lines = reader.push(chunk);
+    if (lines === 'too-long') {
+      socket.end(encode({ ok: false, error: { code: 'SCHEDD_REQUEST_TOO_LARGE', message: `request over ${MAX_REQUEST_BYTES} bytes; connection closed` } }));
+      socket.destroySoon();
+      return;
+    }
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const parsed = parseRequest(line);
+      queue = queue.then(async () => {
+        if (!parsed.ok) return send(parsed.reply);
+        try {
+          send(await handler(parsed.request));
+        } catch (error) {
+          onError(error as Error);
+          send(errorReply(parsed.request, 'SCHEDD_INTERNAL', (error as Error).message));
+        }
+      });
+    }
+  });
+}

@@ -1,0 +1,76 @@
+import type { Daemon } from './daemon.js';
+import { errorReply, okReply, type Reply, type Request } from '../control/protocol.js';
+import { jobView } from '../job-view.js';
+import type { Log } from '../log.js';
+
+export interface StatusResult {
+  /** The pid in the pidfile, which `stop` signals (the watchdog's in detached mode). */
+  pid: number;
+  schedulerPid: number;
+  startedAt: string;
+  crontab: string;
+  stateDir: string;
+  jobs: number;
+  running: { job: string; run: string; pid: number | null; startedAt: string }[];
+  restarts: number;
+  lastReload: { at: string; ok: boolean; errors: string[] } | null;
+}
+
+export interface HandlerContext {
+  crontabPath: string;
+  stateDir: string;
+  pidfilePid: number;
+  restarts: number;
+  log: Log;
+  requestStop(): void;
+}
+
+/** The daemon's answers to control requests. */
+export function controlHandler(daemon: Daemon, context: HandlerContext): (request: Request) => Promise<Reply> {
+  return async (request) => {
+    switch (request.cmd) {
+      case 'ping':
+        return okReply(request, { pong: true });
+      case 'status': {
+        const reload = daemon.lastReload;
+        const status: StatusResult = {
+          pid: context.pidfilePid,
+          schedulerPid: process.pid,
+          startedAt: new Date(daemon.startedAt).toISOString(),
+          crontab: context.crontabPath,
+          stateDir: context.stateDir,
+          jobs: daemon.jobCount,
+          running: daemon.running().map((r) => ({ job: r.job, run: r.run, pid: r.pid, startedAt: new Date(r.startedAt).toISOString() })),
+          restarts: context.restarts,
+          lastReload: reload === null ? null : { at: new Date(reload.at).toISOString(), ok: reload.ok, errors: reload.errors },
+        };
+        return okReply(request, status);
+      }
+      case 'list': {
+        const now = Date.now();
+        const jobs = daemon.jobStates().map(({ entry, zone, running, lastRun }) => {
+          const { nextMs: _, ...view } = jobView(entry, now, zone);
+          return { ...view, running, lastRun: lastRun === null ? null : { startedAt: lastRun.startedAt, finishedAt: lastRun.finishedAt, exitCode: lastRun.exitCode, signal: lastRun.signal, outcome: lastRun.outcome } };
+        });
+        jobs.sort((a, b) => a.line - b.line);
+        return okReply(request, jobs);
+      }
+      case 'run': {
+        const result = daemon.runJob(request.job!);
+        if (result === null) return errorReply(request, 'SCHEDD_UNKNOWN_JOB', `no job '${request.job}' (see schedd list)`);
+        return okReply(request, result);
+      }
+      case 'reload': {
+        const outcome = await daemon.reload('schedd reload');
+        return okReply(request, { ok: outcome.ok, errors: outcome.errors, unchanged: outcome.unchanged === true, ...(outcome.diff ?? {}) });
+      }
+      case 'reopen-log':
+        context.log.reopen();
+        context.log.info({ reason: 'schedd control' }, 'log reopened');
+        return okReply(request, { reopened: true });
+      case 'stop':
+        context.requestStop();
+        return okReply(request, { stopping: true, pid: context.pidfilePid, schedulerPid: process.pid });
+    }
+  };
+}

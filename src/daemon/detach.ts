@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, chmodSync } from 'node:fs';
+import { ScheddError } from '../errors.js';
+import { logPath } from './pidfile.js';
+
+/**
+ * `schedd start` without --foreground: starts the watchdog in a new session (no controlling
+ * terminal), working directory `/`, standard streams to /dev/null and the log file, and waits
+ * on a pipe for the daemon's own word that it is up (crontab valid, lock held, socket
+ * listening) or why it is not. No sleeping, no guessing.
+ */
+
+export interface Started {
+  pid: number;
+  schedulerPid: number;
+}
+
+export async function startDetached(cliPath: string, watchdogArgs: string[], stateDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Started> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  chmodSync(stateDir, 0o700);
+  const logFd = openSync(logPath(stateDir), 'a', 0o640);
+  const child = spawn(process.execPath, [cliPath, '__watchdog', ...watchdogArgs], {
+    detached: true,
+    cwd: '/',
+    stdio: ['ignore', logFd, logFd, 'pipe'],
+    env,
+  });
+  closeSync(logFd);
+  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  let text = '';
+  pipe.setEncoding('utf8');
+  pipe.on('data', (chunk: string) => (text += chunk));
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
+  await new Promise<void>((resolve) => pipe.once('end', resolve));
+  const line = text.split('\n')[0] ?? '';
+  child.unref();
+  (pipe as unknown as { destroy(): void }).destroy();
+  if (line === '') {
+    const how = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('no answer'), 2000))]);
+    throw new ScheddError('SCHEDD_START_FAILED', `the daemon exited during start-up (${how}); see ${logPath(stateDir)}`);
+  }
+  const message = JSON.parse(line) as { ok: boolean; pid?: number; schedulerPid?: number; message?: string };
+  if (!message.ok) throw new ScheddError('SCHEDD_START_FAILED', message.message ?? 'the daemon did not start');
+  return { pid: message.pid!, schedulerPid: message.schedulerPid! };
+}

@@ -1,0 +1,127 @@
+/*
+ * How this works.
+ *
+ * In detached mode two processes stand behind `schedd start`: this watchdog (the pid in the
+ * pidfile, the one signals are sent to) and its child, the scheduler (lock, control socket,
+ * jobs). The watchdog owns no timers but its restart backoff. It forwards HUP, USR2, TERM and
+ * INT to the scheduler. When the scheduler exits without having been asked to stop, the
+ * watchdog starts a new one after a backoff (1 s, doubling, at most 60 s; reset after a minute
+ * of good running) and counts the restart; after 5 crashes within a minute it gives up, loudly,
+ * and exits 1. A scheduler that fails its very first start is not retried: `schedd start`
+ * reports its reason instead.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, writeSync } from 'node:fs';
+import { acquireLock } from './lock.js';
+import { readPidfile, removePidfile, writePidfile } from './pidfile.js';
+import type { Log } from '../log.js';
+
+const MAX_BACKOFF_MS = 60_000;
+const CRASH_WINDOW_MS = 60_000;
+const MAX_CRASHES = 5;
+
+export interface WatchdogOptions {
+  stateDir: string;
+  log: Log;
+  /** The CLI script and the arguments that start a scheduler. */
+  schedulerArgv: string[];
+  /** The readiness pipe from `schedd start`. */
+  readyFd: number | null;
+}
+
+type ChildMessage = { type: 'ready'; pid: number } | { type: 'failed'; message: string } | { type: 'stop' };
+
+export async function runWatchdog(options: WatchdogOptions): Promise<number> {
+  const { log, stateDir } = options;
+  const report = (message: object): void => {
+    if (options.readyFd === null) return;
+    try {
+      writeSync(options.readyFd, `${JSON.stringify(message)}\n`);
+      closeSync(options.readyFd);
+    } catch {
+      // `schedd start` went away; the log has the story.
+    }
+    options.readyFd = null;
+  };
+  const lock = await acquireLock(stateDir, 'watchdog');
+  if (lock === null) {
+    const pid = readPidfile(stateDir);
+    report({ ok: false, message: `already running${pid === null ? '' : ` (pid ${pid})`} with state directory ${stateDir}` });
+    return 1;
+  }
+  writePidfile(stateDir, process.pid);
+  let child: ChildProcess | null = null;
+  let stopping = false;
+  let everReady = false;
+  let restarts = 0;
+  let backoffMs = 1000;
+  const crashes: number[] = [];
+  let startedAt = 0;
+  let restartTimer: NodeJS.Timeout | null = null;
+
+  const finished = new Promise<number>((resolve) => {
+    const start = (): void => {
+      startedAt = Date.now();
+      const scheduler = spawn(process.execPath, options.schedulerArgv, {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        env: { ...process.env, SCHEDD_RESTARTS: String(restarts), SCHEDD_PIDFILE_PID: String(process.pid) },
+      });
+      child = scheduler;
+      scheduler.on('message', (message: ChildMessage) => {
+        if (message.type === 'ready') {
+          everReady = true;
+          report({ ok: true, pid: process.pid, schedulerPid: message.pid });
+        } else if (message.type === 'failed') {
+          if (!everReady) report({ ok: false, message: message.message });
+        } else if (message.type === 'stop') {
+          stop('schedd stop');
+        }
+      });
+      scheduler.on('exit', (code, signal) => {
+        child = null;
+        if (stopping) return resolve(0);
+        if (!everReady) {
+          report({ ok: false, message: `the scheduler exited during start-up (${signal ?? `code ${code}`})` });
+          return resolve(1);
+        }
+        const now = Date.now();
+        if (now - startedAt > CRASH_WINDOW_MS) backoffMs = 1000;
+        crashes.push(now);
+        while (crashes.length > 0 && crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
+        if (crashes.length >= MAX_CRASHES) {
+          log.fatal({ count: crashes.length, exitCode: code, signal }, `scheduler crashed ${crashes.length} times within a minute: giving up`);
+          return resolve(1);
+        }
+        restarts++;
+        log.error({ exitCode: code, signal, delayMs: backoffMs, count: restarts }, `scheduler exited unexpectedly: restart ${restarts} in ${backoffMs / 1000} s`);
+        restartTimer = setTimeout(() => {
+          restartTimer = null;
+          if (!stopping) start();
+          else resolve(0);
+        }, backoffMs);
+        backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+      });
+    };
+    const stop = (signal: NodeJS.Signals | string): void => {
+      stopping = true;
+      if (restartTimer !== null) {
+        clearTimeout(restartTimer);
+        restartTimer = null;
+        resolve(0);
+        return;
+      }
+      child?.kill(signal.startsWith('SIG') ? (signal as NodeJS.Signals) : 'SIGTERM');
+    };
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
+    process.on('SIGHUP', () => child?.kill('SIGHUP'));
+    process.on('SIGUSR2', () => {
+      log.reopen();
+      child?.kill('SIGUSR2');
+    });
+    start();
+  });
+  const code = await finished;
+  removePidfile(stateDir, process.pid);
+  lock.release();
+  return code;
+}

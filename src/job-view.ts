@@ -1,0 +1,32 @@
+import type { Entry } from './crontab/types.js';
+import { nextFire } from './schedule/next-fire.js';
+import { formatInstant } from './schedule/zone.js';
+
+/** A job as `schedd list` shows it, with or without a daemon. */
+export interface JobView {
+  id: string;
+  line: number;
+  schedule: string;
+  command: string;
+  /** ISO-8601 with offset in the job's zone; null for @reboot and schedules that never fire. */
+  next: string | null;
+  zone: string;
+  user?: string;
+  /** Only when a daemon answered: whether a run is active, and the last one that finished. */
+  running?: boolean;
+  lastRun?: { startedAt: string; finishedAt: string; exitCode: number | null; signal: string | null; outcome: string } | null;
+}
+
+export function jobView(entry: Entry, nowMs: number, zone: string): JobView & { nextMs: number | null } {
+  const fire = nextFire(entry.schedule, zone, nowMs);
+  return {
+    id: entry.id,
+    line: entry.line,
+    schedule: entry.schedule.text,
+    command: entry.stdin === null ? entry.command : `${entry.command}%…`,
+    next: fire === null ? null : formatInstant(fire.at, zone),
+    nextMs: fire?.at ?? null,
+    zone,
+    ...(entry.user === undefined ? {} : { user: entry.user }),
+  };
+}
