@@ -104,7 +104,7 @@ function parseEntry(
   lineNo: number,
   parseOptions: ParseOptions,
   diagnostics: Diagnostic[],
-): Pick<Entry, 'line' | 'schedule' | 'command' | 'stdin' | 'user'> | null {
+): Pick<Entry, 'line' | 'schedule' | 'command' | 'stdin' | 'user' | 'userCol'> | null {
   const tokens = tokenize(line);
   const after = parseOptions.system ? 2 : 1;
   const width = scheduleWidth(tokens, after);
@@ -139,11 +139,15 @@ function parseEntry(
     });
   }
   let user: string | undefined;
+  let userCol: number | undefined;
   if (parseOptions.system) {
     const userToken: Token = tokens[width]!;
     if (!USER_NAME.test(userToken.text)) {
       diagnostics.push({ line: lineNo, col: userToken.col, severity: 'error', message: `invalid user name '${userToken.text}'`, expected: 'a user name between the schedule and the command (system crontab format)' });
-    } else user = userToken.text;
+    } else {
+      user = userToken.text;
+      userCol = userToken.col;
+    }
   }
   const commandToken = tokens[needed - 1]!;
   const { command, stdin } = splitCommand(line.slice(commandToken.col - 1));
@@ -151,7 +155,7 @@ function parseEntry(
     diagnostics.push({ line: lineNo, col: commandToken.col, severity: 'error', message: 'empty command before %', expected: 'a command before the first unescaped %' });
   }
   if (hasError(diagnostics, diagnosticsBefore) || schedule === null) return null;
-  return { line: lineNo, schedule: schedule as ScheduleExpr, command, stdin, ...(user === undefined ? {} : { user }) };
+  return { line: lineNo, schedule: schedule as ScheduleExpr, command, stdin, ...(user === undefined ? {} : { user, userCol: userCol! }) };
 }
 
 function hasError(diagnostics: readonly Diagnostic[], from: number): boolean {

@@ -64,8 +64,9 @@ export interface Entry {
   env: Readonly<Record<string, string>>;
   /** Time zone for this entry: the `tz` option, else CRON_TZ, else undefined (the daemon's). */
   zone?: string;
-  /** The user column of the system crontab format. */
+  /** The user column of the system crontab format, and its column. */
   user?: string;
+  userCol?: number;
   options: JobOptions;
 }
 

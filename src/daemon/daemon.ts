@@ -1,4 +1,7 @@
+import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { lookupAccount, type Account } from './privileges.js';
 import { dirname, resolve } from 'node:path';
 import { claimBoot, currentBootId } from './boot.js';
 import { Dispatcher, type FireResult, type LastRun, type RunningInfo } from './dispatcher.js';
@@ -11,6 +14,14 @@ import type { Log } from '../log.js';
 import { systemClock, type Clock } from '../schedule/clock.js';
 import { Scheduler, type ReloadDiff } from '../schedule/scheduler.js';
 import { systemZone } from '../schedule/zone.js';
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return '';
+  }
+}
 
 /**
  * One scheduler process: the crontab, the schedule, the running jobs and their lifecycle.
@@ -51,10 +62,12 @@ export class Daemon {
   private stopping: Promise<void> | null = null;
   private hurry: (() => void) | null = null;
   private reloading: Promise<ReloadOutcome> = Promise.resolve({ at: 0, ok: true, errors: [] });
+  /** Accounts of the users that jobs run as, resolved when the crontab is loaded. */
+  private readonly accounts = new Map<string, Account>();
 
   constructor(private readonly options: DaemonOptions) {
     const log = options.log;
-    this.dispatcher = new Dispatcher({ log, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env });
+    this.dispatcher = new Dispatcher({ log, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts });
     this.scheduler = new Scheduler(options.clock ?? systemClock, systemZone(), {
       prepare: (job, fire) => this.dispatcher.prepare(job.entry, fire.at),
       unprepare: (job) => this.dispatcher.unprepare(job.id),
@@ -80,7 +93,7 @@ export class Daemon {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     this.text = await readCrontabText(this.options.crontabPath);
     const parsed = this.parse(this.text);
-    const errors = this.errors(parsed);
+    const errors = [...this.fileErrors(), ...this.errors(parsed)];
     if (errors.length > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${errors.join('\n')}\n${crontabName}: invalid, schedd did not start`);
     this.scheduler.update(parsed.entries);
     this.lastReload = { at: Date.now(), ok: true, errors: [] };
@@ -117,7 +130,7 @@ export class Daemon {
       return { at, ok: true, errors: [], unchanged: true };
     }
     const parsed = this.parse(text);
-    const errors = this.errors(parsed).map((line) => line);
+    const errors = [...this.fileErrors(), ...this.errors(parsed)];
     if (errors.length > 0) {
       for (const error of errors) log.error({ reason: source }, `reload rejected: ${error}`);
       log.error({ reason: source, errors }, `reload rejected: ${crontabName} has ${errors.length} error${errors.length === 1 ? '' : 's'}; keeping the current schedule`);
@@ -195,7 +208,40 @@ export class Daemon {
   }
 
   private errors(parsed: ParsedCrontab): string[] {
-    return parsed.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(this.options.crontabName, d));
+    const errors = parsed.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(this.options.crontabName, d));
+    return [...errors, ...this.accountErrors(parsed)];
+  }
+
+  /** As cron does: a system crontab run by root must be root's and writable by root only. */
+  private fileErrors(): string[] {
+    if (!this.options.system || process.getuid?.() !== 0) return [];
+    const stat = statSync(this.options.crontabPath);
+    const name = this.options.crontabName;
+    if (!stat.isFile()) return [`${name}: refused: not a regular file`];
+    if (stat.uid !== 0) return [`${name}: refused: owned by uid ${stat.uid}, not root (a system crontab must be root's; cron refuses it too)`];
+    if ((stat.mode & 0o022) !== 0) return [`${name}: refused: group- or world-writable (mode ${(stat.mode & 0o777).toString(8)}); chmod go-w it`];
+    return [];
+  }
+
+  /** Jobs for other users need root and users that exist; their accounts are kept for runs. */
+  private accountErrors(parsed: ParsedCrontab): string[] {
+    const errors: string[] = [];
+    const root = process.getuid?.() === 0;
+    for (const entry of parsed.entries) {
+      const name = entry.user ?? entry.options.user;
+      if (name === undefined) continue;
+      const where = `${this.options.crontabName}:${entry.line}:${entry.userCol ?? 1}`;
+      if (!root) {
+        // Running every job as schedd's own user is what a user crontab means.
+        if (name === safeUserName()) continue;
+        errors.push(`${where}: cannot run jobs as '${name}': schedd is not running as root (expected no user, or start schedd as root)`);
+        continue;
+      }
+      const account = this.accounts.get(name) ?? lookupAccount(name);
+      if (account === null) errors.push(`${where}: unknown user '${name}' (expected an account on this machine)`);
+      else this.accounts.set(name, account);
+    }
+    return errors;
   }
 
   private async runRebootJobs(parsed: ParsedCrontab): Promise<void> {

@@ -21,7 +21,8 @@ import { hostname } from 'node:os';
 import { newRunId, jobProcess, stableJitterMs } from './job-env.js';
 import type { Entry } from '../crontab/types.js';
 import type { Log } from '../log.js';
-import { startRun, type RunHandle, type RunResult } from '../runner/index.js';
+import { startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
+import type { Account } from './privileges.js';
 
 export interface DispatcherOptions {
   log: Log;
@@ -32,6 +33,8 @@ export interface DispatcherOptions {
   baseEnv: NodeJS.ProcessEnv;
   /** First retry delay; each further retry doubles it, up to MAX_RETRY_DELAY_MS. */
   retryBaseMs?: number;
+  /** Accounts of the users jobs run as (system crontab or `user=`), resolved by the daemon. */
+  accounts: ReadonlyMap<string, Account>;
 }
 
 export interface FireResult {
@@ -261,8 +264,12 @@ export class Dispatcher {
   }
 
   private spawn(entry: Entry, runId: string, scheduledAt: number, gated: boolean): RunHandle {
-    const { shell, env, cwd } = jobProcess(entry, { runId, scheduledAt }, this.options);
-    const spec = { command: entry.command, shell, stdin: entry.stdin, env, cwd, gated, killGraceMs: this.options.killGraceMs, ...(entry.options.timeoutMs === undefined ? {} : { timeoutMs: entry.options.timeoutMs }) };
+    const userName = entry.user ?? entry.options.user;
+    const account = userName === undefined ? undefined : this.options.accounts.get(userName);
+    const { shell, env, cwd } = jobProcess(entry, { runId, scheduledAt }, { ...this.options, account });
+    const spec: RunSpec = { command: entry.command, shell, stdin: entry.stdin, env, cwd, gated, killGraceMs: this.options.killGraceMs };
+    if (entry.options.timeoutMs !== undefined) spec.timeoutMs = entry.options.timeoutMs;
+    if (account !== undefined) spec.account = { name: account.name, uid: account.uid, gid: account.gid };
     const log = this.options.log;
     return startRun(spec, {
       onLine: (stream, line) => log.info({ job: entry.id, run: runId, stream, line }, 'job output'),

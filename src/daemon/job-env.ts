@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { homedir, userInfo } from 'node:os';
 import type { Entry } from '../crontab/types.js';
+import type { Account } from './privileges.js';
 
 /**
  * What a job's process gets: cron's shell rule (SHELL from the crontab, else /bin/sh; never the
@@ -31,13 +32,21 @@ function safeUserName(): string {
   }
 }
 
+/**
+ * A job run for another user (system crontab, or `user=`) starts from cron's environment for
+ * that user, never from the daemon's own (root's): HOME, LOGNAME, USER, SHELL, PATH.
+ */
+function accountBase(account: Account): Record<string, string> {
+  return { HOME: account.home, LOGNAME: account.name, USER: account.name, SHELL: DEFAULT_SHELL, PATH: '/usr/bin:/bin' };
+}
+
 export function jobProcess(
   entry: Entry,
   context: RunContext,
-  options: { cleanEnv: boolean; baseEnv: NodeJS.ProcessEnv },
+  options: { cleanEnv: boolean; baseEnv: NodeJS.ProcessEnv; account?: Account | undefined },
 ): { shell: string; env: Record<string, string>; cwd: string } {
   const env: Record<string, string> = {};
-  const base = options.cleanEnv ? cleanBase() : options.baseEnv;
+  const base = options.account !== undefined ? accountBase(options.account) : options.cleanEnv ? cleanBase() : options.baseEnv;
   for (const [name, value] of Object.entries(base)) if (value !== undefined) env[name] = value;
   Object.assign(env, entry.env);
   const shell = entry.env.SHELL ?? DEFAULT_SHELL;

@@ -94,7 +94,13 @@ class Supervisor {
     });
     // A missing job shell must still be reported as such, not as the gate's exec failing.
     this.held = spec.gated === true && isExecutable(spec.shell);
-    const [file, args] = this.held ? gateArgs(spec.shell, spec.command) : [spec.shell, ['-c', spec.command]];
+    let [file, args] = this.held ? gateArgs(spec.shell, spec.command) : [spec.shell, ['-c', spec.command]];
+    const account = spec.account;
+    const viaSetpriv = account !== undefined && SETPRIV !== null;
+    if (viaSetpriv) {
+      args = [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file, ...args];
+      file = SETPRIV!;
+    }
     try {
       this.child = spawn(file, args, {
         cwd: spec.cwd,
@@ -103,8 +109,7 @@ class Supervisor {
         // No input means /dev/null, as under cron, not a socket: Debian's bash reads ~/.bashrc
         // when its stdin is a socket, which Node's 'pipe' is.
         stdio: [spec.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(this.held ? (['pipe'] as const) : [])],
-        uid: spec.uid,
-        gid: spec.gid,
+        ...(account !== undefined && !viaSetpriv ? { uid: account.uid, gid: account.gid } : {}),
       });
       this.supervise(this.child);
     } catch (err) {
@@ -265,6 +270,9 @@ function describeSpawnError(spec: RunSpec, err: unknown): string {
   }
   return `cannot start: ${err instanceof Error ? err.message : String(err)}`;
 }
+
+/** util-linux's setpriv, which sets uid, gid and the user's supplementary groups before exec. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => isExecutable(path)) ?? null;
 
 function isExecutable(path: string): boolean {
   try {

@@ -19,9 +19,11 @@ export interface RunSpec {
    * starting (fork and exec of a shell) happens ahead of the slot, the job itself at the slot.
    */
   gated?: boolean;
-  /** Run as this uid/gid (with these supplementary groups); omitted means the daemon's own. */
-  uid?: number;
-  gid?: number;
+  /**
+   * Run as another user (the daemon must be root): with `setpriv` on the machine the job also
+   * gets the user's supplementary groups, as under cron; without it only uid and gid change.
+   */
+  account?: { name: string; uid: number; gid: number };
 }
 
 export type RunOutcome = 'ok' | 'failed' | 'timeout' | 'killed' | 'error';

@@ -116,8 +116,8 @@ describe('startRun: outcomes, stdin, env, cwd', () => {
   });
 
   it('reports error when spawn rejects its options synchronously', async () => {
-    const result = await startRun(spec({ uid: 1.5 })).done;
+    const result = await startRun(spec({ command: 'echo \u0000' })).done;
     assert.equal(result.outcome, 'error');
-    assert.match(result.reason ?? '', /^cannot start: .*uid/);
+    assert.match(result.reason ?? '', /^cannot start: .*null bytes/);
   });
 });
