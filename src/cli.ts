@@ -37,6 +37,8 @@ function stateDir(option: string | undefined): string {
 
 interface StartFlags {
   crontab?: string;
+  /** Internal: the crontab as the user named it, for messages from a detached daemon. */
+  crontabName?: string;
   stateDir?: string;
   system?: boolean;
   foreground?: boolean;
@@ -53,7 +55,7 @@ function startOptions(flags: StartFlags): StartOptions {
   const path = crontabPath(flags.crontab);
   return {
     crontabPath: path,
-    crontabName: flags.crontab ?? path,
+    crontabName: flags.crontabName ?? flags.crontab ?? path,
     stateDir: stateDir(flags.stateDir),
     system: flags.system === true,
     logLevel: flags.logLevel,
@@ -78,7 +80,8 @@ function withStartOptions(command: Command): Command {
     .option('--max-concurrent <n>', 'at most this many jobs running at once', positiveInt)
     .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', duration, 10_000)
     .option('--stop-grace <duration>', 'on stop, how long running jobs get to finish', duration, 30_000)
-    .option('--user <name>', 'when started as root: run as this user once the socket, log and state files are open');
+    .option('--user <name>', 'when started as root: run as this user once the socket, log and state files are open')
+    .addOption(new Option('--crontab-name <name>').hideHelp());
 }
 
 let exitCode: number = ExitCode.ok;

@@ -5,10 +5,12 @@ import { ExitCode } from '../errors.js';
 interface ReloadResult {
   ok: boolean;
   errors: string[];
-  unchanged: boolean;
-  added?: string[];
-  changed?: string[];
-  removed?: string[];
+  /** The file had not changed since the last load. */
+  fileUnchanged: boolean;
+  added: string[];
+  changed: string[];
+  removed: string[];
+  unchangedJobs: number;
 }
 
 /** `schedd reload`: like SIGHUP, but says what happened; exit 1 with every error when rejected. */
@@ -19,11 +21,11 @@ export async function reloadCommand(stateDir: string): Promise<number> {
     process.stderr.write('schedd: reload rejected; the current schedule keeps running\n');
     return ExitCode.failure;
   }
-  if (result.unchanged) {
+  if (result.fileUnchanged) {
     process.stdout.write('crontab unchanged\n');
     return ExitCode.ok;
   }
-  const part = (label: string, ids: string[] | undefined): string => `${label} ${ids?.length ?? 0}${ids?.length ? ` (${ids.join(', ')})` : ''}`;
+  const part = (label: string, ids: string[]): string => `${label} ${ids.length}${ids.length > 0 ? ` (${ids.join(', ')})` : ''}`;
   process.stdout.write(`reloaded: ${part('added', result.added)}, ${part('changed', result.changed)}, ${part('removed', result.removed)}\n`);
   return ExitCode.ok;
 }

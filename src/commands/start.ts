@@ -25,7 +25,7 @@ const CLI_PATH = fileURLToPath(new URL('../../../bin/schedd.js', import.meta.url
 
 /** The options again as arguments, every path absolute (the daemon runs in `/`). */
 export function serviceArgs(options: StartOptions): string[] {
-  const args = ['-c', options.crontabPath, '--state-dir', options.stateDir, '--log-level', options.logLevel];
+  const args = ['-c', options.crontabPath, '--crontab-name', options.crontabName, '--state-dir', options.stateDir, '--log-level', options.logLevel];
   args.push('--kill-grace', `${options.killGraceMs}ms`, '--stop-grace', `${options.stopGraceMs}ms`);
   if (options.system) args.push('--system');
   if (options.cleanEnv) args.push('--clean-env');
@@ -71,7 +71,10 @@ export async function watchdogCommand(options: StartOptions): Promise<number> {
 export async function schedulerCommand(options: StartOptions): Promise<number> {
   process.umask(0o027);
   const log = createLog({ level: options.logLevel, pretty: false, file: logPath(options.stateDir) });
-  const ready: Readiness = (message) => process.send?.(message.ok ? { type: 'ready', pid: message.pid } : { type: 'failed', message: message.message });
+  // The watchdog may be gone (killed): then there is nobody to tell, and send() would throw.
+  const ready: Readiness = (message) => {
+    if (process.connected) process.send!(message.ok ? { type: 'ready', pid: message.pid } : { type: 'failed', message: message.message });
+  };
   try {
     const restarts = Number(process.env.SCHEDD_RESTARTS ?? 0);
     const pidfilePid = Number(process.env.SCHEDD_PIDFILE_PID ?? process.ppid);
@@ -81,6 +84,6 @@ export async function schedulerCommand(options: StartOptions): Promise<number> {
     return ExitCode.failure;
   } finally {
     await flush(log);
-    process.disconnect?.();
+    if (process.connected) process.disconnect();
   }
 }

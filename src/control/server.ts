@@ -15,6 +15,8 @@ export const MAX_CONNECTIONS = 256;
 const IDLE_TIMEOUT_MS = 30_000;
 /** A client that does not read its replies is dropped once this much is queued for it. */
 const MAX_PENDING_REPLY_BYTES = 4 * 1024 * 1024;
+/** Requests read but not yet answered, per connection; beyond it reading pauses (backpressure). */
+const MAX_PENDING_REQUESTS = 32;
 
 export interface ControlServer {
   close(): Promise<void>;
@@ -23,8 +25,16 @@ export interface ControlServer {
 
 export async function startControlServer(path: string, handler: Handler, onError: (error: Error) => void): Promise<ControlServer> {
   const sockets = new Set<Socket>();
-  const server: Server = createServer({ allowHalfOpen: false }, (socket) => serve(socket, sockets, handler, onError));
-  server.maxConnections = MAX_CONNECTIONS;
+  // Half-open allowed: `echo '{"cmd":"status"}' | nc -U` ends its side right after the request
+  // and still deserves the reply.
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
+    if (sockets.size >= MAX_CONNECTIONS) {
+      socket.on('error', () => socket.destroy());
+      socket.end(encode({ ok: false, error: { code: 'SCHEDD_BUSY', message: `too many control connections (${MAX_CONNECTIONS}); try again` } }), () => socket.destroy());
+      return;
+    }
+    serve(socket, sockets, handler, onError);
+  });
   server.on('error', onError);
   // The instance lock is held, so a socket file left here belongs to a dead daemon.
   rmSync(path, { force: true });
@@ -57,10 +67,13 @@ function serve(socket: Socket, sockets: Set<Socket>, handler: Handler, onError: 
   sockets.add(socket);
   socket.on('close', () => sockets.delete(socket));
   socket.on('error', () => socket.destroy());
-  socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
+  const idle = (): void => void socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
+  idle();
   const reader = new LineReader();
-  // Requests on one connection are answered in order.
+  // Requests on one connection are answered in order; `pending` counts those not yet answered.
   let queue: Promise<void> = Promise.resolve();
+  let pending = 0;
+  let closing = false;
   const send = (reply: Reply): void => {
     if (socket.destroyed) return;
     if (socket.writableLength > MAX_PENDING_REPLY_BYTES) {
@@ -69,17 +82,34 @@ function serve(socket: Socket, sockets: Set<Socket>, handler: Handler, onError: 
     }
     socket.write(encode(reply));
   };
+  const enqueue = (work: () => Promise<void> | void): void => {
+    pending++;
+    // No idle timeout while the daemon itself is working on a request.
+    socket.setTimeout(0);
+    if (pending >= MAX_PENDING_REQUESTS) socket.pause();
+    queue = queue.then(work).finally(() => {
+      pending--;
+      if (pending < MAX_PENDING_REQUESTS && !closing) socket.resume();
+      if (pending === 0) idle();
+    });
+  };
   socket.on('data', (chunk: Buffer) => {
+    if (closing) return;
     const lines = reader.push(chunk);
     if (lines === 'too-long') {
-      socket.end(encode({ ok: false, error: { code: 'SCHEDD_REQUEST_TOO_LARGE', message: `request over ${MAX_REQUEST_BYTES} bytes; connection closed` } }));
-      socket.destroySoon();
+      // After the replies to what came before it, in order; nothing more is read.
+      closing = true;
+      socket.pause();
+      enqueue(() => {
+        send({ ok: false, error: { code: 'SCHEDD_REQUEST_TOO_LARGE', message: `request over ${MAX_REQUEST_BYTES} bytes; connection closed` } });
+        socket.end(() => socket.destroy());
+      });
       return;
     }
     for (const line of lines) {
       if (line.trim() === '') continue;
       const parsed = parseRequest(line);
-      queue = queue.then(async () => {
+      enqueue(async () => {
         if (!parsed.ok) return send(parsed.reply);
         try {
           send(await handler(parsed.request));
@@ -89,5 +119,10 @@ function serve(socket: Socket, sockets: Set<Socket>, handler: Handler, onError: 
         }
       });
     }
+  });
+  // The client has sent all it will: answer what it asked, then close our side.
+  socket.on('end', () => {
+    closing = true;
+    queue = queue.then(() => void socket.end());
   });
 }

@@ -62,7 +62,8 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
       }
       case 'reload': {
         const outcome = await daemon.reload('schedd reload');
-        return okReply(request, { ok: outcome.ok, errors: outcome.errors, unchanged: outcome.unchanged === true, ...(outcome.diff ?? {}) });
+        const diff = outcome.diff ?? { added: [], changed: [], removed: [], unchanged: 0 };
+        return okReply(request, { ok: outcome.ok, errors: outcome.errors, fileUnchanged: outcome.unchanged === true, added: diff.added, changed: diff.changed, removed: diff.removed, unchangedJobs: diff.unchanged });
       }
       case 'reopen-log':
         context.log.reopen();

@@ -50,7 +50,7 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     // Detached, the watchdog must know a stop was asked for, or it would restart us.
-    const requestStop = (): void => (process.send === undefined ? stopRequested?.('schedd stop') : void process.send({ type: 'stop' }));
+    const requestStop = (): void => (process.connected ? void process.send!({ type: 'stop' }) : stopRequested?.('schedd stop'));
     const handler = controlHandler(daemon, { ...options, requestStop });
     try {
       server = await startControlServer(socketPath(stateDir), handler, (error) => log.error({ err: error }, 'control socket error'));

@@ -11,9 +11,9 @@
  * reports its reason instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, rmSync, writeSync } from 'node:fs';
 import { acquireLock } from './lock.js';
-import { readPidfile, removePidfile, writePidfile } from './pidfile.js';
+import { readPidfile, removePidfile, socketPath, writePidfile } from './pidfile.js';
 import type { Log } from '../log.js';
 
 const MAX_BACKOFF_MS = 60_000;
@@ -121,6 +121,9 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
     start();
   });
   const code = await finished;
+  // The scheduler is gone; if it died hard (kill -9, a crash during the backoff) its socket
+  // file is still here. Holding our own lock, nobody else can have made it.
+  rmSync(socketPath(stateDir), { force: true });
   removePidfile(stateDir, process.pid);
   lock.release();
   return code;
