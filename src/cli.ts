@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { checkCommand } from './commands/check.js';
+import { editCommand } from './commands/edit.js';
+import { logsCommand } from './commands/logs.js';
 import { listCommand } from './commands/list.js';
 import { nextCommand } from './commands/next.js';
 import { reloadCommand } from './commands/reload.js';
@@ -9,6 +11,7 @@ import { schedulerCommand, startCommand, watchdogCommand, type StartOptions } fr
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
 import { crontabPath, defaultStateDir } from './config.js';
+import { logPath } from './daemon/pidfile.js';
 import { parseDuration } from './crontab/duration.js';
 import { ExitCode, ScheddError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
@@ -17,6 +20,11 @@ import { LOG_LEVELS, type LogLevel } from './log.js';
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return Number(value);
+}
+
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number (0 or more)');
   return Number(value);
 }
 
@@ -172,6 +180,28 @@ export function buildProgram(): Command {
     .addOption(stateDirOption())
     .action(async (job: string, options: { stateDir?: string }) => {
       exitCode = await runCommand(stateDir(options.stateDir), job);
+    });
+
+  program
+    .command('edit')
+    .description('edit the crontab in $VISUAL or $EDITOR; it is installed only when valid, atomically')
+    .addOption(crontabOption())
+    .addOption(systemOption())
+    .action(async (options: { crontab?: string; system?: boolean }) => {
+      const path = crontabPath(options.crontab);
+      exitCode = await editCommand({ crontabPath: path, crontabName: options.crontab ?? path, system: options.system === true });
+    });
+
+  program
+    .command('logs')
+    .description("print the detached daemon's log for people; -f to keep following it")
+    .addOption(stateDirOption())
+    .option('-f, --follow', 'keep printing lines as they are written, across log rotations')
+    .option('--job <id>', "only this job's records")
+    .option('-n, --lines <n>', 'how many lines to print first', wholeNumber, 50)
+    .option('--json', 'the raw JSON lines')
+    .action(async (options: { stateDir?: string; follow?: boolean; job?: string; lines: number; json?: boolean }) => {
+      exitCode = await logsCommand({ logPath: logPath(stateDir(options.stateDir)), follow: options.follow === true, ...(options.job === undefined ? {} : { job: options.job }), lines: options.lines, json: options.json === true });
     });
 
   withStartOptions(program.command('__watchdog', { hidden: true })).action(async (flags: StartFlags) => {

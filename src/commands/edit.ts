@@ -40,7 +40,8 @@ export async function editCommand(options: EditOptions): Promise<number> {
   // A new crontab starts as a short header; saving just that is "no changes", and creates nothing.
   const original = (await readExisting(target)) ?? newCrontabHeader(options.system);
   const editPath = await createEditFile(original);
-  const answers = lineReader(options.input ?? process.stdin);
+  // Made on the first question only: stdin is the editor's until something must be asked.
+  let answers: (() => Promise<string | null>) | null = null;
   const keepEdits = (): void => void errors.write(`schedd: crontab not installed; your edits are in ${editPath}\n`);
 
   for (;;) {
@@ -76,6 +77,7 @@ export async function editCommand(options: EditOptions): Promise<number> {
       output.write(`schedd: installed ${name} (${jobs} ${jobs === 1 ? 'job' : 'jobs'})\n`);
       return ExitCode.ok;
     }
+    answers ??= lineReader(options.input ?? process.stdin);
     if (!(await askEditAgain(output, answers))) {
       keepEdits();
       return ExitCode.failure;
@@ -129,7 +131,8 @@ async function createEditFile(text: string): Promise<string> {
 
 /** Runs the editor on the file; null when it succeeded, else what went wrong. */
 function runEditor(editor: string, file: string): Promise<string | null> {
-  // Through the shell, so EDITOR="code --wait" works; the file name goes in as "$1", unquoted by no one.
+  // Through the shell, so EDITOR="code --wait" works; the file goes in as "$1", so its name
+  // is never parsed by the shell.
   const child = spawn('/bin/sh', ['-c', `exec ${editor} "$1"`, 'sh', file], { stdio: 'inherit' });
   // Ctrl-C reaches the editor too (same process group); let the editor decide, as crontab does.
   const ignore = (): void => {};

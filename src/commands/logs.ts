@@ -76,7 +76,7 @@ export async function logsCommand(options: LogsOptions): Promise<number> {
 }
 
 /** One log line as shown, or null when the job filter leaves it out. */
-export function renderLine(line: string, job: string | undefined, json: boolean, zone: string): string | null {
+function renderLine(line: string, job: string | undefined, json: boolean, zone: string): string | null {
   const record = parseRecord(line);
   if (job !== undefined && record?.job !== job) return null;
   if (json || record === null) return line;

@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { realpathSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
 /**
@@ -7,26 +7,39 @@ import { basename, dirname } from 'node:path';
  * inode a file watch would be attached to. Events are debounced (an editor's save is several).
  */
 export function watchCrontab(path: string, debounceMs: number, onChange: () => void, onError: (error: Error) => void): { close(): void } {
-  const name = basename(path);
   let timer: NodeJS.Timeout | null = null;
-  let watcher: FSWatcher | null = null;
+  const watchers: FSWatcher[] = [];
+  const changed = (): void => {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      onChange();
+    }, debounceMs);
+  };
+  // A symlinked crontab (a dotfiles checkout, a ConfigMap) changes in its target's folder.
+  const targets = [path];
   try {
-    watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
-      if (file !== null && file.toString() !== name) return;
-      if (timer !== null) clearTimeout(timer);
-      timer = setTimeout(() => {
-        timer = null;
-        onChange();
-      }, debounceMs);
-    });
-    watcher.on('error', onError);
-  } catch (error) {
-    onError(error as Error);
+    const real = realpathSync(path);
+    if (real !== path) targets.push(real);
+  } catch {
+    // missing for now: the folder watch sees it appear
+  }
+  for (const target of targets) {
+    const name = basename(target);
+    try {
+      const watcher = watch(dirname(target), { persistent: false }, (_event, file) => {
+        if (file === null || file.toString() === name) changed();
+      });
+      watcher.on('error', onError);
+      watchers.push(watcher);
+    } catch (error) {
+      onError(error as Error);
+    }
   }
   return {
     close() {
       if (timer !== null) clearTimeout(timer);
-      watcher?.close();
+      for (const watcher of watchers) watcher.close();
     },
   };
 }

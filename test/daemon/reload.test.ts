@@ -27,10 +27,10 @@ describe('schedd start: reload', { concurrency: true }, () => {
     assert.equal(daemon.all({ msg: 'crontab reloaded' }).length, 1, 'one save, one reload');
   });
 
-  it('reloads on SIGHUP after an in-place edit the file watch cannot see', async (t) => {
+  it('reloads on SIGHUP, and by itself when the target of a symlinked crontab is edited in place', async (t) => {
     const ws = workspace(t);
-    // The crontab is a symlink into another folder: the watch on its own folder sees nothing
-    // when the target is edited, so only SIGHUP can bring the change in.
+    // Regression: the crontab is a symlink into another folder, and the watch used to cover only
+    // the link's folder, so an edit of the target went unnoticed until SIGHUP.
     mkdirSync(ws.path('dotfiles'));
     const target = ws.write('dotfiles/crontab', job('greet', 'echo hello'));
     symlinkSync(target, ws.path('crontab'));
@@ -42,11 +42,10 @@ describe('schedd start: reload', { concurrency: true }, () => {
     assert.equal(unchanged.reason, 'SIGHUP');
 
     writeFileSync(target, job('greet', 'echo bonjour') + job('extra', 'echo extra'));
-    daemon.signal('SIGHUP');
     const reloaded = await daemon.waitFor({ msg: 'crontab reloaded' });
     assert.deepEqual(
       { reason: reloaded.reason, added: reloaded.added, changed: reloaded.changed, removed: reloaded.removed, unchanged: reloaded.unchanged, jobs: reloaded.jobs },
-      { reason: 'SIGHUP', added: ['extra'], changed: ['greet'], removed: [], unchanged: 0, jobs: 2 },
+      { reason: 'file changed', added: ['extra'], changed: ['greet'], removed: [], unchanged: 0, jobs: 2 },
     );
     const from = daemon.indexOf(reloaded);
     const [greet, extra] = await Promise.all([
@@ -55,6 +54,7 @@ describe('schedd start: reload', { concurrency: true }, () => {
     ]);
     assert.deepEqual(daemon.all({ msg: 'job output', run: greet.run }).map((r) => r.line), ['bonjour']);
     assert.deepEqual(daemon.all({ msg: 'job output', run: extra.run }).map((r) => r.line), ['extra']);
+    assert.equal(daemon.all({ msg: 'crontab reloaded' }).length, 1, 'one edit, one reload');
   });
 
   it('rejects an invalid crontab with every error located, and keeps the old schedule running', async (t) => {
