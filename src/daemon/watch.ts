@@ -1,45 +1,65 @@
-import { realpathSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, realpathSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
 /**
- * Calls `onChange` shortly after the crontab file changes. The directory is watched, not the
- * file: editors that save by writing a new file and renaming it over the old one replace the
- * inode a file watch would be attached to. Events are debounced (an editor's save is several).
+ * Calls `onChange` shortly after the crontab file changes. Folders are watched, not the file:
+ * editors that save by writing a new file and renaming it over the old one replace the inode a
+ * file watch would be attached to. Events are debounced (an editor's save is several), and the
+ * daemon compares content, so a spurious event costs one read.
+ *
+ * A symlinked crontab is watched in its own folder (where a Kubernetes ConfigMap swaps its
+ * `..data` link: any event there counts) and in its target's folder (an in-place edit of the
+ * target), and the target is looked up again after every change, since it moves.
  */
 export function watchCrontab(path: string, debounceMs: number, onChange: () => void, onError: (error: Error) => void): { close(): void } {
   let timer: NodeJS.Timeout | null = null;
-  const watchers: FSWatcher[] = [];
+  let target: { real: string; watcher: FSWatcher | null } | null = null;
   const changed = (): void => {
     if (timer !== null) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = null;
+      followTarget();
       onChange();
     }, debounceMs);
   };
-  // A symlinked crontab (a dotfiles checkout, a ConfigMap) changes in its target's folder.
-  const targets = [path];
-  try {
-    const real = realpathSync(path);
-    if (real !== path) targets.push(real);
-  } catch {
-    // missing for now: the folder watch sees it appear
-  }
-  for (const target of targets) {
-    const name = basename(target);
+  const open = (folder: string, accept: (file: string | null) => boolean): FSWatcher | null => {
     try {
-      const watcher = watch(dirname(target), { persistent: false }, (_event, file) => {
-        if (file === null || file.toString() === name) changed();
+      const watcher = watch(folder, { persistent: false }, (_event, file) => {
+        if (accept(file === null ? null : file.toString())) changed();
       });
       watcher.on('error', onError);
-      watchers.push(watcher);
+      return watcher;
     } catch (error) {
       onError(error as Error);
+      return null;
     }
-  }
+  };
+  const isLink = (): boolean => {
+    try {
+      return lstatSync(path).isSymbolicLink();
+    } catch {
+      return false;
+    }
+  };
+  const followTarget = (): void => {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      return; // missing for now: the folder watch sees it come back
+    }
+    if (real === path || real === target?.real) return;
+    target?.watcher?.close();
+    target = { real, watcher: open(dirname(real), (file) => file === null || file === basename(real)) };
+  };
+  const name = basename(path);
+  const own = open(dirname(path), (file) => file === null || file === name || isLink());
+  followTarget();
   return {
     close() {
       if (timer !== null) clearTimeout(timer);
-      for (const watcher of watchers) watcher.close();
+      own?.close();
+      target?.watcher?.close();
     },
   };
 }

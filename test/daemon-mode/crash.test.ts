@@ -1,0 +1,176 @@
+// Detached mode under kill -9: the watchdog restarts a dead scheduler, a dead watchdog takes the
+// scheduler down with it, and the instance lock never goes stale.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { hasExited } from '../helpers/daemon.js';
+import { cleanupAll, instance, procStat, waitUntil, type Instance, type LogLine, type StatusResult } from '../helpers/detached.js';
+
+after(cleanupAll);
+
+const TICK = '# schedd: name=tick\n* * * * * * echo "tick $SCHEDD_RUN_ID"\n';
+
+function pick(record: LogLine, fields: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(fields.filter((f) => record[f] !== undefined).map((f) => [f, record[f]]));
+}
+
+/** Waits for `count` finished runs of `job` logged at index `from` or later; they printed their own run id. */
+async function finishedRuns(s: Instance, job: string, count: number, from: number): Promise<LogLine[]> {
+  const runs: LogLine[] = [];
+  let next = from;
+  while (runs.length < count) {
+    const { record, index } = await s.waitForLog({ msg: 'job finished', job }, { from: next });
+    assert.deepEqual(s.all({ msg: 'job output', run: record.run }).map((r) => r.line), [`${job} ${record.run}`]);
+    runs.push(record);
+    next = index + 1;
+  }
+  return runs;
+}
+
+async function notRunning(s: Instance): Promise<void> {
+  assert.deepEqual(await s.cli(['status', '--state-dir', s.stateDir]), { code: 3, signal: null, stdout: `schedd is not running (state directory ${s.stateDir})\n`, stderr: '' });
+  assert.deepEqual(await s.stop(), { code: 0, signal: null, stdout: 'not running\n', stderr: '' });
+}
+
+async function stopped(s: Instance, pid: number, options: { socketChecked?: boolean } = {}): Promise<void> {
+  assert.deepEqual(await s.stop(), { code: 0, signal: null, stdout: `stopping schedd (pid ${pid})...\nstopped\n`, stderr: '' });
+  await waitUntil('every process of the daemon to be gone', () => s.processes().length === 0, 5000).catch(() => undefined);
+  assert.deepEqual(s.processes(), []);
+  assert.equal(existsSync(s.pidfilePath), false, 'pidfile left behind');
+  if (options.socketChecked !== false) assert.equal(existsSync(s.socketPath), false, 'socket left behind');
+}
+
+/** Kills the watchdog with -9 and waits for the scheduler to exit by itself. */
+async function killWatchdog(s: Instance): Promise<{ pid: number; schedulerPid: number; logged: number }> {
+  const pid = await s.started();
+  const { schedulerPid } = await s.status();
+  await finishedRuns(s, 'tick', 1, 0);
+  const logged = s.records().length;
+  process.kill(pid, 'SIGKILL');
+  // The scheduler sees its IPC channel to the watchdog close: nobody could stop it any more.
+  await waitUntil(`scheduler ${schedulerPid} to exit on its own`, () => hasExited(schedulerPid), 15_000);
+  return { pid, schedulerPid, logged };
+}
+
+describe('schedd start (detached): kill -9', { concurrency: true }, () => {
+  it('after kill -9 of both the watchdog and the scheduler, start works again: the lock is not stale', async (t) => {
+    const s = instance(t);
+    s.write('crontab', TICK);
+    const pid = await s.started();
+    const { schedulerPid } = await s.status();
+    await finishedRuns(s, 'tick', 1, 0);
+
+    // Both at once, through their process group (jobs run in groups of their own): killed one
+    // after the other, the scheduler may see the watchdog go and stop cleanly first.
+    assert.deepEqual([procStat(pid).pgrp, procStat(schedulerPid).pgrp], [pid, pid]);
+    process.kill(-pid, 'SIGKILL');
+    await waitUntil('the watchdog and the scheduler to die', () => hasExited(pid) && hasExited(schedulerPid), 5000);
+    // A job held at its gate exits when the scheduler's end of the gate closes.
+    await waitUntil('their jobs to be gone', () => s.processes().length === 0, 5000).catch(() => undefined);
+    assert.deepEqual(s.processes(), []);
+    // Nobody cleaned up: the pidfile and the socket file are stale, and neither fools anyone.
+    assert.equal(s.pidfile(), pid);
+    assert.equal(existsSync(s.socketPath), true);
+    await notRunning(s);
+
+    const logged = s.records().length;
+    const again = await s.started();
+    assert.notEqual(again, pid);
+    const status = await s.status();
+    assert.deepEqual([status.pid, status.restarts, status.jobs], [again, 0, 1]);
+    assert.notEqual(status.schedulerPid, schedulerPid);
+    const restarted = await s.waitForLog({ msg: 'schedd started' }, { from: logged });
+    assert.equal(restarted.record.daemonPid, status.schedulerPid);
+    await finishedRuns(s, 'tick', 2, restarted.index);
+    await stopped(s, again);
+  });
+
+  it('when the watchdog is killed with -9, the scheduler stops on its own and removes its socket; start works again', async (t) => {
+    const s = instance(t);
+    s.write('crontab', TICK);
+    const { pid, logged } = await killWatchdog(s);
+    const stopping = await s.waitForLog((r) => r.msg.startsWith('stopping') && r.reason === 'watchdog exited', { from: logged });
+    await s.waitForLog({ msg: 'schedd stopped' }, { from: stopping.index });
+    assert.deepEqual(s.all((r) => r.level >= 50), [], 'errors in the log');
+    assert.equal(existsSync(s.socketPath), false, 'the scheduler left its socket behind');
+    assert.equal(s.pidfile(), pid, "the killed watchdog's pidfile is stale");
+    await waitUntil('the jobs to be gone', () => s.processes().length === 0, 5000).catch(() => undefined);
+    assert.deepEqual(s.processes(), []);
+    await notRunning(s);
+
+    const again = await s.started();
+    assert.equal((await s.status()).pid, again);
+    await stopped(s, again);
+  });
+
+  // Found while writing these tests, fixed in 6aa4521. schedulerCommand's `finally` called
+  // process.disconnect() on the channel the dead watchdog had already closed. It threw
+  // ERR_IPC_DISCONNECTED, so the scheduler, having stopped cleanly, exited 1 through cli.ts's
+  // "internal error" path, and the stack trace landed in the JSON log (the scheduler's stderr is
+  // the log file).
+  it('regression: when the watchdog died, the scheduler exited through "internal error: ERR_IPC_DISCONNECTED", a stack trace in the JSON log', async (t) => {
+    const s = instance(t);
+    s.write('crontab', TICK);
+    await killWatchdog(s);
+    assert.deepEqual(s.unparsed(), []);
+  });
+
+  it('when the scheduler is killed with -9, the watchdog restarts it after 1 s: restarts 1, a new schedulerPid, jobs keep firing', async (t) => {
+    const s = instance(t);
+    s.write('crontab', TICK);
+    const pid = await s.started();
+    const first = await s.status();
+    await finishedRuns(s, 'tick', 1, 0);
+
+    process.kill(first.schedulerPid, 'SIGKILL');
+    const crash = await s.waitForLog({ msg: 'scheduler exited unexpectedly: restart 1 in 1 s' });
+    assert.deepEqual(pick(crash.record, ['level', 'exitCode', 'signal', 'delayMs', 'count']), { level: 50, exitCode: null, signal: 'SIGKILL', delayMs: 1000, count: 1 });
+    const second = await s.waitForLog({ msg: 'schedd started' }, { from: crash.index });
+    const backoffMs = Date.parse(second.record.time) - Date.parse(crash.record.time);
+    assert.ok(backoffMs >= 1000, `restarted ${backoffMs} ms after the crash`);
+
+    const status = await waitUntil('status to answer again', async () => {
+      const result = await s.cli(['status', '--json', '--state-dir', s.stateDir]);
+      return result.code === 0 ? (JSON.parse(result.stdout) as StatusResult) : undefined;
+    });
+    assert.deepEqual([status.pid, status.restarts, status.jobs, s.pidfile()], [pid, 1, 1, pid]);
+    assert.notEqual(status.schedulerPid, first.schedulerPid);
+    assert.equal(second.record.daemonPid, status.schedulerPid);
+    assert.equal(procStat(status.schedulerPid).ppid, pid, "the new scheduler is the same watchdog's child");
+    assert.ok(hasExited(first.schedulerPid));
+    await finishedRuns(s, 'tick', 2, second.index);
+    assert.deepEqual(s.all((r) => r.level >= 50), [crash.record], 'errors in the log besides the crash');
+    assert.deepEqual(s.unparsed(), []);
+    await stopped(s, pid);
+  });
+
+  it('stop during the restart backoff stops the watchdog and leaves no scheduler behind', async (t) => {
+    const s = instance(t);
+    s.write('crontab', '# schedd: name=yearly\n0 0 1 1 * true\n');
+    const pid = await s.started();
+    const { schedulerPid } = await s.status();
+    process.kill(schedulerPid, 'SIGKILL');
+    await s.waitForLog({ msg: 'scheduler exited unexpectedly: restart 1 in 1 s' });
+    // Usually inside the 1 s backoff (the socket is dead, so stop signals the pidfile's pid); if
+    // the new scheduler came first, stop goes over its socket. Both end the same way.
+    await stopped(s, pid, { socketChecked: false });
+  });
+
+  // Found while writing these tests, fixed in 6aa4521. A scheduler killed with -9 cannot remove
+  // its socket, and a watchdog stopped before the restart (SIGTERM is what `schedd stop` sends
+  // when the socket does not answer) exited without removing it either, although it removed the
+  // pidfile: a stale schedd.sock was left in a state directory that said "stopped".
+  it('regression: a stop during the restart backoff left the dead scheduler\'s socket file behind', async (t) => {
+    const s = instance(t);
+    s.write('crontab', '# schedd: name=yearly\n0 0 1 1 * true\n');
+    const pid = await s.started();
+    const { schedulerPid } = await s.status();
+    process.kill(schedulerPid, 'SIGKILL');
+    await s.waitForLog({ msg: 'scheduler exited unexpectedly: restart 1 in 1 s' });
+    process.kill(pid, 'SIGTERM');
+    await waitUntil(`watchdog ${pid} to exit`, () => hasExited(pid), 5000);
+    assert.equal(s.all({ msg: 'schedd started' }).length, 1, 'the scheduler was restarted before SIGTERM came: the backoff was missed');
+    assert.equal(existsSync(s.pidfilePath), false, 'pidfile left behind');
+    assert.equal(existsSync(s.socketPath), false, 'socket left behind');
+  });
+});
