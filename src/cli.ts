@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { checkCommand } from './commands/check.js';
 import { editCommand } from './commands/edit.js';
+import { historyCommand, outputCommand } from './commands/history.js';
 import { logsCommand } from './commands/logs.js';
 import { listCommand } from './commands/list.js';
 import { nextCommand } from './commands/next.js';
@@ -202,6 +203,27 @@ export function buildProgram(): Command {
     .option('--json', 'the raw JSON lines')
     .action(async (options: { stateDir?: string; follow?: boolean; job?: string; lines: number; json?: boolean }) => {
       exitCode = await logsCommand({ logPath: logPath(stateDir(options.stateDir)), follow: options.follow === true, ...(options.job === undefined ? {} : { job: options.job }), lines: options.lines, json: options.json === true });
+    });
+
+  program
+    .command('history')
+    .description('recent runs, newest first: what ran, failed, was skipped, missed or lost')
+    .argument('[job]', 'only this job')
+    .addOption(stateDirOption())
+    .option('--limit <n>', 'how many runs', positiveInt, 20)
+    .option('--json', 'print a JSON array')
+    .action((job: string | undefined, options: { stateDir?: string; limit: number; json?: boolean }) => {
+      exitCode = historyCommand(stateDir(options.stateDir), job, options);
+    });
+
+  program
+    .command('output')
+    .description("the captured output of a job's run (the latest by default)")
+    .argument('<job>', 'job id')
+    .addOption(stateDirOption())
+    .option('--run <id>', 'this run instead of the latest')
+    .action((job: string, options: { stateDir?: string; run?: string }) => {
+      exitCode = outputCommand(stateDir(options.stateDir), job, options.run);
     });
 
   withStartOptions(program.command('__watchdog', { hidden: true })).action(async (flags: StartFlags) => {

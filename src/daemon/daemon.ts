@@ -2,6 +2,10 @@ import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { lookupAccount, type Account } from './privileges.js';
+import { findMissed, markLostRuns, planCatchUp } from './recovery.js';
+import { historyPath } from './pidfile.js';
+import { SafeStore } from '../store/safe-store.js';
+import { DEFAULT_KEEP_RUNS, SqliteStore } from '../store/sqlite-store.js';
 import { dirname, resolve } from 'node:path';
 import { claimBoot, currentBootId } from './boot.js';
 import { Dispatcher, type FireResult, type LastRun, type RunningInfo } from './dispatcher.js';
@@ -23,6 +27,9 @@ function safeUserName(): string {
   }
 }
 
+/** How often the daemon notes that it is alive: the start of a downtime is known to this. */
+const HEARTBEAT_MS = 30_000;
+
 /**
  * One scheduler process: the crontab, the schedule, the running jobs and their lifecycle.
  * Signals and process exit belong to the caller (the start command).
@@ -42,6 +49,9 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Debounce of file-change events before a reload. */
   watchDebounceMs?: number;
+  /** Run history retention: records kept per job, and at most this many days old. */
+  keepRuns?: number;
+  keepDays?: number;
 }
 
 export interface ReloadOutcome {
@@ -64,11 +74,15 @@ export class Daemon {
   private reloading: Promise<ReloadOutcome> = Promise.resolve({ at: 0, ok: true, errors: [] });
   /** Accounts of the users that jobs run as, resolved when the crontab is loaded. */
   private readonly accounts = new Map<string, Account>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly defaultZone = systemZone();
+  readonly store: SafeStore;
 
   constructor(private readonly options: DaemonOptions) {
     const log = options.log;
-    this.dispatcher = new Dispatcher({ log, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts });
-    this.scheduler = new Scheduler(options.clock ?? systemClock, systemZone(), {
+    this.store = new SafeStore(() => new SqliteStore(historyPath(options.stateDir), { keepRuns: options.keepRuns ?? DEFAULT_KEEP_RUNS, ...(options.keepDays === undefined ? {} : { keepDays: options.keepDays }) }), log);
+    this.dispatcher = new Dispatcher({ log, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts, recorder: this.store });
+    this.scheduler = new Scheduler(options.clock ?? systemClock, this.defaultZone, {
       prepare: (job, fire) => this.dispatcher.prepare(job.entry, fire.at),
       unprepare: (job) => this.dispatcher.unprepare(job.id),
       fire: (job, fire, cause, lateMs) => {
@@ -78,6 +92,7 @@ export class Daemon {
         this.dispatcher.fire(job.entry, fire.at);
       },
       skip: (job, skipped) => {
+        this.store.notRun(job.id, skipped.firstAt, 'skipped', `${skipped.atLeast ? 'at least ' : ''}${skipped.count} slot${skipped.count === 1 ? '' : 's'} up to ${new Date(skipped.lastAt).toISOString()}: ${skipped.reason}`);
         log.warn(
           { job: job.id, count: skipped.count, reason: skipped.reason, scheduledAt: new Date(skipped.firstAt).toISOString() },
           `slots skipped: ${skipped.atLeast ? 'at least ' : ''}${skipped.count} between ${new Date(skipped.firstAt).toISOString()} and ${new Date(skipped.lastAt).toISOString()} (${skipped.reason})`,
@@ -95,15 +110,22 @@ export class Daemon {
     const parsed = this.parse(this.text);
     const errors = [...this.fileErrors(), ...this.errors(parsed)];
     if (errors.length > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${errors.join('\n')}\n${crontabName}: invalid, schedd did not start`);
-    this.scheduler.update(parsed.entries);
+    // What happened while schedd was down, from the history: lost runs, missed slots.
+    markLostRuns(this.store, log);
+    const lastSlots = this.store.lastSlots();
+    const startedAt = Date.now();
+    const missed = findMissed(parsed.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, this.store.lastHeartbeat(), startedAt);
+    const seeds = new Map(lastSlots);
+    for (const { entry, slots, more } of missed) if (more === 0) seeds.set(entry.id, slots[slots.length - 1]!);
+    this.scheduler.update(parsed.entries, seeds);
+    this.store.heartbeat(startedAt);
+    this.heartbeat = setInterval(() => this.store.heartbeat(Date.now()), HEARTBEAT_MS);
+    this.heartbeat.unref();
     this.lastReload = { at: Date.now(), ok: true, errors: [] };
     this.watcher = watchCrontab(this.options.crontabPath, this.options.watchDebounceMs ?? 50, () => void this.reload('file changed'), (error) => log.error({ err: error }, 'cannot watch the crontab; reload with SIGHUP'));
     this.scheduler.start();
-    for (const entry of parsed.entries) {
-      const options = entry.options;
-      if (options.catchup !== undefined && options.catchup !== 'none') log.warn({ job: entry.id }, 'catchup is not supported yet: missed runs are not recorded or replayed');
-    }
     log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, daemonPid: process.pid }, 'schedd started');
+    for (const { entry, slots } of planCatchUp(this.store, log, missed)) this.dispatcher.catchUp(entry, slots);
     await this.runRebootJobs(parsed);
   }
 
@@ -172,6 +194,9 @@ export class Daemon {
         this.dispatcher.terminateAll('schedd is stopping');
         await this.dispatcher.idle();
       }
+      if (this.heartbeat !== null) clearInterval(this.heartbeat);
+      this.store.heartbeat(Date.now());
+      this.store.close();
       log.info({}, 'schedd stopped');
     })();
     return this.stopping;

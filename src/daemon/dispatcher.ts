@@ -23,6 +23,7 @@ import type { Entry } from '../crontab/types.js';
 import type { Log } from '../log.js';
 import { startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
 import type { Account } from './privileges.js';
+import type { RunStore } from '../store/types.js';
 
 export interface DispatcherOptions {
   log: Log;
@@ -35,7 +36,11 @@ export interface DispatcherOptions {
   retryBaseMs?: number;
   /** Accounts of the users jobs run as (system crontab or `user=`), resolved by the daemon. */
   accounts: ReadonlyMap<string, Account>;
+  /** Where runs are recorded (the run history); nothing is recorded without it. */
+  recorder?: Recorder;
 }
+
+export type Recorder = Pick<RunStore, 'claim' | 'started' | 'finished' | 'cancelled' | 'notRun'>;
 
 export interface FireResult {
   status: 'started' | 'skipped' | 'queued' | 'replacing';
@@ -67,6 +72,8 @@ interface Run {
   handle: RunHandle | null;
   timer: NodeJS.Timeout | null;
   cancelled: boolean;
+  /** Stopped because schedd is stopping: recorded as interrupted. */
+  interrupted: boolean;
 }
 
 /** A process started ahead of a slot and held at its gate (see SchedulerListener.prepare). */
@@ -84,6 +91,8 @@ interface JobRuntime {
   queued: { entry: Entry; scheduledAt: number } | null;
   /** overlap=replace: the slot to start once the stopped runs have exited. */
   replacement: { entry: Entry; scheduledAt: number } | null;
+  /** catchup=all: missed slots still to run, oldest first, one after another. */
+  backlog: { entry: Entry; scheduledAt: number }[];
 }
 
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
@@ -153,11 +162,13 @@ export class Dispatcher {
     if (job.active.size > 0 && policy !== 'allow') {
       if (policy === 'skip') {
         this.options.log.warn({ job: entry.id, scheduledAt: at, reason: 'previous run still active' }, 'job skipped: previous run still active');
+        this.options.recorder?.notRun(entry.id, scheduledAt, 'skipped', 'previous run still active (overlap=skip)');
         return { status: 'skipped', reason: 'previous run still active (overlap=skip)' };
       }
       if (policy === 'queue') {
         if (job.queued !== null) {
           this.options.log.warn({ job: entry.id, scheduledAt: at, reason: 'a run is already queued' }, 'job skipped: a run is already queued');
+          this.options.recorder?.notRun(entry.id, scheduledAt, 'skipped', 'a run is already queued (overlap=queue)');
           return { status: 'skipped', reason: 'a run is already queued (overlap=queue)' };
         }
         job.queued = { entry, scheduledAt };
@@ -172,6 +183,16 @@ export class Dispatcher {
     return { status: 'started', run: this.accept(job, entry, scheduledAt, prepared) };
   }
 
+  /** Runs missed slots in order, one after another (catchup); returns how many were queued. */
+  catchUp(entry: Entry, slots: readonly number[]): void {
+    if (this.closed || slots.length === 0) return;
+    const job = this.runtime(entry.id);
+    const [first, ...rest] = slots;
+    job.backlog.push(...rest.map((scheduledAt) => ({ entry, scheduledAt })));
+    if (job.active.size === 0) this.accept(job, entry, first!);
+    else job.backlog.unshift({ entry, scheduledAt: first! });
+  }
+
   lastRun(jobId: string): LastRun | null {
     return this.lastRuns.get(jobId) ?? null;
   }
@@ -183,6 +204,7 @@ export class Dispatcher {
     if (job === undefined) return;
     job.queued = null;
     job.replacement = null;
+    job.backlog = [];
     for (const run of [...job.active]) {
       if (run.handle === null) this.cancel(run, 'job removed from the crontab');
       else run.cancelled = true;
@@ -204,6 +226,7 @@ export class Dispatcher {
     for (const job of this.jobs.values()) {
       job.queued = null;
       job.replacement = null;
+      job.backlog = [];
       for (const run of [...job.active]) if (run.handle === null) this.cancel(run, 'schedd is stopping');
     }
   }
@@ -218,6 +241,7 @@ export class Dispatcher {
   terminateAll(reason: string): void {
     for (const run of this.executing) {
       run.cancelled = true;
+      run.interrupted = true;
       run.handle?.stop(reason);
     }
   }
@@ -225,15 +249,17 @@ export class Dispatcher {
   private runtime(id: string): JobRuntime {
     let job = this.jobs.get(id);
     if (job === undefined) {
-      job = { active: new Set(), queued: null, replacement: null };
+      job = { active: new Set(), queued: null, replacement: null, backlog: [] };
       this.jobs.set(id, job);
     }
     return job;
   }
 
   private accept(job: JobRuntime, entry: Entry, scheduledAt: number, prepared: Prepared | null = null): string {
-    const run: Run = { id: prepared?.runId ?? newRunId(Date.now()), entry, scheduledAt, attempt: 1, handle: null, timer: null, cancelled: false };
+    const run: Run = { id: prepared?.runId ?? newRunId(Date.now()), entry, scheduledAt, attempt: 1, handle: null, timer: null, cancelled: false, interrupted: false };
     job.active.add(run);
+    // Recorded before the job's process runs: after a crash this slot is known, never run twice.
+    this.options.recorder?.claim(run.id, entry.id, scheduledAt);
     const max = this.options.maxConcurrent;
     if (prepared !== null && (max === null || this.executing.size < max)) {
       this.launch(run, prepared.handle);
@@ -289,6 +315,7 @@ export class Dispatcher {
     }
     run.handle = handle;
     this.executing.add(run);
+    this.options.recorder?.started(run.id, handle.pid, handle.startedAt, run.attempt);
     log.info(
       { job: entry.id, run: run.id, pid: handle.pid, attempt: run.attempt, scheduledAt: new Date(run.scheduledAt).toISOString(), lateMs: handle.startedAt - run.scheduledAt },
       'job started',
@@ -300,6 +327,18 @@ export class Dispatcher {
     this.executing.delete(run);
     run.handle = null;
     const { entry } = run;
+    const outcome = run.interrupted && result.outcome === 'killed' ? 'interrupted' : result.outcome;
+    this.options.recorder?.finished(run.id, {
+      outcome,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      startedAt: result.startedAt,
+      finishedAt: result.finishedAt,
+      durationMs: result.durationMs,
+      attempt: run.attempt,
+      ...(result.reason === undefined ? {} : { reason: result.reason }),
+      output: result.output,
+    });
     this.lastRuns.set(entry.id, {
       run: run.id,
       startedAt: new Date(result.startedAt).toISOString(),
@@ -334,9 +373,9 @@ export class Dispatcher {
     const job = this.runtime(run.entry.id);
     job.active.delete(run);
     if (job.active.size > 0) return;
-    const next = job.replacement ?? job.queued;
-    job.replacement = null;
-    job.queued = null;
+    const next = job.replacement ?? job.backlog.shift() ?? job.queued;
+    if (next === job.replacement) job.replacement = null;
+    else if (next === job.queued) job.queued = null;
     if (next !== null && !this.closed) this.accept(job, next.entry, next.scheduledAt);
   }
 
@@ -351,6 +390,7 @@ export class Dispatcher {
     const index = this.waiting.indexOf(run);
     if (index >= 0) this.waiting.splice(index, 1);
     this.options.log.info({ job: run.entry.id, run: run.id, reason }, 'job run cancelled');
+    this.options.recorder?.cancelled(run.id, reason);
     this.retire(run);
   }
 

@@ -37,3 +37,7 @@ export function socketPath(stateDir: string): string {
 export function logPath(stateDir: string): string {
   return join(stateDir, 'schedd.log');
 }
+
+export function historyPath(stateDir: string): string {
+  return join(stateDir, 'history.db');
+}

@@ -119,8 +119,11 @@ export class Scheduler {
     private readonly listener: SchedulerListener,
   ) {}
 
-  /** Installs a new set of entries, keeping the state of jobs whose id is unchanged. */
-  update(entries: readonly Entry[]): ReloadDiff {
+  /**
+   * Installs a new set of entries, keeping the state of jobs whose id is unchanged. `lastSlots`
+   * (from the run history, at start) says which slots a job already had: none of them fires again.
+   */
+  update(entries: readonly Entry[], lastSlots: ReadonlyMap<string, number> = new Map()): ReloadDiff {
     const now = this.clock.now();
     const diff: ReloadDiff = { added: [], changed: [], removed: [], unchanged: 0 };
     const seen = new Set<string>();
@@ -129,9 +132,10 @@ export class Scheduler {
       const zone = entry.zone ?? this.defaultZone;
       const job = this.jobs.get(entry.id);
       if (job === undefined) {
-        const added: ScheduledJob = { id: entry.id, entry, zone, next: null, lastSlotAt: null, preparedFor: null, actionAt: 0, heapIndex: -1 };
+        const lastSlotAt = lastSlots.get(entry.id) ?? null;
+        const added: ScheduledJob = { id: entry.id, entry, zone, next: null, lastSlotAt, preparedFor: null, actionAt: 0, heapIndex: -1 };
         this.jobs.set(entry.id, added);
-        this.schedule(added, nextFire(entry.schedule, zone, now));
+        this.schedule(added, nextFire(entry.schedule, zone, Math.max(now, lastSlotAt ?? now)));
         diff.added.push(entry.id);
         continue;
       }

@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { historyPath } from '../daemon/pidfile.js';
+import { ExitCode, ScheddError } from '../errors.js';
+import { formatLocal, formatTable } from '../format.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import type { RunRecord } from '../store/types.js';
+import { systemZone } from '../schedule/zone.js';
+
+/** Opens the run history for reading (works with or without a daemon: WAL allows readers). */
+export function openHistory(stateDir: string): SqliteStore | null {
+  const path = historyPath(stateDir);
+  if (!existsSync(path)) return null;
+  try {
+    return new SqliteStore(path, { readonly: true });
+  } catch (error) {
+    throw new ScheddError('SCHEDD_HISTORY', `cannot read the run history ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function describe(run: RunRecord): string {
+  switch (run.outcome) {
+    case 'failed':
+      return `failed (exit ${run.exitCode})`;
+    case 'killed':
+    case 'timeout':
+    case 'interrupted':
+      return run.signal === null ? run.outcome : `${run.outcome} (${run.signal})`;
+    default:
+      return run.outcome;
+  }
+}
+
+/** `schedd history [JOB]`: recent runs, newest first. */
+export function historyCommand(stateDir: string, job: string | undefined, options: { limit: number; json?: boolean }): number {
+  const store = openHistory(stateDir);
+  const runs = store?.history(job, options.limit) ?? [];
+  store?.close();
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  if (runs.length === 0) {
+    process.stdout.write(store === null ? `no run history yet (${historyPath(stateDir)})\n` : `no runs recorded${job === undefined ? '' : ` for ${job}`}\n`);
+    return ExitCode.ok;
+  }
+  const zone = systemZone();
+  const rows = [['RUN', 'JOB', 'SCHEDULED', 'STARTED', 'DURATION', 'OUTCOME', 'REASON']];
+  for (const run of runs) {
+    rows.push([
+      run.runId,
+      run.job,
+      formatLocal(Date.parse(run.scheduledAt), zone),
+      run.startedAt === null ? '-' : formatLocal(Date.parse(run.startedAt), zone).slice(11),
+      run.durationMs === null ? '-' : `${(run.durationMs / 1000).toFixed(1)}s`,
+      describe(run),
+      run.reason ?? '',
+    ]);
+  }
+  process.stdout.write(`${formatTable(rows)}\n`);
+  return ExitCode.ok;
+}
+
+/** `schedd output JOB [--run ID]`: the captured output of a run (the latest by default). */
+export function outputCommand(stateDir: string, job: string, runId: string | undefined): number {
+  const store = openHistory(stateDir);
+  const found = store?.output(job, runId) ?? null;
+  store?.close();
+  if (found === null) {
+    throw new ScheddError('SCHEDD_NO_OUTPUT', runId === undefined ? `no recorded output for job '${job}'` : `no run '${runId}' of job '${job}'`);
+  }
+  const { run, output } = found;
+  process.stderr.write(`# ${run.job} run ${run.runId}, ${describe(run)}, ${output.bytes} bytes of output${output.truncated ? ' (head and tail shown)' : ''}\n`);
+  const head = Buffer.from(output.head);
+  const tail = Buffer.from(output.tail);
+  process.stdout.write(head);
+  if (tail.length > 0) {
+    if (output.truncated) {
+      process.stdout.write(`\n[... ${output.bytes - head.length - tail.length} bytes not kept ...]\n`);
+      process.stdout.write(tail);
+    } else {
+      // Everything was kept: head and tail overlap; print the part of the tail after the head.
+      process.stdout.write(tail.subarray(Math.max(0, head.length + tail.length - output.bytes)));
+    }
+  }
+  return ExitCode.ok;
+}

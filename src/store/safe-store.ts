@@ -1,0 +1,127 @@
+import type { Log } from '../log.js';
+import type { FinishedRun, RunOutput, RunRecord, RunStore } from './types.js';
+
+/**
+ * A store that never stops jobs from firing: every call is guarded. When the database fails
+ * (damaged, unwritable, disk full) the error is logged (once a minute at most, with what was
+ * not recorded), writes are dropped and reads come back empty, and the store is reopened on the
+ * next call after RETRY_MS, so it recovers by itself when the fault clears.
+ */
+
+const RETRY_MS = 30_000;
+const REPORT_MS = 60_000;
+
+export class SafeStore implements RunStore {
+  private store: RunStore | null = null;
+  private failedAt = 0;
+  private reportedAt = 0;
+  private dropped = 0;
+
+  constructor(
+    private readonly open: () => RunStore,
+    private readonly log: Log,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get healthy(): boolean {
+    return this.store !== null;
+  }
+
+  private current(): RunStore | null {
+    if (this.store !== null) return this.store;
+    if (this.failedAt !== 0 && this.now() - this.failedAt < RETRY_MS) return null;
+    try {
+      this.store = this.open();
+      if (this.failedAt !== 0) this.log.warn({ count: this.dropped }, `run history available again (${this.dropped} records were not written meanwhile)`);
+      this.failedAt = 0;
+      this.dropped = 0;
+    } catch (error) {
+      this.fail(error, 'open');
+    }
+    return this.store;
+  }
+
+  private fail(error: unknown, what: string): void {
+    this.failedAt = this.now();
+    try {
+      this.store?.close();
+    } catch {
+      // already broken
+    }
+    this.store = null;
+    if (this.now() - this.reportedAt >= REPORT_MS) {
+      this.reportedAt = this.now();
+      this.log.error({ err: error, reason: what }, `run history unavailable (${(error as Error).message}); jobs keep running, retrying in ${RETRY_MS / 1000} s`);
+    }
+  }
+
+  private write(what: string, action: (store: RunStore) => void): void {
+    const store = this.current();
+    if (store === null) {
+      this.dropped++;
+      return;
+    }
+    try {
+      action(store);
+    } catch (error) {
+      this.dropped++;
+      this.fail(error, what);
+    }
+  }
+
+  private read<T>(what: string, action: (store: RunStore) => T, fallback: T): T {
+    const store = this.current();
+    if (store === null) return fallback;
+    try {
+      return action(store);
+    } catch (error) {
+      this.fail(error, what);
+      return fallback;
+    }
+  }
+
+  claim(runId: string, job: string, scheduledAt: number): void {
+    this.write('claim', (s) => s.claim(runId, job, scheduledAt));
+  }
+  started(runId: string, pid: number | null, startedAt: number, attempt: number): void {
+    this.write('started', (s) => s.started(runId, pid, startedAt, attempt));
+  }
+  finished(runId: string, run: FinishedRun): void {
+    this.write('finished', (s) => s.finished(runId, run));
+  }
+  cancelled(runId: string, reason: string): void {
+    this.write('cancelled', (s) => s.cancelled(runId, reason));
+  }
+  notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): void {
+    this.write(outcome, (s) => s.notRun(job, scheduledAt, outcome, reason));
+  }
+  takeInFlight(reason: (run: RunRecord) => string): RunRecord[] {
+    return this.read('lost runs', (s) => s.takeInFlight(reason), []);
+  }
+  lastSlots(): Map<string, number> {
+    return this.read('last slots', (s) => s.lastSlots(), new Map());
+  }
+  heartbeat(at: number): void {
+    this.write('heartbeat', (s) => s.heartbeat(at));
+  }
+  lastHeartbeat(): number | null {
+    return this.read('heartbeat', (s) => s.lastHeartbeat(), null);
+  }
+  history(job: string | undefined, limit: number): RunRecord[] {
+    return this.read('history', (s) => s.history(job, limit), []);
+  }
+  output(job: string, runId?: string): { run: RunRecord; output: RunOutput } | null {
+    return this.read('output', (s) => s.output(job, runId), null);
+  }
+  lastRuns(): Map<string, RunRecord> {
+    return this.read('last runs', (s) => s.lastRuns(), new Map());
+  }
+  close(): void {
+    try {
+      this.store?.close();
+    } catch {
+      // closing a broken store
+    }
+    this.store = null;
+  }
+}

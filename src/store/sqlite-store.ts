@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from './schema.js';
+import type { FinishedRun, RecordedOutcome, RunOutput, RunRecord, RunStore } from './types.js';
+
+/**
+ * Run history in one SQLite file (WAL). Writes are small single-row statements: with WAL and
+ * synchronous=NORMAL a commit is a write to the OS, not an fsync, so recording a slot before its
+ * job starts costs tens of microseconds, and a kill -9 of schedd loses nothing that was
+ * committed (a power cut may lose the last moments; the slot is then at worst run again).
+ *
+ * The file stays bounded: each job keeps its newest `keepRuns` records (and none older than
+ * `keepDays`, if set), pruned as it goes, and each record keeps at most OUTPUT_BYTES of head
+ * and of tail of the run's output. SQLite reuses the pages pruning frees.
+ */
+
+export const DEFAULT_KEEP_RUNS = 100;
+const OUTPUT_BYTES = 16 * 1024;
+/** Prune a job's old records after this many new ones, not on every write. */
+const PRUNE_EVERY = 20;
+
+export interface StoreOptions {
+  keepRuns?: number;
+  keepDays?: number;
+  /** For the CLI's reads (history, output, list): never creates or changes the file. */
+  readonly?: boolean;
+}
+
+interface Row {
+  run_id: string;
+  job: string;
+  scheduled_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  outcome: RecordedOutcome;
+  exit_code: number | null;
+  signal: string | null;
+  duration_ms: number | null;
+  reason: string | null;
+  pid: number | null;
+  attempt: number;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function toRecord(row: Row): RunRecord {
+  return {
+    runId: row.run_id,
+    job: row.job,
+    scheduledAt: iso(row.scheduled_at)!,
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    outcome: row.outcome,
+    exitCode: row.exit_code,
+    signal: row.signal,
+    durationMs: row.duration_ms,
+    reason: row.reason,
+    pid: row.pid,
+    attempt: row.attempt,
+  };
+}
+
+/** At most `bytes` of UTF-8 from the start (or the end) of a string. */
+function clip(text: string, bytes: number, fromEnd: boolean): string {
+  const buffer = Buffer.from(text, 'utf8');
+  if (buffer.length <= bytes) return text;
+  return (fromEnd ? buffer.subarray(buffer.length - bytes) : buffer.subarray(0, bytes)).toString('utf8');
+}
+
+export class SqliteStore implements RunStore {
+  private readonly db: Database.Database;
+  private readonly keepRuns: number;
+  private readonly keepDays: number | undefined;
+  private readonly writesSincePrune = new Map<string, number>();
+  private readonly statements;
+
+  constructor(path: string, options: StoreOptions = {}) {
+    this.keepRuns = options.keepRuns ?? DEFAULT_KEEP_RUNS;
+    this.keepDays = options.keepDays;
+    this.db = new Database(path, options.readonly ? { readonly: true, fileMustExist: true } : {});
+    this.db.pragma('busy_timeout = 1000');
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.migrate();
+    }
+    const db = this.db;
+    this.statements = {
+      claim: db.prepare(`INSERT OR IGNORE INTO runs (run_id, job, scheduled_at, outcome) VALUES (?, ?, ?, 'running')`),
+      started: db.prepare(`UPDATE runs SET pid = ?, started_at = ?, attempt = ? WHERE run_id = ?`),
+      finished: db.prepare(
+        `UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, finished_at = ?, duration_ms = ?, attempt = ?, reason = ?,
+           output_head = ?, output_tail = ?, output_bytes = ?, output_truncated = ? WHERE run_id = ?`,
+      ),
+      cancelled: db.prepare(`UPDATE runs SET outcome = 'interrupted', reason = ?, finished_at = ? WHERE run_id = ?`),
+      notRun: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, reason) VALUES (?, ?, ?, ?, ?)`),
+      inFlight: db.prepare(`SELECT * FROM runs WHERE outcome = 'running'`),
+      lost: db.prepare(`UPDATE runs SET outcome = 'lost', reason = ?, finished_at = ? WHERE run_id = ?`),
+      lastSlots: db.prepare(`SELECT job, MAX(scheduled_at) AS at FROM runs GROUP BY job`),
+      heartbeat: db.prepare(`INSERT INTO daemon (key, value) VALUES ('heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
+      lastHeartbeat: db.prepare(`SELECT value FROM daemon WHERE key = 'heartbeat'`),
+      historyAll: db.prepare(`SELECT * FROM runs ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`),
+      historyJob: db.prepare(`SELECT * FROM runs WHERE job = ? ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`),
+      outputLatest: db.prepare(
+        `SELECT * FROM runs WHERE job = ? AND output_bytes IS NOT NULL ORDER BY scheduled_at DESC, rowid DESC LIMIT 1`,
+      ),
+      outputRun: db.prepare(`SELECT * FROM runs WHERE job = ? AND run_id = ?`),
+      jobOf: db.prepare(`SELECT job FROM runs WHERE run_id = ?`),
+      lastRuns: db.prepare(
+        `SELECT r.* FROM runs r JOIN (SELECT job, MAX(finished_at) AS f FROM runs WHERE finished_at IS NOT NULL AND outcome NOT IN ('skipped', 'missed') GROUP BY job) l
+           ON r.job = l.job AND r.finished_at = l.f`,
+      ),
+      prune: db.prepare(
+        `DELETE FROM runs WHERE job = ? AND outcome <> 'running' AND rowid NOT IN (SELECT rowid FROM runs WHERE job = ? ORDER BY scheduled_at DESC, rowid DESC LIMIT ?)`,
+      ),
+      pruneOld: db.prepare(`DELETE FROM runs WHERE job = ? AND outcome <> 'running' AND scheduled_at < ?`),
+    };
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) throw new Error(`the run history was written by a newer schedd (schema ${version}, this one knows ${MIGRATIONS.length})`);
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  claim(runId: string, job: string, scheduledAt: number): void {
+    this.statements.claim.run(runId, job, scheduledAt);
+  }
+
+  started(runId: string, pid: number | null, startedAt: number, attempt: number): void {
+    this.statements.started.run(pid, startedAt, attempt, runId);
+  }
+
+  finished(runId: string, run: FinishedRun): void {
+    const { output } = run;
+    const head = clip(output.head, OUTPUT_BYTES, false);
+    const tail = clip(output.tail, OUTPUT_BYTES, true);
+    const truncated = output.truncated || head.length < output.head.length || tail.length < output.tail.length;
+    this.statements.finished.run(run.outcome, run.exitCode, run.signal, run.startedAt, run.finishedAt, Math.round(run.durationMs), run.attempt, run.reason ?? null, head, tail, output.bytes, truncated ? 1 : 0, runId);
+    const row = this.statements.jobOf.get(runId) as { job: string } | undefined;
+    if (row !== undefined) this.maybePrune(row.job);
+  }
+
+  cancelled(runId: string, reason: string): void {
+    this.statements.cancelled.run(reason, Date.now(), runId);
+  }
+
+  notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): void {
+    this.statements.notRun.run(`${outcome[0]}${scheduledAt.toString(36)}${randomBytes(3).toString('hex')}`, job, scheduledAt, outcome, reason);
+    this.maybePrune(job);
+  }
+
+  private maybePrune(job: string): void {
+    const writes = (this.writesSincePrune.get(job) ?? 0) + 1;
+    if (writes < PRUNE_EVERY) {
+      this.writesSincePrune.set(job, writes);
+      return;
+    }
+    this.writesSincePrune.set(job, 0);
+    this.statements.prune.run(job, job, this.keepRuns);
+    if (this.keepDays !== undefined) this.statements.pruneOld.run(job, Date.now() - this.keepDays * 86_400_000);
+  }
+
+  takeInFlight(reason: (run: RunRecord) => string): RunRecord[] {
+    const rows = (this.statements.inFlight.all() as Row[]).map(toRecord);
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const run of rows) this.statements.lost.run(reason(run), now, run.runId);
+    })();
+    return rows;
+  }
+
+  lastSlots(): Map<string, number> {
+    return new Map((this.statements.lastSlots.all() as { job: string; at: number }[]).map((row) => [row.job, row.at]));
+  }
+
+  heartbeat(at: number): void {
+    this.statements.heartbeat.run(at);
+  }
+
+  lastHeartbeat(): number | null {
+    return (this.statements.lastHeartbeat.get() as { value: number } | undefined)?.value ?? null;
+  }
+
+  history(job: string | undefined, limit: number): RunRecord[] {
+    const rows = job === undefined ? this.statements.historyAll.all(limit) : this.statements.historyJob.all(job, limit);
+    return (rows as Row[]).map(toRecord);
+  }
+
+  output(job: string, runId?: string): { run: RunRecord; output: RunOutput } | null {
+    const row = (runId === undefined ? this.statements.outputLatest.get(job) : this.statements.outputRun.get(job, runId)) as
+      | (Row & { output_head: string | null; output_tail: string | null; output_bytes: number | null; output_truncated: number | null })
+      | undefined;
+    if (row === undefined) return null;
+    return { run: toRecord(row), output: { head: row.output_head ?? '', tail: row.output_tail ?? '', bytes: row.output_bytes ?? 0, truncated: row.output_truncated === 1 } };
+  }
+
+  lastRuns(): Map<string, RunRecord> {
+    return new Map((this.statements.lastRuns.all() as Row[]).map((row) => [row.job, toRecord(row)]));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,60 @@
+/** What the daemon records about runs. A PostgreSQL store can implement the same interface. */
+
+export type RecordedOutcome = 'running' | 'ok' | 'failed' | 'timeout' | 'killed' | 'error' | 'skipped' | 'missed' | 'lost' | 'interrupted';
+
+export interface RunRecord {
+  runId: string;
+  job: string;
+  /** The slot (ISO-8601 UTC). */
+  scheduledAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  outcome: RecordedOutcome;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number | null;
+  /** Why a run was skipped, missed, lost or interrupted, or why it could not start. */
+  reason: string | null;
+  pid: number | null;
+  attempt: number;
+}
+
+export interface RunOutput {
+  head: string;
+  tail: string;
+  bytes: number;
+  truncated: boolean;
+}
+
+export interface FinishedRun {
+  outcome: Exclude<RecordedOutcome, 'running' | 'skipped' | 'missed' | 'lost'>;
+  exitCode: number | null;
+  signal: string | null;
+  startedAt: number;
+  finishedAt: number;
+  durationMs: number;
+  attempt: number;
+  reason?: string;
+  output: RunOutput;
+}
+
+export interface RunStore {
+  /** Recorded before the job's process runs: after a crash, this slot is never run again. */
+  claim(runId: string, job: string, scheduledAt: number): void;
+  started(runId: string, pid: number | null, startedAt: number, attempt: number): void;
+  finished(runId: string, run: FinishedRun): void;
+  /** A claimed run that never started its process (cancelled while waiting). */
+  cancelled(runId: string, reason: string): void;
+  /** A slot that did not run: skipped (overlap, clock) or missed (schedd was down). */
+  notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): void;
+  /** Runs a previous daemon left in flight (it died): marked lost, with the reason. */
+  takeInFlight(reason: (run: RunRecord) => string): RunRecord[];
+  /** The latest slot recorded per job, whatever became of it. */
+  lastSlots(): Map<string, number>;
+  heartbeat(at: number): void;
+  lastHeartbeat(): number | null;
+  history(job: string | undefined, limit: number): RunRecord[];
+  output(job: string, runId?: string): { run: RunRecord; output: RunOutput } | null;
+  lastRuns(): Map<string, RunRecord>;
+  close(): void;
+}
