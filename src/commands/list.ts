@@ -5,6 +5,7 @@ import { errorCount, formatDiagnostic, loadCrontab } from '../crontab-file.js';
 import { ExitCode, ScheddError } from '../errors.js';
 import { formatLocal, formatSpan, formatTable } from '../format.js';
 import { jobView, type JobView } from '../job-view.js';
+import { openHistory } from './history.js';
 import { systemZone } from '../schedule/zone.js';
 
 export interface ListOptions {
@@ -35,9 +36,16 @@ export async function listCommand(file: string, displayName: string, options: Li
       throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${lines.join('\n')}\n${displayName}: invalid, run 'schedd check' for details`);
     }
     const zone = systemZone();
+    // No daemon: the last runs still come from the history, if there is one.
+    const store = openHistory(options.stateDir);
+    const recorded = store?.lastRuns() ?? null;
+    store?.close();
     views = parsed.entries.map((entry) => {
       const { nextMs: _, ...view } = jobView(entry, nowMs, entry.zone ?? zone);
-      return view;
+      if (recorded === null) return view;
+      const last = recorded.get(entry.id);
+      const lastRun = last === undefined || last.startedAt === null || last.finishedAt === null ? null : { startedAt: last.startedAt, finishedAt: last.finishedAt, exitCode: last.exitCode, signal: last.signal, outcome: last.outcome };
+      return { ...view, lastRun };
     });
   }
   if (options.json) {
@@ -48,7 +56,7 @@ export async function listCommand(file: string, displayName: string, options: Li
     process.stdout.write(`${displayName}: no jobs\n`);
     return ExitCode.ok;
   }
-  const withRuns = views.some((view) => view.running !== undefined);
+  const withRuns = views.some((view) => view.lastRun !== undefined);
   const zone = systemZone();
   const rows = [['ID', 'SCHEDULE', 'NEXT', ...(withRuns ? ['LAST RUN'] : []), 'COMMAND']];
   for (const view of views) {

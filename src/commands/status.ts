@@ -3,6 +3,7 @@ import type { StatusResult } from '../daemon/control-handler.js';
 import { socketPath } from '../daemon/pidfile.js';
 import { ExitCode, ScheddError } from '../errors.js';
 import { formatSpan } from '../format.js';
+import { openHistory } from './history.js';
 
 /** `schedd status`: exit 0 when running, 3 when not. */
 export async function statusCommand(stateDir: string, options: { json?: boolean }): Promise<number> {
@@ -11,8 +12,17 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
     status = await call<StatusResult>(socketPath(stateDir), { cmd: 'status' });
   } catch (error) {
     if (error instanceof ScheddError && error.exitCode === ExitCode.notRunning) {
-      if (options.json) process.stdout.write(`${JSON.stringify({ notRunning: true, stateDir })}\n`);
-      else process.stdout.write(`schedd is not running (state directory ${stateDir})\n`);
+      const store = openHistory(stateDir);
+      const lastSeen = store?.lastHeartbeat() ?? null;
+      const recent = store?.history(undefined, 50).filter((run) => run.outcome !== 'ok' && run.outcome !== 'skipped') ?? [];
+      store?.close();
+      const seen = lastSeen === null ? null : new Date(lastSeen).toISOString();
+      if (options.json) process.stdout.write(`${JSON.stringify({ notRunning: true, stateDir, lastSeen: seen })}\n`);
+      else {
+        const ago = lastSeen === null ? '' : `; last seen ${formatSpan(Date.now() - lastSeen)} ago`;
+        process.stdout.write(`schedd is not running (state directory ${stateDir}${ago})\n`);
+        if (recent.length > 0) process.stdout.write(`last problem: ${recent[0]!.job} ${recent[0]!.outcome} at ${recent[0]!.scheduledAt}${recent[0]!.reason === null ? '' : ` (${recent[0]!.reason})`}\n`);
+      }
       return ExitCode.notRunning;
     }
     throw error;

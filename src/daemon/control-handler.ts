@@ -48,9 +48,18 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
       }
       case 'list': {
         const now = Date.now();
+        // The history knows runs from before this daemon started; memory covers a broken store.
+        const recorded = daemon.store.lastRuns();
         const jobs = daemon.jobStates().map(({ entry, zone, running, lastRun }) => {
           const { nextMs: _, ...view } = jobView(entry, now, zone);
-          return { ...view, running, lastRun: lastRun === null ? null : { startedAt: lastRun.startedAt, finishedAt: lastRun.finishedAt, exitCode: lastRun.exitCode, signal: lastRun.signal, outcome: lastRun.outcome } };
+          const stored = recorded.get(entry.id);
+          const last =
+            stored !== undefined && stored.startedAt !== null && stored.finishedAt !== null
+              ? { startedAt: stored.startedAt, finishedAt: stored.finishedAt, exitCode: stored.exitCode, signal: stored.signal, outcome: stored.outcome }
+              : lastRun === null
+                ? null
+                : { startedAt: lastRun.startedAt, finishedAt: lastRun.finishedAt, exitCode: lastRun.exitCode, signal: lastRun.signal, outcome: lastRun.outcome };
+          return { ...view, running, lastRun: last };
         });
         jobs.sort((a, b) => a.line - b.line);
         return okReply(request, jobs);
