@@ -119,6 +119,7 @@ export class Daemon {
     for (const { entry, slots, more } of missed) if (more === 0) seeds.set(entry.id, slots[slots.length - 1]!);
     this.scheduler.update(parsed.entries, seeds);
     this.store.heartbeat(startedAt);
+    this.store.setCrontab(this.options.crontabPath);
     this.heartbeat = setInterval(() => this.store.heartbeat(Date.now()), HEARTBEAT_MS);
     this.heartbeat.unref();
     this.lastReload = { at: Date.now(), ok: true, errors: [] };

@@ -259,11 +259,23 @@ export class Dispatcher {
     const run: Run = { id: prepared?.runId ?? newRunId(Date.now()), entry, scheduledAt, attempt: 1, handle: null, timer: null, cancelled: false, interrupted: false };
     job.active.add(run);
     // Recorded before the job's process runs: after a crash this slot is known, never run twice.
+    // The record commits at the end of this turn (with every other slot due now); the process
+    // starts in a microtask after that commit.
     this.options.recorder?.claim(run.id, entry.id, scheduledAt);
+    queueMicrotask(() => this.proceed(job, run, prepared));
+    return run.id;
+  }
+
+  private proceed(job: JobRuntime, run: Run, prepared: Prepared | null): void {
+    const { entry } = run;
+    if (run.cancelled || !job.active.has(run)) {
+      prepared?.handle.abort();
+      return;
+    }
     const max = this.options.maxConcurrent;
     if (prepared !== null && (max === null || this.executing.size < max)) {
       this.launch(run, prepared.handle);
-      return run.id;
+      return;
     }
     prepared?.handle.abort();
     const jitterMs = stableJitterMs(entry.id, this.host, entry.options.jitterMs ?? 0);
@@ -276,7 +288,6 @@ export class Dispatcher {
     } else {
       this.admit(run);
     }
-    return run.id;
   }
 
   private admit(run: Run): void {

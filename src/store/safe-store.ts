@@ -32,6 +32,8 @@ export class SafeStore implements RunStore {
     if (this.failedAt !== 0 && this.now() - this.failedAt < RETRY_MS) return null;
     try {
       this.store = this.open();
+      const opened = this.store as RunStore & { onError?: (error: unknown) => void };
+      if ('onError' in opened) opened.onError = (error) => this.fail(error, 'commit');
       if (this.failedAt !== 0) this.log.warn({ count: this.dropped }, `run history available again (${this.dropped} records were not written meanwhile)`);
       this.failedAt = 0;
       this.dropped = 0;
@@ -103,6 +105,12 @@ export class SafeStore implements RunStore {
   }
   heartbeat(at: number): void {
     this.write('heartbeat', (s) => s.heartbeat(at));
+  }
+  setCrontab(path: string): void {
+    this.write('crontab', (s) => s.setCrontab(path));
+  }
+  crontab(): string | null {
+    return this.read('crontab', (s) => s.crontab(), null);
   }
   lastHeartbeat(): number | null {
     return this.read('heartbeat', (s) => s.lastHeartbeat(), null);

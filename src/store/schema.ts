@@ -24,4 +24,6 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX runs_by_job ON runs (job, scheduled_at);
    CREATE INDEX runs_in_flight ON runs (outcome) WHERE outcome = 'running';
    CREATE TABLE daemon (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+  // Which crontab the history belongs to, so `schedd list -c OTHER` does not borrow its runs.
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];

@@ -60,15 +60,26 @@ function toRecord(row: Row): RunRecord {
   };
 }
 
-/** At most `bytes` of UTF-8 from the start (or the end) of a string. */
-function clip(text: string, bytes: number, fromEnd: boolean): string {
+/** At most `bytes` of UTF-8 from the start (or the end) of a string, cut between characters. */
+function clip(text: string, bytes: number, fromEnd: boolean): { text: string; clipped: boolean } {
   const buffer = Buffer.from(text, 'utf8');
-  if (buffer.length <= bytes) return text;
-  return (fromEnd ? buffer.subarray(buffer.length - bytes) : buffer.subarray(0, bytes)).toString('utf8');
+  if (buffer.length <= bytes) return { text, clipped: false };
+  const isContinuation = (i: number): boolean => i < buffer.length && (buffer[i]! & 0xc0) === 0x80;
+  if (fromEnd) {
+    let start = buffer.length - bytes;
+    while (isContinuation(start)) start++;
+    return { text: buffer.subarray(start).toString('utf8'), clipped: true };
+  }
+  let end = bytes;
+  while (end > 0 && isContinuation(end)) end--;
+  return { text: buffer.subarray(0, end).toString('utf8'), clipped: true };
 }
 
 export class SqliteStore implements RunStore {
+  /** Called when a batch fails to commit (the microtask has no caller to throw to). */
+  onError: (error: unknown) => void = () => undefined;
   private readonly db: Database.Database;
+  private batchOpen = false;
   private readonly keepRuns: number;
   private readonly keepDays: number | undefined;
   private readonly writesSincePrune = new Map<string, number>();
@@ -78,11 +89,17 @@ export class SqliteStore implements RunStore {
     this.keepRuns = options.keepRuns ?? DEFAULT_KEEP_RUNS;
     this.keepDays = options.keepDays;
     this.db = new Database(path, options.readonly ? { readonly: true, fileMustExist: true } : {});
-    this.db.pragma('busy_timeout = 1000');
-    if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.migrate();
+    try {
+      this.db.pragma('busy_timeout = 1000');
+      if (!options.readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL');
+        this.migrate();
+      }
+    } catch (error) {
+      // A refused file (damaged, from a newer schedd) is not left open.
+      this.db.close();
+      throw error;
     }
     const db = this.db;
     this.statements = {
@@ -99,6 +116,8 @@ export class SqliteStore implements RunStore {
       lastSlots: db.prepare(`SELECT job, MAX(scheduled_at) AS at FROM runs GROUP BY job`),
       heartbeat: db.prepare(`INSERT INTO daemon (key, value) VALUES ('heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
       lastHeartbeat: db.prepare(`SELECT value FROM daemon WHERE key = 'heartbeat'`),
+      setCrontab: db.prepare(`INSERT INTO meta (key, value) VALUES ('crontab', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
+      crontab: db.prepare(`SELECT value FROM meta WHERE key = 'crontab'`),
       historyAll: db.prepare(`SELECT * FROM runs ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`),
       historyJob: db.prepare(`SELECT * FROM runs WHERE job = ? ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`),
       outputLatest: db.prepare(
@@ -117,6 +136,33 @@ export class SqliteStore implements RunStore {
     };
   }
 
+  /**
+   * Writes made in one turn of the event loop share one transaction, committed in a microtask
+   * at the end of that turn: 1,000 jobs due together cost one commit, not 1,000. The dispatcher
+   * starts processes in a later microtask, so a slot is committed before its job runs.
+   */
+  private batch(): void {
+    if (this.batchOpen) return;
+    this.db.exec('BEGIN');
+    this.batchOpen = true;
+    queueMicrotask(() => this.commit());
+  }
+
+  commit(): void {
+    if (!this.batchOpen) return;
+    this.batchOpen = false;
+    try {
+      this.db.exec('COMMIT');
+    } catch (error) {
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        // nothing to roll back
+      }
+      this.onError(error);
+    }
+  }
+
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > MIGRATIONS.length) throw new Error(`the run history was written by a newer schedd (schema ${version}, this one knows ${MIGRATIONS.length})`);
@@ -129,28 +175,33 @@ export class SqliteStore implements RunStore {
   }
 
   claim(runId: string, job: string, scheduledAt: number): void {
+    this.batch();
     this.statements.claim.run(runId, job, scheduledAt);
   }
 
   started(runId: string, pid: number | null, startedAt: number, attempt: number): void {
+    this.batch();
     this.statements.started.run(pid, startedAt, attempt, runId);
   }
 
   finished(runId: string, run: FinishedRun): void {
+    this.batch();
     const { output } = run;
     const head = clip(output.head, OUTPUT_BYTES, false);
     const tail = clip(output.tail, OUTPUT_BYTES, true);
-    const truncated = output.truncated || head.length < output.head.length || tail.length < output.tail.length;
-    this.statements.finished.run(run.outcome, run.exitCode, run.signal, run.startedAt, run.finishedAt, Math.round(run.durationMs), run.attempt, run.reason ?? null, head, tail, output.bytes, truncated ? 1 : 0, runId);
+    const truncated = output.truncated || head.clipped || tail.clipped;
+    this.statements.finished.run(run.outcome, run.exitCode, run.signal, run.startedAt, run.finishedAt, Math.round(run.durationMs), run.attempt, run.reason ?? null, head.text, tail.text, output.bytes, truncated ? 1 : 0, runId);
     const row = this.statements.jobOf.get(runId) as { job: string } | undefined;
     if (row !== undefined) this.maybePrune(row.job);
   }
 
   cancelled(runId: string, reason: string): void {
+    this.batch();
     this.statements.cancelled.run(reason, Date.now(), runId);
   }
 
   notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): void {
+    this.batch();
     this.statements.notRun.run(`${outcome[0]}${scheduledAt.toString(36)}${randomBytes(3).toString('hex')}`, job, scheduledAt, outcome, reason);
     this.maybePrune(job);
   }
@@ -167,6 +218,7 @@ export class SqliteStore implements RunStore {
   }
 
   takeInFlight(reason: (run: RunRecord) => string): RunRecord[] {
+    this.commit();
     const rows = (this.statements.inFlight.all() as Row[]).map(toRecord);
     const now = Date.now();
     this.db.transaction(() => {
@@ -180,7 +232,17 @@ export class SqliteStore implements RunStore {
   }
 
   heartbeat(at: number): void {
+    this.batch();
     this.statements.heartbeat.run(at);
+  }
+
+  setCrontab(path: string): void {
+    this.batch();
+    this.statements.setCrontab.run(path);
+  }
+
+  crontab(): string | null {
+    return (this.statements.crontab.get() as { value: string } | undefined)?.value ?? null;
   }
 
   lastHeartbeat(): number | null {
@@ -205,6 +267,7 @@ export class SqliteStore implements RunStore {
   }
 
   close(): void {
+    this.commit();
     this.db.close();
   }
 }

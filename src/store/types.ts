@@ -52,6 +52,9 @@ export interface RunStore {
   /** The latest slot recorded per job, whatever became of it. */
   lastSlots(): Map<string, number>;
   heartbeat(at: number): void;
+  /** The crontab the daemon writing this history runs. */
+  setCrontab(path: string): void;
+  crontab(): string | null;
   lastHeartbeat(): number | null;
   history(job: string | undefined, limit: number): RunRecord[];
   output(job: string, runId?: string): { run: RunRecord; output: RunOutput } | null;

@@ -6,6 +6,13 @@ import { after, describe, it } from 'node:test';
 import { hasExited } from '../helpers/daemon.js';
 import { cleanupAll, instance, procStat, waitUntil, type Instance, type LogLine, type StatusResult } from '../helpers/detached.js';
 
+/** `schedd status` when nothing runs: exit 3, and when the daemon ran before, when it was last seen. */
+function assertNotRunning(result: { code: number | null; signal: string | null; stdout: string; stderr: string }, stateDir: string): void {
+  assert.deepEqual({ code: result.code, signal: result.signal, stderr: result.stderr }, { code: 3, signal: null, stderr: '' });
+  const escaped = stateDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(result.stdout, new RegExp(`^schedd is not running \\(state directory ${escaped}(; last seen \\d+[smhd]( \\d+[smh])? ago)?\\)\\n$`));
+}
+
 after(cleanupAll);
 
 const TICK = '# schedd: name=tick\n* * * * * * echo "tick $SCHEDD_RUN_ID"\n';
@@ -28,7 +35,7 @@ async function finishedRuns(s: Instance, job: string, count: number, from: numbe
 }
 
 async function notRunning(s: Instance): Promise<void> {
-  assert.deepEqual(await s.cli(['status', '--state-dir', s.stateDir]), { code: 3, signal: null, stdout: `schedd is not running (state directory ${s.stateDir})\n`, stderr: '' });
+  assertNotRunning(await s.cli(['status', '--state-dir', s.stateDir]), s.stateDir);
   assert.deepEqual(await s.stop(), { code: 0, signal: null, stdout: 'not running\n', stderr: '' });
 }
 

@@ -6,6 +6,13 @@ import type { JobView } from '../../src/job-view.js';
 import { hasExited } from '../helpers/daemon.js';
 import { cleanupAll, instance, procStat, waitUntil, type LogLine } from '../helpers/detached.js';
 
+/** `schedd status` when nothing runs: exit 3, and when the daemon ran before, when it was last seen. */
+function assertNotRunning(result: { code: number | null; signal: string | null; stdout: string; stderr: string }, stateDir: string): void {
+  assert.deepEqual({ code: result.code, signal: result.signal, stderr: result.stderr }, { code: 3, signal: null, stderr: '' });
+  const escaped = stateDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(result.stdout, new RegExp(`^schedd is not running \\(state directory ${escaped}(; last seen \\d+[smhd]( \\d+[smh])? ago)?\\)\\n$`));
+}
+
 after(cleanupAll);
 
 /** An instant as `list` prints `next`: whole seconds, UTC offset. */
@@ -151,7 +158,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
       [{ msg: 'stopping', reason: 'SIGTERM', running: 0 }, { msg: 'schedd stopped' }],
     );
     assert.deepEqual(s.all((r) => r.level >= 50), [], 'errors in the log');
-    assert.deepEqual(await s.cli(['status', '--state-dir', s.stateDir]), { code: 3, signal: null, stdout: `schedd is not running (state directory ${s.stateDir})\n`, stderr: '' });
+    assertNotRunning(await s.cli(['status', '--state-dir', s.stateDir]), s.stateDir);
   });
 
   it('refuses a second start for the same state directory, naming the running pid, and leaves the first alone', async (t) => {
@@ -177,11 +184,11 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
 
   it('with no daemon: status exits 3, stop exits 0 saying "not running", reload and run exit 3', async (t) => {
     const s = instance(t);
-    assert.deepEqual(await s.cli(['status', '--state-dir', s.stateDir]), { code: 3, signal: null, stdout: `schedd is not running (state directory ${s.stateDir})\n`, stderr: '' });
+    assertNotRunning(await s.cli(['status', '--state-dir', s.stateDir]), s.stateDir);
     assert.deepEqual(await s.cli(['status', '--json', '--state-dir', s.stateDir]), {
       code: 3,
       signal: null,
-      stdout: `${JSON.stringify({ notRunning: true, stateDir: s.stateDir })}\n`,
+      stdout: `${JSON.stringify({ notRunning: true, stateDir: s.stateDir, lastSeen: null })}\n`,
       stderr: '',
     });
     assert.deepEqual(await s.stop(), { code: 0, signal: null, stdout: 'not running\n', stderr: '' });
