@@ -258,20 +258,15 @@ export class Dispatcher {
   private accept(job: JobRuntime, entry: Entry, scheduledAt: number, prepared: Prepared | null = null): string {
     const run: Run = { id: prepared?.runId ?? newRunId(Date.now()), entry, scheduledAt, attempt: 1, handle: null, timer: null, cancelled: false, interrupted: false };
     job.active.add(run);
-    // Recorded before the job's process runs: after a crash this slot is known, never run twice.
-    // The record commits at the end of this turn (with every other slot due now); the process
-    // starts in a microtask after that commit.
+    // Recorded (committed) before the job's process runs: after a crash this slot is known,
+    // and never run twice.
     this.options.recorder?.claim(run.id, entry.id, scheduledAt);
-    queueMicrotask(() => this.proceed(job, run, prepared));
+    this.proceed(run, prepared);
     return run.id;
   }
 
-  private proceed(job: JobRuntime, run: Run, prepared: Prepared | null): void {
+  private proceed(run: Run, prepared: Prepared | null): void {
     const { entry } = run;
-    if (run.cancelled || !job.active.has(run)) {
-      prepared?.handle.abort();
-      return;
-    }
     const max = this.options.maxConcurrent;
     if (prepared !== null && (max === null || this.executing.size < max)) {
       this.launch(run, prepared.handle);

@@ -138,8 +138,8 @@ export class SqliteStore implements RunStore {
 
   /**
    * Writes made in one turn of the event loop share one transaction, committed in a microtask
-   * at the end of that turn: 1,000 jobs due together cost one commit, not 1,000. The dispatcher
-   * starts processes in a later microtask, so a slot is committed before its job runs.
+   * at the end of that turn: the records of 1,000 jobs finishing together cost one commit, not
+   * 1,000. A claim commits at once, since its job starts right after it.
    */
   private batch(): void {
     if (this.batchOpen) return;
@@ -174,9 +174,11 @@ export class SqliteStore implements RunStore {
     }
   }
 
+  /** Committed at once, with whatever else is pending: the job starts right after this. */
   claim(runId: string, job: string, scheduledAt: number): void {
     this.batch();
     this.statements.claim.run(runId, job, scheduledAt);
+    this.commit();
   }
 
   started(runId: string, pid: number | null, startedAt: number, attempt: number): void {
