@@ -178,6 +178,10 @@ export class Daemon {
     }
     const { log, stopGraceMs } = this.options;
     this.scheduler.stop();
+    // The last moment slots were fired: slots from now on are missed (and caught up next time).
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    this.store.heartbeat(Date.now());
     this.watcher?.close();
     this.dispatcher.close();
     const running = this.dispatcher.running().length;
@@ -195,8 +199,6 @@ export class Daemon {
         this.dispatcher.terminateAll('schedd is stopping');
         await this.dispatcher.idle();
       }
-      if (this.heartbeat !== null) clearInterval(this.heartbeat);
-      this.store.heartbeat(Date.now());
       this.store.close();
       log.info({}, 'schedd stopped');
     })();

@@ -16,6 +16,10 @@ export class SafeStore implements RunStore {
   private failedAt = 0;
   private reportedAt = 0;
   private dropped = 0;
+  /** Writes accepted since the last commit we know of: lost too if that commit fails. */
+  private uncommitted = 0;
+  /** Reopened after a failure; "available again" is said after the first write that works. */
+  private recovering = false;
 
   constructor(
     private readonly open: () => RunStore,
@@ -32,11 +36,18 @@ export class SafeStore implements RunStore {
     if (this.failedAt !== 0 && this.now() - this.failedAt < RETRY_MS) return null;
     try {
       this.store = this.open();
-      const opened = this.store as RunStore & { onError?: (error: unknown) => void };
-      if ('onError' in opened) opened.onError = (error) => this.fail(error, 'commit');
-      if (this.failedAt !== 0) this.log.warn({ count: this.dropped }, `run history available again (${this.dropped} records were not written meanwhile)`);
+      const opened = this.store as RunStore & { onError?: (error: unknown, lostWrites?: number) => void; onCommit?: () => void };
+      this.uncommitted = 0;
+      if ('onError' in opened) {
+        opened.onError = (error, lostWrites) => {
+          this.dropped += lostWrites ?? this.uncommitted;
+          this.uncommitted = 0;
+          this.fail(error, 'commit');
+        };
+      }
+      if ('onCommit' in opened) opened.onCommit = () => (this.uncommitted = 0);
+      if (this.failedAt !== 0) this.recovering = true;
       this.failedAt = 0;
-      this.dropped = 0;
     } catch (error) {
       this.fail(error, 'open');
     }
@@ -65,6 +76,12 @@ export class SafeStore implements RunStore {
     }
     try {
       action(store);
+      this.uncommitted++;
+      if (this.recovering) {
+        this.recovering = false;
+        this.log.warn({ count: this.dropped }, `run history available again (${this.dropped} records were not written meanwhile)`);
+        this.dropped = 0;
+      }
     } catch (error) {
       this.dropped++;
       this.fail(error, what);

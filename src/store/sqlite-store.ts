@@ -77,7 +77,9 @@ function clip(text: string, bytes: number, fromEnd: boolean): { text: string; cl
 
 export class SqliteStore implements RunStore {
   /** Called when a batch fails to commit (the microtask has no caller to throw to). */
-  onError: (error: unknown) => void = () => undefined;
+  onError: (error: unknown, lostWrites: number) => void = () => undefined;
+  onCommit: () => void = () => undefined;
+  private pendingWrites = 0;
   private readonly db: Database.Database;
   private batchOpen = false;
   private readonly keepRuns: number;
@@ -142,6 +144,7 @@ export class SqliteStore implements RunStore {
    * 1,000. A claim commits at once, since its job starts right after it.
    */
   private batch(): void {
+    this.pendingWrites++;
     if (this.batchOpen) return;
     this.db.exec('BEGIN');
     this.batchOpen = true;
@@ -151,15 +154,18 @@ export class SqliteStore implements RunStore {
   commit(): void {
     if (!this.batchOpen) return;
     this.batchOpen = false;
+    const writes = this.pendingWrites;
+    this.pendingWrites = 0;
     try {
       this.db.exec('COMMIT');
+      this.onCommit();
     } catch (error) {
       try {
         this.db.exec('ROLLBACK');
       } catch {
         // nothing to roll back
       }
-      this.onError(error);
+      this.onError(error, writes);
     }
   }
 
@@ -189,9 +195,13 @@ export class SqliteStore implements RunStore {
   finished(runId: string, run: FinishedRun): void {
     this.batch();
     const { output } = run;
+    // All of it may be in the runner's (larger) head, with no tail: the end still matters most,
+    // so the tail is then taken from the end of that head (the two may overlap).
     const head = clip(output.head, OUTPUT_BYTES, false);
-    const tail = clip(output.tail, OUTPUT_BYTES, true);
-    const truncated = output.truncated || head.clipped || tail.clipped;
+    const fromHead = output.tail === '' && head.clipped;
+    const tail = clip(fromHead ? output.head : output.tail, OUTPUT_BYTES, true);
+    const keptAll = fromHead ? Buffer.byteLength(head.text) + Buffer.byteLength(tail.text) >= output.bytes : !head.clipped && !tail.clipped;
+    const truncated = output.truncated || !keptAll;
     this.statements.finished.run(run.outcome, run.exitCode, run.signal, run.startedAt, run.finishedAt, Math.round(run.durationMs), run.attempt, run.reason ?? null, head.text, tail.text, output.bytes, truncated ? 1 : 0, runId);
     const row = this.statements.jobOf.get(runId) as { job: string } | undefined;
     if (row !== undefined) this.maybePrune(row.job);

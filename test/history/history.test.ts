@@ -364,7 +364,7 @@ describe('run history: stopping', { concurrency: true }, () => {
     );
   });
 
-  it('bug: slots that come while schedd is stopping (waiting for a running job) are neither run, caught up nor recorded', async (t) => {
+  it('regression: slots that come while schedd is stopping (waiting for a running job) are neither run, caught up nor recorded', async (t) => {
     // The heartbeat written at the end of stop() counts as a sign of life, so at the next start
     // findMissed begins after it: the slots between scheduler.stop() and that heartbeat vanish,
     // even with catchup=all. Here `hold` keeps the stop waiting about 2.5 s.
@@ -485,7 +485,7 @@ describe('run history: the CLI', { concurrency: true }, () => {
     });
   });
 
-  it('bug: an output of 16 to 32 KiB loses its end: the runner keeps it all as head, the store keeps 16 KiB of head and no tail', async (t) => {
+  it('regression: an output of 16 to 32 KiB loses its end: the runner keeps it all as head, the store keeps 16 KiB of head and no tail', async (t) => {
     // The runner's capture keeps 32 KiB of head before any tail, so a 20 KiB output arrives as
     // head only; SqliteStore clips the head to 16 KiB and the tail is empty. `schedd output` then
     // shows the first 16 KiB and nothing else, though it says "head and tail shown".

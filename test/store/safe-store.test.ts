@@ -348,7 +348,7 @@ describe('SafeStore', () => {
     assert.equal(log.records[1]!.level, 'warn');
   });
 
-  it('bug: records rolled back by a failed commit are not counted in "records were not written"', () => {
+  it('regression: records rolled back by a failed commit are not counted in "records were not written"', () => {
     // SafeStore counts only the calls it dropped itself; the claim and skip written into the
     // batch that failed to commit are lost too, but the recovery message leaves them out.
     const clock = new Clock(T0);
@@ -374,7 +374,7 @@ describe('SafeStore', () => {
     );
   });
 
-  it('bug: "run history available again" is logged every 30 s while every write still fails (disk full)', () => {
+  it('regression: "run history available again" is logged every 30 s while every write still fails (disk full)', () => {
     // A full disk lets the file open but fails each write. Each retry logs "available again"
     // as soon as the open succeeds; the write then fails and, within a minute of the last
     // report, silently: the last word in the log is often that the history works.

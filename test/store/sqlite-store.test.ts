@@ -255,9 +255,13 @@ describe('SqliteStore: output', () => {
     completeRun(store, 'big', 'chatty', T, { output: { head, tail, bytes: 1_000_000, truncated: true } });
     assert.deepEqual(store.output('chatty')?.output, { head: 'h'.repeat(KIB16), tail: `${'t'.repeat(KIB16 - 3)}END`, bytes: 1_000_000, truncated: true });
 
-    // Clipping alone sets truncated (the runner kept everything, the store did not).
-    completeRun(store, 'mid', 'chatty', T + 1000, { output: { head: 'x'.repeat(KIB16 + 1), tail: '', bytes: KIB16 + 1, truncated: false } });
-    assert.deepEqual(store.output('chatty', 'mid')?.output, { head: 'x'.repeat(KIB16), tail: '', bytes: KIB16 + 1, truncated: true });
+    // Regression: an output kept whole in the runner's head (16 to 32 KiB) lost its end; the tail
+    // now comes from the end of that head, and nothing is lost, so it is not truncated.
+    completeRun(store, 'mid', 'chatty', T + 1000, { output: { head: `${'x'.repeat(KIB16)}END`, tail: '', bytes: KIB16 + 3, truncated: false } });
+    assert.deepEqual(store.output('chatty', 'mid')?.output, { head: 'x'.repeat(KIB16), tail: `${'x'.repeat(KIB16 - 3)}END`, bytes: KIB16 + 3, truncated: false });
+    // Clipping that loses bytes sets truncated (the runner kept everything, the store did not).
+    completeRun(store, 'lossy', 'chatty', T + 1500, { output: { head: `${'y'.repeat(40_000)}`, tail: 'z'.repeat(40_000), bytes: 80_000, truncated: false } });
+    assert.deepEqual(store.output('chatty', 'lossy')?.output, { head: 'y'.repeat(KIB16), tail: 'z'.repeat(KIB16), bytes: 80_000, truncated: true });
 
     // Exactly 16 KiB each is kept whole.
     const exact = { head: 'a'.repeat(KIB16), tail: 'b'.repeat(KIB16), bytes: 2 * KIB16, truncated: false };
@@ -279,7 +283,7 @@ describe('SqliteStore: output', () => {
     const twoByteTail = `é${'b'.repeat(KIB16 - 1)}`;
     completeRun(store, 'four', 'utf8', T, { output: { head: fourByte, tail: '', bytes: Buffer.byteLength(fourByte), truncated: false } });
     completeRun(store, 'two', 'utf8', T + 1000, { output: { head: twoByte, tail: twoByteTail, bytes: 2 * (KIB16 + 1), truncated: false } });
-    assert.deepEqual(store.output('utf8', 'four')?.output, { head: `aaa${'\u{1F600}'.repeat(4095)}`, tail: '', bytes: Buffer.byteLength(fourByte), truncated: true });
+    assert.deepEqual(store.output('utf8', 'four')?.output, { head: `aaa${'\u{1F600}'.repeat(4095)}`, tail: '\u{1F600}'.repeat(4096), bytes: Buffer.byteLength(fourByte), truncated: false });
     assert.deepEqual(store.output('utf8', 'two')?.output, { head: 'a'.repeat(KIB16 - 1), tail: 'b'.repeat(KIB16 - 1), bytes: 2 * (KIB16 + 1), truncated: true });
   });
 });
