@@ -44,7 +44,7 @@ export async function measureIdle(jobs: number, seconds: number): Promise<IdleRe
     const pid = daemon.child.pid!;
     // Let start-up work settle before measuring: V8 collects the start-up garbage a few
     // seconds later (its memory reducer), which is not idle cost.
-    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
     const before = cpuTicks(pid);
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
     const cpuMs = ((cpuTicks(pid) - before) * 1000) / TICKS_PER_SECOND;
