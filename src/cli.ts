@@ -58,6 +58,8 @@ interface StartFlags {
   killGrace: number;
   stopGrace: number;
   user?: string;
+  keepRuns?: number;
+  keepDays?: number;
 }
 
 function startOptions(flags: StartFlags): StartOptions {
@@ -74,6 +76,8 @@ function startOptions(flags: StartFlags): StartOptions {
     killGraceMs: flags.killGrace,
     stopGraceMs: flags.stopGrace,
     ...(flags.user === undefined ? {} : { user: flags.user }),
+    ...(flags.keepRuns === undefined ? {} : { keepRuns: flags.keepRuns }),
+    ...(flags.keepDays === undefined ? {} : { keepDays: flags.keepDays }),
   };
 }
 
@@ -90,6 +94,8 @@ function withStartOptions(command: Command): Command {
     .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', duration, 10_000)
     .option('--stop-grace <duration>', 'on stop, how long running jobs get to finish', duration, 30_000)
     .option('--user <name>', 'when started as root: run as this user once the socket, log and state files are open')
+    .option('--keep-runs <n>', 'run history: records kept per job (default 100)', positiveInt)
+    .option('--keep-days <n>', 'run history: also drop records older than this many days', positiveInt)
     .addOption(new Option('--crontab-name <name>').hideHelp());
 }
 

@@ -19,6 +19,8 @@ export interface StartOptions {
   killGraceMs: number;
   stopGraceMs: number;
   user?: string;
+  keepRuns?: number;
+  keepDays?: number;
 }
 
 const CLI_PATH = fileURLToPath(new URL('../../../bin/schedd.js', import.meta.url));
@@ -31,6 +33,8 @@ export function serviceArgs(options: StartOptions): string[] {
   if (options.cleanEnv) args.push('--clean-env');
   if (options.maxConcurrent !== null) args.push('--max-concurrent', String(options.maxConcurrent));
   if (options.user !== undefined) args.push('--user', options.user);
+  if (options.keepRuns !== undefined) args.push('--keep-runs', String(options.keepRuns));
+  if (options.keepDays !== undefined) args.push('--keep-days', String(options.keepDays));
   return args;
 }
 
