@@ -118,8 +118,6 @@ export class SqliteStore implements RunStore {
       lastSlots: db.prepare(`SELECT job, MAX(scheduled_at) AS at FROM runs GROUP BY job`),
       heartbeat: db.prepare(`INSERT INTO daemon (key, value) VALUES ('heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
       lastHeartbeat: db.prepare(`SELECT value FROM daemon WHERE key = 'heartbeat'`),
-      setCrontab: db.prepare(`INSERT INTO meta (key, value) VALUES ('crontab', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
-      crontab: db.prepare(`SELECT value FROM meta WHERE key = 'crontab'`),
       historyAll: db.prepare(`SELECT * FROM runs ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`),
       historyJob: db.prepare(`SELECT * FROM runs WHERE job = ? ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`),
       outputLatest: db.prepare(
@@ -250,11 +248,14 @@ export class SqliteStore implements RunStore {
 
   setCrontab(path: string): void {
     this.batch();
-    this.statements.setCrontab.run(path);
+    this.db.prepare(`INSERT INTO meta (key, value) VALUES ('crontab', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(path);
   }
 
+  /** Null also for a file from before schema 2 opened read-only (not migrated, no meta table). */
   crontab(): string | null {
-    return (this.statements.crontab.get() as { value: string } | undefined)?.value ?? null;
+    const hasMeta = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get() !== undefined;
+    if (!hasMeta) return null;
+    return (this.db.prepare(`SELECT value FROM meta WHERE key = 'crontab'`).get() as { value: string } | undefined)?.value ?? null;
   }
 
   lastHeartbeat(): number | null {

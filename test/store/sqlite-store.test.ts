@@ -338,6 +338,17 @@ describe('SqliteStore: retention', () => {
 });
 
 describe('SqliteStore: the file', () => {
+  it('regression: a read-only open of a schema 1 file (schedd history before the daemon upgraded it) failed on the missing meta table', (t) => {
+    const path = join(tempDir(t), 'history.db');
+    const v1 = new Database(path);
+    v1.exec(readFileSync(join(fixturesDir, 'schema-v1.sql'), 'utf8'));
+    v1.close();
+    const store = new SqliteStore(path, { readonly: true });
+    t.after(() => store.close());
+    assert.deepEqual(store.history('backup', 10).map((run) => run.runId), ['v1run']);
+    assert.equal(store.crontab(), null);
+  });
+
   it('opens a file written by schema version 1 and upgrades it to the current version', (t) => {
     const path = join(tempDir(t), 'history.db');
     const v1 = new Database(path);
