@@ -79,10 +79,13 @@ export function encode(reply: Reply): string {
 export class LineReader {
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
+  /** After 'too-long': the complete lines of that chunk before the oversized one (still owed replies). */
+  linesBeforeOverflow: string[] = [];
 
   /** Returns the complete lines in this chunk, or 'too-long' once the limit is passed. */
   push(chunk: Buffer): string[] | 'too-long' {
     const lines: string[] = [];
+    this.linesBeforeOverflow = lines;
     let start = 0;
     for (let newline = chunk.indexOf(10, start); newline >= 0; newline = chunk.indexOf(10, start)) {
       const part = chunk.subarray(start, newline);

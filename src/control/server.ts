@@ -95,17 +95,8 @@ function serve(socket: Socket, sockets: Set<Socket>, handler: Handler, onError: 
   };
   socket.on('data', (chunk: Buffer) => {
     if (closing) return;
-    const lines = reader.push(chunk);
-    if (lines === 'too-long') {
-      // After the replies to what came before it, in order; nothing more is read.
-      closing = true;
-      socket.pause();
-      enqueue(() => {
-        send({ ok: false, error: { code: 'SCHEDD_REQUEST_TOO_LARGE', message: `request over ${MAX_REQUEST_BYTES} bytes; connection closed` } });
-        socket.end(() => socket.destroy());
-      });
-      return;
-    }
+    const pushed = reader.push(chunk);
+    const lines = pushed === 'too-long' ? reader.linesBeforeOverflow : pushed;
     for (const line of lines) {
       if (line.trim() === '') continue;
       const parsed = parseRequest(line);
@@ -118,6 +109,16 @@ function serve(socket: Socket, sockets: Set<Socket>, handler: Handler, onError: 
           send(errorReply(parsed.request, 'SCHEDD_INTERNAL', (error as Error).message));
         }
       });
+    }
+    if (pushed === 'too-long') {
+      // After the replies to what came before it, in order; nothing more is read.
+      closing = true;
+      socket.pause();
+      enqueue(() => {
+        send({ ok: false, error: { code: 'SCHEDD_REQUEST_TOO_LARGE', message: `request over ${MAX_REQUEST_BYTES} bytes; connection closed` } });
+        socket.end(() => socket.destroy());
+      });
+      return;
     }
   });
   // The client has sent all it will: answer what it asked, then close our side.

@@ -85,6 +85,7 @@ export class Daemon {
     this.scheduler = new Scheduler(options.clock ?? systemClock, this.defaultZone, {
       prepare: (job, fire) => this.dispatcher.prepare(job.entry, fire.at),
       unprepare: (job) => this.dispatcher.unprepare(job.id),
+      error: (job, error) => log.error({ job: job.id, err: error }, 'scheduler error (a bug in schedd): the job stays scheduled'),
       fire: (job, fire, cause, lateMs) => {
         if (cause !== 'on-time') {
           log.info({ job: job.id, scheduledAt: new Date(fire.at).toISOString(), lateMs, reason: cause }, `slot fired ${cause === 'dst-gap' ? 'after the DST gap' : cause === 'late' ? 'late' : 'after a clock jump'}`);
@@ -107,6 +108,8 @@ export class Daemon {
     const { log, crontabName, stateDir } = this.options;
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     this.text = await readCrontabText(this.options.crontabPath);
+    // A stop (SIGTERM) may have come while the file was read: then start nothing.
+    if (this.stopping !== null) return;
     const parsed = this.parse(this.text);
     const errors = [...this.fileErrors(), ...this.errors(parsed)];
     if (errors.length > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${errors.join('\n')}\n${crontabName}: invalid, schedd did not start`);
@@ -115,9 +118,8 @@ export class Daemon {
     const lastSlots = this.store.lastSlots();
     const startedAt = Date.now();
     const missed = findMissed(parsed.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, this.store.lastHeartbeat(), startedAt);
-    const seeds = new Map(lastSlots);
-    for (const { entry, slots, more } of missed) if (more === 0) seeds.set(entry.id, slots[slots.length - 1]!);
-    this.scheduler.update(parsed.entries, seeds);
+    // Slots after startedAt fire (late if need be); the ones before it were just reported missed.
+    this.scheduler.update(parsed.entries, lastSlots, startedAt);
     this.store.heartbeat(startedAt);
     this.store.setCrontab(this.options.crontabPath);
     this.heartbeat = setInterval(() => this.store.heartbeat(Date.now()), HEARTBEAT_MS);
@@ -127,12 +129,20 @@ export class Daemon {
     this.scheduler.start();
     log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, daemonPid: process.pid }, 'schedd started');
     for (const { entry, slots } of planCatchUp(this.store, log, missed)) this.dispatcher.catchUp(entry, slots);
+    if (this.stopping !== null) return;
     await this.runRebootJobs(parsed);
   }
 
   /** Re-reads the crontab; an invalid file keeps the current schedule. Reloads never overlap. */
   reload(source: string): Promise<ReloadOutcome> {
-    this.reloading = this.reloading.then(() => this.doReload(source));
+    // Never rejects: a reload that throws (say, the file vanished between read and stat) is
+    // reported as rejected and does not poison the reloads after it.
+    this.reloading = this.reloading.then(() =>
+      this.doReload(source).catch((error: Error) => {
+        this.options.log.error({ err: error, reason: source }, `reload failed: ${error.message}; keeping the current schedule`);
+        return { at: Date.now(), ok: false, errors: [error.message] };
+      }),
+    );
     return this.reloading;
   }
 
@@ -276,6 +286,7 @@ export class Daemon {
     const reboot = parsed.entries.filter((entry) => entry.schedule.kind === 'reboot');
     if (reboot.length === 0) return;
     const bootId = currentBootId();
+    if (this.stopping !== null) return;
     let first: boolean;
     try {
       first = await claimBoot(this.options.stateDir, bootId);

@@ -120,7 +120,8 @@ export class Dispatcher {
     const policy = entry.options.overlap ?? 'skip';
     if (job !== undefined && job.active.size > 0 && policy !== 'allow') return;
     const max = this.options.maxConcurrent;
-    if (max !== null && this.executing.size >= max) return;
+    // Held processes count against the cap too: it is there to bound how many processes exist.
+    if (max !== null && this.executing.size + this.prepared.size >= max) return;
     const runId = newRunId(Date.now());
     const handle = this.spawn(entry, runId, scheduledAt, true);
     const prepared: Prepared = { entry, scheduledAt, runId, handle, dead: false };
@@ -183,7 +184,7 @@ export class Dispatcher {
     return { status: 'started', run: this.accept(job, entry, scheduledAt, prepared) };
   }
 
-  /** Runs missed slots in order, one after another (catchup); returns how many were queued. */
+  /** Runs missed slots in order, one after another (catchup). */
   catchUp(entry: Entry, slots: readonly number[]): void {
     if (this.closed || slots.length === 0) return;
     const job = this.runtime(entry.id);
@@ -351,7 +352,7 @@ export class Dispatcher {
       finishedAt: new Date(result.finishedAt).toISOString(),
       exitCode: result.exitCode,
       signal: result.signal,
-      outcome: result.outcome,
+      outcome,
     });
     const fields = { job: entry.id, run: run.id, pid: result.pid, outcome: result.outcome, exitCode: result.exitCode, signal: result.signal, durationMs: Math.round(result.durationMs), attempt: run.attempt };
     const message = result.outcome === 'ok' ? 'job finished' : `job ${result.outcome === 'failed' ? 'failed' : result.outcome === 'timeout' ? 'timed out' : result.outcome === 'killed' ? 'killed' : 'could not start'}`;

@@ -35,6 +35,13 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
   let server: ControlServer | null = null;
   let stopRequested: ((reason: string) => void) | null = null;
   const onSignal = (signal: NodeJS.Signals): void => stopRequested?.(signal);
+  let reloadFor: ((source: string) => void) | null = null;
+  const onHup = (): void => reloadFor?.('SIGHUP');
+  const onUsr2 = (): void => {
+    log.reopen();
+    log.info({ reason: 'SIGUSR2' }, 'log reopened');
+  };
+  let onDisconnect = (): void => undefined;
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     chmodSync(stateDir, 0o700);
@@ -44,8 +51,12 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
       throw new ScheddError('SCHEDD_ALREADY_RUNNING', `already running${pid === null ? '' : ` (pid ${pid})`} with state directory ${stateDir}`);
     }
     const daemon = new Daemon(options);
+    let stopping = false;
     const stopped = new Promise<void>((resolve) => {
-      stopRequested = (reason) => void daemon.stop(reason).then(resolve);
+      stopRequested = (reason) => {
+        stopping = true;
+        void daemon.stop(reason).then(resolve);
+      };
     });
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
@@ -67,13 +78,15 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
       dropPrivileges(options.user);
     }
     await daemon.start();
-    process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
-    process.on('SIGUSR2', () => {
-      log.reopen();
-      log.info({ reason: 'SIGUSR2' }, 'log reopened');
-    });
-    // Detached: if the watchdog dies, nobody could stop us any more; stop on our own.
-    process.on('disconnect', () => stopRequested?.('watchdog exited'));
+    process.on('SIGHUP', onHup);
+    process.on('SIGUSR2', onUsr2);
+    // Detached: if the watchdog dies, nobody could stop us any more; stop on our own. (Not a
+    // second stop: the disconnect at the end of a clean stop must not hurry anything.)
+    onDisconnect = () => {
+      if (!stopping) stopRequested?.('watchdog exited');
+    };
+    process.on('disconnect', onDisconnect);
+    reloadFor = (source) => void daemon.reload(source);
     ready({ ok: true, pid: process.pid });
     await stopped;
     return 0;
@@ -83,6 +96,9 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHup);
+    process.off('SIGUSR2', onUsr2);
+    process.off('disconnect', onDisconnect);
     await server?.close();
     if (options.mode === 'foreground') removePidfile(stateDir, process.pid);
     lock?.release();

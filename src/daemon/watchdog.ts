@@ -77,7 +77,15 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
           stop('schedd stop');
         }
       });
-      scheduler.on('exit', (code, signal) => {
+      let gone = false;
+      // A spawn that fails (EAGAIN, node replaced during an upgrade) emits 'error', maybe no 'exit'.
+      scheduler.on('error', (error) => {
+        log.error({ err: error }, `cannot start the scheduler: ${error.message}`);
+        if (scheduler.pid === undefined) onGone(null, null);
+      });
+      const onGone = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (gone) return;
+        gone = true;
         child = null;
         if (stopping) return resolve(0);
         if (!everReady) {
@@ -100,7 +108,8 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
           else resolve(0);
         }, backoffMs);
         backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
-      });
+      };
+      scheduler.on('exit', onGone);
     };
     const stop = (signal: NodeJS.Signals | string): void => {
       stopping = true;

@@ -35,7 +35,7 @@ const LATE_NOTICE_MS = 1000;
  * before yielding to other timers.
  */
 const PREPARE_BASE_MS = 50;
-/** Lead per job sharing a slot: twice the measured cost of one prepare, at least 2 ms. */
+/** What one prepare is assumed to cost until measured; the lead per job is twice the cost, at least 2 ms. */
 const PREPARE_INITIAL_COST_MS = 3;
 const PREPARE_MAX_MS = 10_000;
 const PREPARE_BATCH = 4;
@@ -78,6 +78,8 @@ export interface SchedulerListener {
   prepare?(job: ScheduledJob, fire: Fire): void;
   /** The prepared slot will not come (the job was removed or retimed). */
   unprepare?(job: ScheduledJob): void;
+  /** A listener call threw (a bug): reported, and the loop goes on. */
+  error?(job: ScheduledJob, error: unknown): void;
   fire(job: ScheduledJob, fire: Fire, cause: FireCause, lateMs: number): void;
   skip(job: ScheduledJob, skipped: Skipped): void;
   clockJump?(deltaMs: number, kind: 'forward' | 'backward' | 'correction'): void;
@@ -88,6 +90,14 @@ export interface ReloadDiff {
   changed: string[];
   removed: string[];
   unchanged: number;
+}
+
+function safeNext(job: ScheduledJob, now: number): Fire | null {
+  try {
+    return nextFire(job.entry.schedule, job.zone, Math.max(now, job.lastSlotAt ?? now));
+  } catch {
+    return null;
+  }
 }
 
 /** Everything that decides when an entry fires; a change here reschedules it. */
@@ -123,8 +133,10 @@ export class Scheduler {
    * Installs a new set of entries, keeping the state of jobs whose id is unchanged. `lastSlots`
    * (from the run history, at start) says which slots a job already had: none of them fires again.
    */
-  update(entries: readonly Entry[], lastSlots: ReadonlyMap<string, number> = new Map()): ReloadDiff {
+  update(entries: readonly Entry[], lastSlots: ReadonlyMap<string, number> = new Map(), fromMs?: number): ReloadDiff {
     const now = this.clock.now();
+    // New jobs take slots after `fromMs` (the daemon's start: a slot between it and now fires late).
+    const from = Math.min(fromMs ?? now, now);
     const diff: ReloadDiff = { added: [], changed: [], removed: [], unchanged: 0 };
     const seen = new Set<string>();
     for (const entry of entries) {
@@ -135,7 +147,7 @@ export class Scheduler {
         const lastSlotAt = lastSlots.get(entry.id) ?? null;
         const added: ScheduledJob = { id: entry.id, entry, zone, next: null, lastSlotAt, preparedFor: null, actionAt: 0, heapIndex: -1 };
         this.jobs.set(entry.id, added);
-        this.schedule(added, nextFire(entry.schedule, zone, Math.max(now, lastSlotAt ?? now)));
+        this.schedule(added, nextFire(entry.schedule, zone, Math.max(from, lastSlotAt ?? from)));
         diff.added.push(entry.id);
         continue;
       }
@@ -184,13 +196,6 @@ export class Scheduler {
     return this.jobs.size;
   }
 
-  /** Earliest pending slot, for status. */
-  nextDueAt(): number | null {
-    let earliest: number | null = null;
-    for (const job of this.jobs.values()) if (job.next !== null && (earliest === null || job.next.at < earliest)) earliest = job.next.at;
-    return earliest;
-  }
-
   /** `more`: a prepare batch was cut short; come back at once, after other timers have run. */
   private arm(now: number, more = false): void {
     if (this.timer !== null) this.clock.clearTimer(this.timer);
@@ -207,12 +212,16 @@ export class Scheduler {
     const now = this.clock.now();
     const driftMs = now - this.expectedWakeAt;
     let more = false;
-    if (now < this.lastWakeAt) this.wentBack(now, -driftMs);
-    else if (driftMs > JUMP_LIMIT_MS) more = this.handleDue(now, 'correction', driftMs);
-    else if (driftMs > LATE_LIMIT_MS) more = this.handleDue(now, 'jump', driftMs);
-    else more = this.handleDue(now, 'normal', driftMs);
-    this.lastWakeAt = now;
-    this.arm(now, more);
+    try {
+      if (now < this.lastWakeAt) this.wentBack(now, -driftMs);
+      else if (driftMs > JUMP_LIMIT_MS) more = this.handleDue(now, 'correction', driftMs);
+      else if (driftMs > LATE_LIMIT_MS) more = this.handleDue(now, 'jump', driftMs);
+      else more = this.handleDue(now, 'normal', driftMs);
+    } finally {
+      // Whatever happened above, the loop goes on.
+      this.lastWakeAt = now;
+      this.arm(now, more);
+    }
   }
 
   private wentBack(now: number, backMs: number): void {
@@ -268,7 +277,18 @@ export class Scheduler {
       (job.next!.at <= now ? due : toPrepare).push(job);
     }
     due.sort((a, b) => Number(b.preparedFor === b.next!.at) - Number(a.preparedFor === a.next!.at));
-    for (const job of due) this.handleSlot(job, now, mode);
+    for (const job of due) {
+      try {
+        this.handleSlot(job, now, mode);
+      } catch (error) {
+        // Nothing in the listener should throw; if it does, the job stays scheduled.
+        this.listener.error?.(job, error);
+        if (job.heapIndex < 0) {
+          this.unschedule(job);
+          this.schedule(job, safeNext(job, now));
+        }
+      }
+    }
     let prepared = 0;
     for (const job of toPrepare) {
       if (prepared === PREPARE_BATCH) {
@@ -282,7 +302,11 @@ export class Scheduler {
       this.heap.push(job);
       // What a prepare costs (a process start) is measured, not assumed: it sizes lead times.
       const startedMs = performance.now();
-      this.listener.prepare?.(job, slot);
+      try {
+        this.listener.prepare?.(job, slot);
+      } catch (error) {
+        this.listener.error?.(job, error);
+      }
       this.prepareCostMs = 0.9 * this.prepareCostMs + 0.1 * (performance.now() - startedMs);
     }
     return toPrepare.length > prepared;
@@ -308,7 +332,9 @@ export class Scheduler {
       due.push(fire);
       fire = nextFire(job.entry.schedule, job.zone, fire.at);
     }
-    job.preparedFor = null; // the prepared slot has come: nothing to take back
+    // The prepared slot has come and was fired: nothing to take back. (In other modes it may
+    // only have been reported: then unschedule takes the held process back.)
+    if (mode === 'normal') job.preparedFor = null;
     this.unschedule(job);
     job.lastSlotAt = overflow ? now : due[due.length - 1]!.at;
     this.schedule(job, fire);

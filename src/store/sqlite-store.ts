@@ -106,12 +106,14 @@ export class SqliteStore implements RunStore {
     const db = this.db;
     this.statements = {
       claim: db.prepare(`INSERT OR IGNORE INTO runs (run_id, job, scheduled_at, outcome) VALUES (?, ?, ?, 'running')`),
-      started: db.prepare(`UPDATE runs SET pid = ?, started_at = ?, attempt = ? WHERE run_id = ?`),
+      // A retry runs again: the row is in flight again (a crash now makes it lost, not failed).
+      started: db.prepare(`UPDATE runs SET pid = ?, started_at = ?, attempt = ?, outcome = 'running', finished_at = NULL WHERE run_id = ?`),
       finished: db.prepare(
         `UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, finished_at = ?, duration_ms = ?, attempt = ?, reason = ?,
            output_head = ?, output_tail = ?, output_bytes = ?, output_truncated = ? WHERE run_id = ?`,
       ),
-      cancelled: db.prepare(`UPDATE runs SET outcome = 'interrupted', reason = ?, finished_at = ? WHERE run_id = ?`),
+      // Only a run still in flight: a run waiting to retry keeps its last attempt's outcome.
+      cancelled: db.prepare(`UPDATE runs SET outcome = 'interrupted', reason = ?, finished_at = ? WHERE run_id = ? AND outcome = 'running'`),
       notRun: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, reason) VALUES (?, ?, ?, ?, ?)`),
       inFlight: db.prepare(`SELECT * FROM runs WHERE outcome = 'running'`),
       lost: db.prepare(`UPDATE runs SET outcome = 'lost', reason = ?, finished_at = ? WHERE run_id = ?`),

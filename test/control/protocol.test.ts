@@ -86,6 +86,13 @@ function feed(reader: LineReader, ...chunks: Array<string | Buffer>): Array<stri
 }
 
 describe('LineReader', () => {
+  it('regression: the complete lines before an oversized one in the same chunk were dropped, never answered', () => {
+    const reader = new LineReader();
+    const chunk = Buffer.concat([Buffer.from('{"cmd":"ping"}\n{"cmd":"status"}\n'), Buffer.alloc(MAX_REQUEST_BYTES + 1, 0x61)]);
+    assert.equal(reader.push(chunk), 'too-long');
+    assert.deepEqual(reader.linesBeforeOverflow, ['{"cmd":"ping"}', '{"cmd":"status"}']);
+  });
+
   it('joins lines split across chunks and keeps the unfinished tail', () => {
     assert.deepEqual(feed(new LineReader(), '{"cmd":', '"ping"}\n{"cmd"', ':"status"}\n\n{"x"', '}\n'), [[], ['{"cmd":"ping"}'], ['{"cmd":"status"}', ''], ['{"x"}']]);
   });

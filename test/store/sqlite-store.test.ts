@@ -531,3 +531,25 @@ describe('SqliteStore: figures', () => {
     assert.ok(rows >= jobs * DEFAULT_KEEP_RUNS && rows < jobs * (DEFAULT_KEEP_RUNS + 20), `${rows} records kept`);
   });
 });
+
+describe('SqliteStore: retries', () => {
+  it('regression: a run retrying was recorded failed, so a crash during the retry did not mark it lost', (t) => {
+    const { store } = openStore(t);
+    store.claim('r1', 'flaky', T);
+    store.started('r1', 100, T + 5, 1);
+    store.finished('r1', { outcome: 'failed', exitCode: 1, signal: null, startedAt: T + 5, finishedAt: T + 50, durationMs: 45, attempt: 1, output: { head: '', tail: '', bytes: 0, truncated: false } });
+    store.commit();
+    // Waiting to retry: the last attempt's outcome stands, and a cancel does not overwrite it.
+    store.cancelled('r1', 'schedd is stopping');
+    store.commit();
+    assert.equal(store.history('flaky', 1)[0]!.outcome, 'failed');
+    // The retry runs: in flight again, so a crash now makes it lost.
+    store.started('r1', 101, T + 1050, 2);
+    store.commit();
+    assert.deepEqual(
+      store.takeInFlight(() => 'schedd died').map((run) => [run.runId, run.attempt, run.pid, run.finishedAt]),
+      [['r1', 2, 101, null]],
+    );
+    assert.equal(store.history('flaky', 1)[0]!.outcome, 'lost');
+  });
+});
