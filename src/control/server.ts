@@ -30,6 +30,8 @@ export async function startControlServer(path: string, handler: Handler, onError
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     if (sockets.size >= MAX_CONNECTIONS) {
       socket.on('error', () => socket.destroy());
+      // A refused client that never reads must not hold the connection either.
+      socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
       socket.end(encode({ ok: false, error: { code: 'SCHEDD_BUSY', message: `too many control connections (${MAX_CONNECTIONS}); try again` } }), () => socket.destroy());
       return;
     }

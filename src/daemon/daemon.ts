@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { userInfo } from 'node:os';
+import { safeUserName } from './job-env.js';
 import { lookupAccount, type Account } from './privileges.js';
 import { findMissed, markLostRuns, planCatchUp } from './recovery.js';
 import { historyPath } from './pidfile.js';
@@ -19,21 +19,9 @@ import { systemClock, type Clock } from '../schedule/clock.js';
 import { Scheduler, type ReloadDiff } from '../schedule/scheduler.js';
 import { systemZone } from '../schedule/zone.js';
 
-function safeUserName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return '';
-  }
-}
 
 /** How often the daemon notes that it is alive: the start of a downtime is known to this. */
 const HEARTBEAT_MS = 30_000;
-
-/**
- * One scheduler process: the crontab, the schedule, the running jobs and their lifecycle.
- * Signals and process exit belong to the caller (the start command).
- */
 
 export interface DaemonOptions {
   crontabPath: string;
@@ -62,6 +50,10 @@ export interface ReloadOutcome {
   unchanged?: boolean;
 }
 
+/**
+ * One scheduler process: the crontab, the schedule, the running jobs and their lifecycle.
+ * Signals and process exit belong to the caller (the service).
+ */
 export class Daemon {
   readonly startedAt = Date.now();
   lastReload: ReloadOutcome | null = null;

@@ -32,8 +32,6 @@ export interface DispatcherOptions {
   maxConcurrent: number | null;
   cleanEnv: boolean;
   baseEnv: NodeJS.ProcessEnv;
-  /** First retry delay; each further retry doubles it, up to MAX_RETRY_DELAY_MS. */
-  retryBaseMs?: number;
   /** Accounts of the users jobs run as (system crontab or `user=`), resolved by the daemon. */
   accounts: ReadonlyMap<string, Account>;
   /** Where runs are recorded (the run history); nothing is recorded without it. */
@@ -95,6 +93,8 @@ interface JobRuntime {
   backlog: { entry: Entry; scheduledAt: number }[];
 }
 
+/** The first retry waits 1 s; each further one twice as long, up to 10 minutes. */
+const RETRY_BASE_MS = 1000;
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 
 export class Dispatcher {
@@ -210,6 +210,9 @@ export class Dispatcher {
       if (run.handle === null) this.cancel(run, 'job removed from the crontab');
       else run.cancelled = true;
     }
+    // Nothing left of a removed job once its runs are over (a renamed job would pile up).
+    if (job.active.size === 0) this.jobs.delete(jobId);
+    this.lastRuns.delete(jobId);
   }
 
   running(): RunningInfo[] {
@@ -362,16 +365,16 @@ export class Dispatcher {
     const retries = entry.options.retries ?? 0;
     const retriable = result.outcome === 'failed' || result.outcome === 'timeout' || result.outcome === 'error';
     if (retriable && !run.cancelled && !this.closed && run.attempt <= retries) {
-      const delayMs = Math.min((this.options.retryBaseMs ?? 1000) * 2 ** (run.attempt - 1), MAX_RETRY_DELAY_MS);
+      const delayMs = Math.min(RETRY_BASE_MS * 2 ** (run.attempt - 1), MAX_RETRY_DELAY_MS);
       run.attempt++;
       this.options.log.info({ job: entry.id, run: run.id, attempt: run.attempt, delayMs }, 'job retry scheduled');
       run.timer = setTimeout(() => {
         run.timer = null;
         this.admit(run);
       }, delayMs);
-      return;
+    } else {
+      this.retire(run);
     }
-    this.retire(run);
     if (this.executing.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 

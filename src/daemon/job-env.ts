@@ -24,7 +24,8 @@ function cleanBase(): Record<string, string> {
   return { HOME: homedir(), LOGNAME: user, USER: user, SHELL: DEFAULT_SHELL, PATH: '/usr/bin:/bin' };
 }
 
-function safeUserName(): string {
+/** The name of the user schedd runs as (a uid when the system has no name for it). */
+export function safeUserName(): string {
   try {
     return userInfo().username;
   } catch {

@@ -26,15 +26,16 @@ function alive(pid: number | null): boolean {
 
 /** Marks the previous daemon's in-flight runs lost, saying whether their process lives on. */
 export function markLostRuns(store: RunStore, log: Log): RunRecord[] {
-  const lost = store.takeInFlight((run) =>
-    run.pid === null
-      ? 'schedd stopped before this run started'
-      : alive(run.pid)
-        ? `schedd died while this ran; its process ${run.pid} is still running (not started again)`
-        : `schedd died while this ran; its process ${run.pid} is gone`,
-  );
+  // Asked once per run: the record and the log must say the same.
+  const living = new Map<string, boolean>();
+  const lost = store.takeInFlight((run) => {
+    const isAlive = alive(run.pid);
+    living.set(run.runId, isAlive);
+    if (run.pid === null) return 'schedd stopped before this run started';
+    return isAlive ? `schedd died while this ran; its process ${run.pid} is still running (not started again)` : `schedd died while this ran; its process ${run.pid} is gone`;
+  });
   for (const run of lost) {
-    log.warn({ job: run.job, run: run.runId, pid: run.pid, scheduledAt: run.scheduledAt, reason: alive(run.pid) ? 'still running' : 'gone' }, 'run lost: schedd died while it was in flight');
+    log.warn({ job: run.job, run: run.runId, pid: run.pid, scheduledAt: run.scheduledAt, reason: living.get(run.runId) ? 'still running' : 'gone' }, 'run lost: schedd died while it was in flight');
   }
   return lost;
 }

@@ -48,8 +48,11 @@ export function watchCrontab(path: string, debounceMs: number, onChange: () => v
     } catch {
       return; // missing for now: the folder watch sees it come back
     }
-    if (real === path || real === target?.real) return;
+    if (real === target?.real) return;
     target?.watcher?.close();
+    target = null;
+    // Now a plain file (the link replaced): its own folder's watch covers it.
+    if (real === path) return;
     target = { real, watcher: open(dirname(real), (file) => file === null || file === basename(real)) };
   };
   const name = basename(path);

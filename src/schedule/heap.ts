@@ -11,10 +11,6 @@ export class MinHeap<T extends HeapItem> {
 
   constructor(private readonly key: (item: T) => number) {}
 
-  get size(): number {
-    return this.items.length;
-  }
-
   peek(): T | undefined {
     return this.items[0];
   }
@@ -23,12 +19,6 @@ export class MinHeap<T extends HeapItem> {
     item.heapIndex = this.items.length;
     this.items.push(item);
     this.up(item.heapIndex);
-  }
-
-  pop(): T | undefined {
-    const top = this.items[0];
-    if (top !== undefined) this.removeAt(0);
-    return top;
   }
 
   remove(item: T): void {
