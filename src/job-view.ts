@@ -14,7 +14,21 @@ export interface JobView {
   user?: string;
   /** Only when a daemon answered: whether a run is active, and the last one that finished. */
   running?: boolean;
-  lastRun?: { startedAt: string; finishedAt: string; exitCode: number | null; signal: string | null; outcome: string } | null;
+  lastRun?: LastRunView | null;
+}
+
+export interface LastRunView {
+  startedAt: string;
+  finishedAt: string;
+  exitCode: number | null;
+  signal: string | null;
+  outcome: string;
+}
+
+/** A recorded run as `lastRun`: null unless it really ran (started and finished). */
+export function lastRunView(run: { startedAt: string | null; finishedAt: string | null; exitCode: number | null; signal: string | null; outcome: string } | null | undefined): LastRunView | null {
+  if (run === null || run === undefined || run.startedAt === null || run.finishedAt === null) return null;
+  return { startedAt: run.startedAt, finishedAt: run.finishedAt, exitCode: run.exitCode, signal: run.signal, outcome: run.outcome };
 }
 
 export function jobView(entry: Entry, nowMs: number, zone: string): JobView & { nextMs: number | null } {

@@ -4,7 +4,7 @@ import { socketPath } from '../daemon/pidfile.js';
 import { errorCount, formatDiagnostic, loadCrontab } from '../crontab-file.js';
 import { ExitCode, ScheddError } from '../errors.js';
 import { formatLocal, formatSpan, formatTable } from '../format.js';
-import { jobView, type JobView } from '../job-view.js';
+import { jobView, lastRunView, type JobView } from '../job-view.js';
 import { openHistory } from './history.js';
 import { systemZone } from '../schedule/zone.js';
 
@@ -43,9 +43,7 @@ export async function listCommand(file: string, displayName: string, options: Li
     views = parsed.entries.map((entry) => {
       const { nextMs: _, ...view } = jobView(entry, nowMs, entry.zone ?? zone);
       if (recorded === null) return view;
-      const last = recorded.get(entry.id);
-      const lastRun = last === undefined || last.startedAt === null || last.finishedAt === null ? null : { startedAt: last.startedAt, finishedAt: last.finishedAt, exitCode: last.exitCode, signal: last.signal, outcome: last.outcome };
-      return { ...view, lastRun };
+      return { ...view, lastRun: lastRunView(recorded.get(entry.id)) };
     });
   }
   if (options.json) {

@@ -1,26 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { call } from '../control/client.js';
 import { isLocked } from '../daemon/lock.js';
+import { processAlive } from '../daemon/process-alive.js';
 import { readPidfile, socketPath } from '../daemon/pidfile.js';
 import { ExitCode, ScheddError } from '../errors.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie has exited; only its parent (init, for a daemon) has yet to reap it.
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (alive(pid)) {
+  while (processAlive(pid)) {
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -1,6 +1,6 @@
 import type { Daemon } from './daemon.js';
 import { errorReply, okReply, type Reply, type Request } from '../control/protocol.js';
-import { jobView } from '../job-view.js';
+import { jobView, lastRunView } from '../job-view.js';
 import type { Log } from '../log.js';
 
 export interface StatusResult {
@@ -52,14 +52,7 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
         const recorded = daemon.store.lastRuns();
         const jobs = daemon.jobStates().map(({ entry, zone, running, lastRun }) => {
           const { nextMs: _, ...view } = jobView(entry, now, zone);
-          const stored = recorded.get(entry.id);
-          const last =
-            stored !== undefined && stored.startedAt !== null && stored.finishedAt !== null
-              ? { startedAt: stored.startedAt, finishedAt: stored.finishedAt, exitCode: stored.exitCode, signal: stored.signal, outcome: stored.outcome }
-              : lastRun === null
-                ? null
-                : { startedAt: lastRun.startedAt, finishedAt: lastRun.finishedAt, exitCode: lastRun.exitCode, signal: lastRun.signal, outcome: lastRun.outcome };
-          return { ...view, running, lastRun: last };
+          return { ...view, running, lastRun: lastRunView(recorded.get(entry.id)) ?? lastRunView(lastRun) };
         });
         jobs.sort((a, b) => a.line - b.line);
         return okReply(request, jobs);

@@ -19,9 +19,15 @@ export interface RunContext {
   scheduledAt: number;
 }
 
-function cleanBase(): Record<string, string> {
-  const user = safeUserName();
-  return { HOME: homedir(), LOGNAME: user, USER: user, SHELL: DEFAULT_SHELL, PATH: '/usr/bin:/bin' };
+let clean: Readonly<Record<string, string>> | null = null;
+
+/** Cron's minimal environment; looked up once, at the first run (after any privilege drop). */
+function cleanBase(): Readonly<Record<string, string>> {
+  if (clean === null) {
+    const user = safeUserName();
+    clean = { HOME: homedir(), LOGNAME: user, USER: user, SHELL: DEFAULT_SHELL, PATH: '/usr/bin:/bin' };
+  }
+  return clean;
 }
 
 /** The name of the user schedd runs as (a uid when the system has no name for it). */
@@ -44,12 +50,10 @@ function accountBase(account: Account): Record<string, string> {
 export function jobProcess(
   entry: Entry,
   context: RunContext,
-  options: { cleanEnv: boolean; baseEnv: NodeJS.ProcessEnv; account?: Account | undefined },
+  options: { cleanEnv: boolean; baseEnv: Readonly<Record<string, string>>; account?: Account | undefined },
 ): { shell: string; env: Record<string, string>; cwd: string } {
-  const env: Record<string, string> = {};
   const base = options.account !== undefined ? accountBase(options.account) : options.cleanEnv ? cleanBase() : options.baseEnv;
-  for (const [name, value] of Object.entries(base)) if (value !== undefined) env[name] = value;
-  Object.assign(env, entry.env);
+  const env: Record<string, string> = { ...base, ...entry.env };
   const shell = entry.env.SHELL ?? DEFAULT_SHELL;
   env.SHELL = shell;
   env.SCHEDD_JOB_ID = entry.id;

@@ -1,3 +1,4 @@
+import { processAlive } from './process-alive.js';
 import type { Entry } from '../crontab/types.js';
 import type { Log } from '../log.js';
 import { nextFire } from '../schedule/next-fire.js';
@@ -14,22 +15,12 @@ const MAX_MISSED_RECORDED = 100;
 /** catchup=all runs at most this many missed slots. */
 export const MAX_CATCHUP_RUNS = 100;
 
-function alive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Marks the previous daemon's in-flight runs lost, saying whether their process lives on. */
 export function markLostRuns(store: RunStore, log: Log): RunRecord[] {
   // Asked once per run: the record and the log must say the same.
   const living = new Map<string, boolean>();
   const lost = store.takeInFlight((run) => {
-    const isAlive = alive(run.pid);
+    const isAlive = processAlive(run.pid);
     living.set(run.runId, isAlive);
     if (run.pid === null) return 'schedd stopped before this run started';
     return isAlive ? `schedd died while this ran; its process ${run.pid} is still running (not started again)` : `schedd died while this ran; its process ${run.pid} is gone`;
