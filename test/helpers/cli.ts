@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,4 +46,33 @@ export function tempDir(prefix = 'schedd-test-'): { dir: string; write(name: str
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A temporary directory (realpath, so it compares equal to what `pwd` prints) and its files. */
+export class TempFiles {
+  readonly dir: string;
+
+  constructor(prefix: string) {
+    this.dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+  }
+
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  write(name: string, text: string): string {
+    const path = this.path(name);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  /** Writes a sibling file and renames it over `name`, as editors that save atomically do. */
+  replace(name: string, text: string): void {
+    const temp = this.write(`${name}.new`, text);
+    renameSync(temp, this.path(name));
+  }
+
+  read(name: string): string {
+    return readFileSync(this.path(name), 'utf8');
+  }
 }

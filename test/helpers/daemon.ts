@@ -1,10 +1,9 @@
 // Runs the built `schedd start --foreground --json-logs` as a child process and follows its log.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cliPath } from './cli.js';
+import { cliPath, TempFiles } from './cli.js';
 
 // Tests run from dist/test/..., fixtures stay in the source tree.
 const fixturesDir = fileURLToPath(new URL('../../../test/fixtures/daemon/', import.meta.url));
@@ -246,29 +245,12 @@ export class DaemonProcess {
 }
 
 /** A fresh temporary directory (realpath, so it compares equal to what `pwd` prints). */
-export class Workspace {
-  readonly dir = realpathSync(mkdtempSync(join(tmpdir(), 'schedd-daemon-')));
+export class Workspace extends TempFiles {
+  constructor() {
+    super('schedd-daemon-');
+  }
+
   private readonly daemons: DaemonProcess[] = [];
-
-  path(name: string): string {
-    return join(this.dir, name);
-  }
-
-  write(name: string, text: string): string {
-    const path = this.path(name);
-    writeFileSync(path, text);
-    return path;
-  }
-
-  /** Writes a sibling file and renames it over `name`, as editors that save atomically do. */
-  replace(name: string, text: string): void {
-    const temp = this.write(`${name}.new`, text);
-    renameSync(temp, this.path(name));
-  }
-
-  read(name: string): string {
-    return readFileSync(this.path(name), 'utf8');
-  }
 
   /** Non-empty lines of a ledger file, or [] when it does not exist yet. */
   lines(name: string): string[] {

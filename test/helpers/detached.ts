@@ -2,13 +2,12 @@
 // state directory, reads its JSON log file, talks raw NDJSON to its control socket, and makes
 // sure nothing it started outlives the test.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusResult } from '../../src/daemon/control-handler.js';
-import { runCli, type CliResult } from './cli.js';
+import { runCli, TempFiles, type CliResult } from './cli.js';
 import { hasExited, matches, type LogRecord, type Match } from './daemon.js';
 
 export type { StatusResult };
@@ -84,8 +83,7 @@ export async function cleanupAll(): Promise<void> {
  * (schedd passes its environment on), so cleanup finds and kills whatever is left, however the
  * test ended.
  */
-export class Instance {
-  readonly dir = realpathSync(mkdtempSync(join(tmpdir(), 'schedd-detached-')));
+export class Instance extends TempFiles {
   readonly stateDir = join(this.dir, 'state');
   readonly crontabPath: string;
   readonly socketPath = join(this.stateDir, 'schedd.sock');
@@ -97,28 +95,9 @@ export class Instance {
 
   /** `crontab`: where -c points, relative to the directory (default `crontab`). */
   constructor(options: { crontab?: string } = {}) {
+    super('schedd-detached-');
     this.crontabPath = join(this.dir, options.crontab ?? 'crontab');
     instances.add(this);
-  }
-
-  path(name: string): string {
-    return join(this.dir, name);
-  }
-
-  write(name: string, text: string): string {
-    const path = this.path(name);
-    writeFileSync(path, text);
-    return path;
-  }
-
-  /** Writes a sibling file and renames it over `name`, as editors that save atomically do. */
-  replace(name: string, text: string): void {
-    const temp = this.write(`${name}.new`, text);
-    renameSync(temp, this.path(name));
-  }
-
-  read(name: string): string {
-    return readFileSync(this.path(name), 'utf8');
   }
 
   /** The CLI in this directory, HOME here too (so jobs run here), TZ=UTC, with the mark. */
