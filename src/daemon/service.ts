@@ -36,13 +36,22 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
   let stopRequested: ((reason: string) => void) | null = null;
   const onSignal = (signal: NodeJS.Signals): void => stopRequested?.(signal);
   let reloadFor: ((source: string) => void) | null = null;
-  const onHup = (): void => reloadFor?.('SIGHUP');
+  // A SIGHUP before the daemon can reload (still starting) is kept and applied once it can.
+  let hupPending = false;
+  const onHup = (): void => {
+    if (reloadFor === null) hupPending = true;
+    else reloadFor('SIGHUP');
+  };
   const onUsr2 = (): void => {
     log.reopen();
     log.info({ reason: 'SIGUSR2' }, 'log reopened');
   };
   let onDisconnect = (): void => undefined;
   try {
+    // Installed first: without a listener SIGHUP and SIGUSR2 terminate the process, and a
+    // supervisor may send them as soon as schedd says it started (systemctl reload, logrotate).
+    process.on('SIGHUP', onHup);
+    process.on('SIGUSR2', onUsr2);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     chmodSync(stateDir, 0o700);
     lock = await acquireLock(stateDir, 'scheduler');
@@ -78,8 +87,6 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
       dropPrivileges(options.user);
     }
     await daemon.start();
-    process.on('SIGHUP', onHup);
-    process.on('SIGUSR2', onUsr2);
     // Detached: if the watchdog dies, nobody could stop us any more; stop on our own. (Not a
     // second stop: the disconnect at the end of a clean stop must not hurry anything.)
     onDisconnect = () => {
@@ -87,6 +94,7 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     };
     process.on('disconnect', onDisconnect);
     reloadFor = (source) => void daemon.reload(source);
+    if (hupPending) reloadFor('SIGHUP');
     ready({ ok: true, pid: process.pid });
     await stopped;
     return 0;

@@ -106,4 +106,18 @@ describe('schedd start: reload', { concurrency: true }, () => {
       'after its removal the job should only finish the attempt that was running',
     );
   });
+
+  it('regression: a SIGHUP just after "schedd started" killed the daemon (its handler was installed after start-up)', async (t) => {
+    const ws = workspace(t);
+    // An @reboot job makes start-up write the boot id after "schedd started": the window this
+    // regression had was wide open then (10 deaths in 10 tries), and without it still about half.
+    ws.write('crontab', `@reboot sleep 0.2\n${job('tick', 'true')}`);
+    const daemon = ws.start();
+    await daemon.waitFor({ msg: 'schedd started' });
+    daemon.signal('SIGHUP');
+    const unchanged = await daemon.waitFor({ msg: 'crontab unchanged' });
+    assert.equal(unchanged.reason, 'SIGHUP');
+    await daemon.waitFor({ msg: 'job finished', job: 'tick' }, 15_000, daemon.indexOf(unchanged));
+    assert.equal(await daemon.stop(), 0);
+  });
 });
