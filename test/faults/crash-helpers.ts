@@ -79,6 +79,17 @@ export interface CrashFigures {
 const RAN = new Set(['running', 'ok', 'failed', 'timeout', 'killed', 'error', 'lost', 'interrupted']);
 const END_OUTCOME: Record<string, string> = { 'job finished': 'ok', 'job failed': 'failed', 'job timed out': 'timeout', 'job killed': 'killed', 'job could not start': 'error' };
 
+/** Slots (job + instant) that more than one run claimed in the history, as problems. */
+export function doubledClaims(history: readonly RunRecord[]): string[] {
+  const claims = new Map<string, string[]>();
+  for (const record of history) {
+    if (!RAN.has(record.outcome)) continue;
+    const key = `${record.job} ${record.scheduledAt}`;
+    claims.set(key, [...(claims.get(key) ?? []), record.runId]);
+  }
+  return [...claims].filter(([, runs]) => runs.length > 1).map(([slot, runs]) => `slot ${slot} claimed by ${runs.length} runs in the history: ${runs.join(', ')}`);
+}
+
 export function outcomeOfEndMessage(msg: string): string | undefined {
   return END_OUTCOME[msg];
 }
@@ -103,13 +114,7 @@ export function checkCrashInvariants(events: readonly LedgerEvent[], history: re
   figures.doubled = doubled.size;
   for (const [slot, count] of doubled) problems.push(`slot ${slot} started ${count} times`);
 
-  const claims = new Map<string, string[]>();
-  for (const record of history) {
-    if (!RAN.has(record.outcome)) continue;
-    const key = `${record.job} ${record.scheduledAt}`;
-    claims.set(key, [...(claims.get(key) ?? []), record.runId]);
-  }
-  for (const [slot, runs] of claims) if (runs.length > 1) problems.push(`slot ${slot} claimed by ${runs.length} runs in the history: ${runs.join(', ')}`);
+  problems.push(...doubledClaims(history));
 
   const starts = new Map<string, LedgerEvent>();
   const ends = new Map<string, LedgerEvent>();
