@@ -19,6 +19,9 @@ import { systemClock, type Clock } from '../schedule/clock.js';
 import { Scheduler, type ReloadDiff } from '../schedule/scheduler.js';
 import { systemZone } from '../schedule/zone.js';
 
+/** How long a crontab that looks cut short (empty, or no final newline) is left to settle. */
+const INCOMPLETE_SETTLE_MS = 200;
+
 
 /** How often the daemon notes that it is alive: the start of a downtime is known to this. */
 const HEARTBEAT_MS = 30_000;
@@ -144,7 +147,7 @@ export class Daemon {
     if (this.stopping !== null) return { at, ok: false, errors: ['schedd is stopping'] };
     let text: string;
     try {
-      text = await readCrontabText(this.options.crontabPath);
+      text = await this.readSettled(source);
     } catch (error) {
       const message = (error as Error).message;
       log.error({ reason: source, errors: [message] }, 'reload failed: keeping the current schedule');
@@ -166,6 +169,24 @@ export class Daemon {
     for (const id of diff.removed) this.dispatcher.forget(id);
     log.info({ reason: source, added: diff.added, changed: diff.changed, removed: diff.removed, unchanged: diff.unchanged, jobs: this.scheduler.size }, 'crontab reloaded');
     return (this.lastReload = { at, ok: true, errors: [], diff });
+  }
+
+  /**
+   * The crontab's text, read again while it looks cut short: a file rewritten in place is empty
+   * (or ends mid-line) between the writer's truncate and its write, and applying that read would
+   * drop every job until the next reload. Two reads that agree, INCOMPLETE_SETTLE_MS apart, are
+   * taken as meant (an emptied crontab is applied, a little later).
+   */
+  private async readSettled(source: string): Promise<string> {
+    let text = await readCrontabText(this.options.crontabPath);
+    for (let tries = 0; tries < 5 && text !== this.text && (text === '' || !text.endsWith('\n')); tries++) {
+      this.options.log.info({ reason: source, delayMs: INCOMPLETE_SETTLE_MS }, `crontab looks incomplete (${text === '' ? 'empty' : 'no final newline'}); reading it again`);
+      await new Promise((resolve) => setTimeout(resolve, INCOMPLETE_SETTLE_MS));
+      const again = await readCrontabText(this.options.crontabPath);
+      if (again === text) break;
+      text = again;
+    }
+    return text;
   }
 
   /**

@@ -57,6 +57,32 @@ describe('schedd start: reload', { concurrency: true }, () => {
     assert.equal(daemon.all({ msg: 'crontab reloaded' }).length, 1, 'one edit, one reload');
   });
 
+  it('regression: a reload read a half-written in-place rewrite (empty between truncate and write) and dropped every job', async (t) => {
+    const ws = workspace(t);
+    ws.write('crontab', job('greet', 'echo hello'));
+    const daemon = ws.start();
+    await daemon.waitFor({ msg: 'job finished', job: 'greet' });
+    // The writer's truncate, caught before its write: the daemon must wait for the rest.
+    writeFileSync(ws.path('crontab'), '');
+    const incomplete = await daemon.waitFor({ msg: 'crontab looks incomplete (empty); reading it again' });
+    assert.equal(incomplete.reason, 'file changed');
+    writeFileSync(ws.path('crontab'), job('greet', 'echo hello') + job('extra', 'echo extra'));
+    const reloaded = await daemon.waitFor({ msg: 'crontab reloaded' });
+    assert.deepEqual({ added: reloaded.added, removed: reloaded.removed, jobs: reloaded.jobs }, { added: ['extra'], removed: [], jobs: 2 });
+    assert.equal(daemon.all({ msg: 'crontab reloaded' }).length, 1, 'the empty read was never applied');
+  });
+
+  it('an emptied crontab is applied once it stays empty', async (t) => {
+    const ws = workspace(t);
+    ws.write('crontab', job('greet', 'echo hello'));
+    const daemon = ws.start();
+    await daemon.waitFor({ msg: 'job finished', job: 'greet' });
+    writeFileSync(ws.path('crontab'), '');
+    const reloaded = await daemon.waitFor({ msg: 'crontab reloaded' });
+    assert.deepEqual({ removed: reloaded.removed, jobs: reloaded.jobs }, { removed: ['greet'], jobs: 0 });
+    assert.equal(daemon.all({ msg: 'crontab looks incomplete (empty); reading it again' }).length, 1);
+  });
+
   it('rejects an invalid crontab with every error located, and keeps the old schedule running', async (t) => {
     const ws = workspace(t);
     ws.write('crontab', job('keeper', 'echo alive'));

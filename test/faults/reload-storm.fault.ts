@@ -134,8 +134,8 @@ test('reload storm: hundreds of rewrites and SIGHUPs in 35 s, valid and invalid 
   }
 
   // An invalid file keeps the schedule running: tick, in every file, fired every second of the
-  // storm, except where a reload removed it (a read of a half-written in-place rewrite: a file
-  // never written as such, applied as it was read), until the next reload added it back.
+  // storm. A reload that removed it applied a file never written as such (a read of a half-written
+  // in-place rewrite, between the truncate and the write): counted, shown, and failed below.
   const reloads = records.filter((r) => r.msg === 'crontab reloaded');
   const gaps: [number, number][] = [];
   for (const [i, reload] of reloads.entries()) {
@@ -182,6 +182,7 @@ test('reload storm: hundreds of rewrites and SIGHUPs in 35 s, valid and invalid 
     disturbed,
   };
   assert.equal(figures.reloadsFailed, 0);
+  assert.equal(figures.halfWrittenReadsApplied, 0, 'regression: a reload read a half-written in-place rewrite and dropped every job');
   assert.ok(figures.reloadsRejected >= counts.invalid / 4, `invalid files should be rejected: ${JSON.stringify(figures)}`);
   t.diagnostic(reportFigures('reload-storm', figures));
 });
