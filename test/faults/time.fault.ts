@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { after, describe, it } from 'node:test';
-import { killAllDaemons } from '../helpers/daemon.js';
-import { reportFigures } from './ledger.js';
+import { killAllDaemons, poll, workspace, type LogRecord } from '../helpers/daemon.js';
+import { doubledSlots, ledgerCommand, readLedger, reportFigures } from './ledger.js';
 import { checkSimulation, emptyStats, jobsFor, MINUTE } from './time-check.js';
+import { FakedWallClock, findLibfaketime } from './time-faketime.js';
 import { simulate, transitionsIn, type Action } from './time-sim.js';
 
 after(killAllDaemons);
@@ -80,5 +81,81 @@ describe('time: the scheduler on an injected clock, against an oracle of Vixie r
   it('figures', (t) => {
     assert.equal(stats.doubled + stats.lost, 0);
     t.diagnostic(reportFigures('time-in-process', { zones: ZONES.length, ...stats }));
+  });
+});
+
+describe('time: the real daemon under libfaketime', () => {
+  it('America/New_York, 2026-03-08: across the spring-forward gap, a jump forward of 10 min and one back of 8 s', async (t) => {
+    const library = findLibfaketime();
+    if (library === null) {
+      // CI installs the faketime package (.ci/run): there, a missing library is a failure, not a pass.
+      if (process.env.CI !== undefined && process.env.CI !== '') assert.fail('libfaketime not found (apt-get install faketime): the whole-process time scenario cannot run');
+      t.skip('libfaketime not found (apt-get install faketime); CI fails instead of skipping');
+      return;
+    }
+    const ws = workspace(t);
+    const ledger = ws.path('ledger');
+    const clock = new FakedWallClock(library, ws.path('faketime-offset'));
+    const job = (name: string, schedule: string) => `# schedd: name=${name}\n${schedule} ${ledgerCommand(ledger)}\n`;
+    ws.write(
+      'crontab',
+      [job('tick', '* * * * * *'), job('gap', '30 2 * * *'), job('gap-hour', '* 2 * * *'), job('jumped', '7 3 * * *'), job('five', '*/5 * * * *')].join(''),
+    );
+    // 01:59:50 EST: ten seconds before the clock springs to 03:00 EDT (07:00:00Z).
+    clock.setTo('2026-03-08T06:59:50Z');
+    const daemon = ws.start({ env: { TZ: 'America/New_York', ...clock.env } });
+    const started = await daemon.waitFor({ msg: 'schedd started' });
+    assert.ok(Date.parse(started.time) < Date.parse('2026-03-08T06:59:58Z'), `the faked clock does not reach the daemon, or it started too late: started at ${started.time}`);
+    const starts = (name: string) => readLedger(ledger).filter((e) => e.kind === 'start' && e.job === name);
+    await poll('the gap job and ticks past 03:00:03 EDT', () => starts('gap').length > 0 && starts('tick').some((e) => e.scheduledAt === '2026-03-08T07:00:03.000Z'), 30_000);
+
+    // Forward 10 minutes: under 3 h, so the fixed-time 03:07 fires once; wildcard jobs once for now.
+    const beforeJump = daemon.records.length;
+    clock.jump(600);
+    const forward = await daemon.waitFor((r) => r.msg.startsWith('wall clock jumped forward'), 10_000, beforeJump);
+    await poll('the jumped fixed-time slot and ticks after the jump', () => starts('jumped').length > 0 && starts('tick').filter((e) => Date.parse(e.scheduledAt) >= Date.parse('2026-03-08T07:10:00Z')).length >= 3, 15_000);
+
+    // Back 8 seconds: no slot runs again; ticks resume once the clock passes the last one.
+    const lastBeforeBack = Math.max(...starts('tick').map((e) => Date.parse(e.scheduledAt)));
+    const beforeBack = daemon.records.length;
+    clock.jump(-8);
+    const backward = await daemon.waitFor((r) => r.msg.startsWith('wall clock jumped back'), 10_000, beforeBack);
+    await poll('ticks after the jump back', () => starts('tick').filter((e) => Date.parse(e.scheduledAt) > lastBeforeBack).length >= 2, 20_000);
+    assert.equal(await daemon.stop(), 0);
+
+    const events = readLedger(ledger);
+    assert.deepEqual([...doubledSlots(events)], []);
+    // The fixed-time 02:30 falls in the gap: once, at 03:00 EDT. Hour 2 does not exist that night.
+    assert.deepEqual(starts('gap').map((e) => e.scheduledAt), ['2026-03-08T07:00:00.000Z']);
+    assert.equal(daemon.all({ msg: 'slot fired after the DST gap', job: 'gap' }).length, 1);
+    assert.deepEqual(starts('gap-hour'), []);
+    assert.deepEqual(starts('jumped').map((e) => e.scheduledAt), ['2026-03-08T07:07:00.000Z']);
+    assert.deepEqual(starts('five').map((e) => e.scheduledAt), ['2026-03-08T07:00:00.000Z', '2026-03-08T07:10:00.000Z']);
+    assert.deepEqual(forward.reason, 'forward');
+    assert.deepEqual(backward.reason, 'backward');
+    assert.equal(daemon.all((r) => r.msg.startsWith('wall clock jumped')).length, 2);
+    const fiveSkips = daemon.all((r: LogRecord) => r.msg.startsWith('slots skipped') && r.job === 'five');
+    assert.deepEqual(fiveSkips.map((r) => [r.count, r.scheduledAt]), [[1, '2026-03-08T07:05:00.000Z']]);
+
+    // Ticks: one per second, 01:59:59 EST then 03:00:00 EDT, and every slot the jump passed over
+    // reported skipped, none lost; nothing twice after the jump back.
+    const ticks = starts('tick').map((e) => Date.parse(e.scheduledAt)).sort((a, b) => a - b);
+    const wall = (ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: 'America/New_York', timeStyle: 'medium', hourCycle: 'h23' }).format(ms);
+    const at = ticks.indexOf(Date.parse('2026-03-08T07:00:00Z'));
+    assert.ok(at > 0, 'a tick at 03:00:00 EDT after one at 01:59:59 EST');
+    assert.deepEqual([wall(ticks[at - 1]!), wall(ticks[at]!)], ['01:59:59', '03:00:00']);
+    const tickSkips = daemon.all((r) => r.msg.startsWith('slots skipped') && r.job === 'tick');
+    assert.equal(tickSkips.length, 1, JSON.stringify(tickSkips));
+    let holes = 0;
+    for (let i = 1; i < ticks.length; i++) {
+      const missing = (ticks[i]! - ticks[i - 1]!) / 1000 - 1;
+      if (missing === 0) continue;
+      holes++;
+      assert.equal(missing, tickSkips[0]!.count, `the jump skipped ${missing} tick slots, the log says ${tickSkips[0]!.count}`);
+      assert.equal(Date.parse(tickSkips[0]!.scheduledAt!), ticks[i - 1]! + 1000);
+    }
+    assert.equal(holes, 1, 'exactly one run of skipped tick slots (the forward jump)');
+    const figures = { ticks: ticks.length, tickSlotsSkippedByJump: tickSkips[0]!.count!, gapFires: 1, jumpsForward: 1, jumpsBack: 1, doubled: 0, lost: 0 };
+    t.diagnostic(reportFigures('time-faketime', { zone: 'America/New_York', ...figures }));
   });
 });
