@@ -83,6 +83,59 @@ export function prettyMessage(record: Record<string, unknown>, messageKey: strin
 /** Bytes of log kept in memory when the reader is slow; beyond it records are dropped. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
+type Destination = ReturnType<typeof pino.destination>;
+
+/**
+ * A log that cannot be written (full disk, a file that became a directory) must not stop the
+ * daemon. Unhandled, the destination's write error is an uncaught exception, and the exit
+ * handler then retries the write every 100 ms forever: the scheduler hangs, neither firing nor
+ * exiting, so the watchdog never restarts it. Here a failed write is remembered (records keep
+ * buffering up to MAX_BUFFERED_BYTES, then are dropped and counted); the destination retries on
+ * each new record, and the first write that works says what happened, once. A failed reopen
+ * keeps writing to the file already open, and says so at once.
+ */
+function guardWrites(destination: Destination, logger: () => Logger): { reopen(): void } {
+  let fault: { error: NodeJS.ErrnoException; since: number; dropped: number } | null = null;
+  let reopening = false;
+  let last: unknown = null;
+  destination.on('error', (error: NodeJS.ErrnoException) => {
+    // pino's own listener hands the first error on a second time.
+    if (error === last) return;
+    last = error;
+    if (reopening) {
+      reopening = false;
+      logger().error({ err: error, reason: error.code }, `cannot reopen the log file (${error.message}); still writing to the one already open`);
+      return;
+    }
+    fault ??= { error, since: Date.now(), dropped: 0 };
+  });
+  destination.on('drop', () => {
+    if (fault !== null) fault.dropped++;
+  });
+  destination.on('ready', () => (reopening = false));
+  destination.on('write', () => {
+    if (fault === null) return;
+    const { error, since, dropped } = fault;
+    fault = null;
+    logger().error(
+      { err: error, reason: error.code, count: dropped },
+      `the log could not be written from ${new Date(since).toISOString()} (${error.message}); ${dropped} records were dropped, the rest were written late`,
+    );
+  });
+  // Exiting, pino writes what is buffered synchronously, retrying until it works: with the fault
+  // still there that is forever, so what cannot be written is given up instead.
+  const flushSync = destination.flushSync.bind(destination);
+  destination.flushSync = () => {
+    if (fault === null) flushSync();
+  };
+  return {
+    reopen() {
+      reopening = true;
+      destination.reopen();
+    },
+  };
+}
+
 export function createLog(options: LogOptions): Log {
   const fd = options.fd ?? 1;
   // No base fields: `pid` in a record is always a job's process, never the daemon's.
@@ -91,7 +144,8 @@ export function createLog(options: LogOptions): Log {
   let reopen = (): void => undefined;
   if (options.file !== undefined) {
     const destination = pino.destination({ dest: options.file, append: true, mkdir: true, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES });
-    reopen = () => destination.reopen();
+    const guard = guardWrites(destination, () => logger);
+    reopen = () => guard.reopen();
     logger = pino(base, destination);
   } else if (options.pretty) {
     logger = pino(base, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', hideObject: true, ignore: 'pid,hostname', messageFormat: prettyMessage }));
@@ -99,7 +153,9 @@ export function createLog(options: LogOptions): Log {
     // Asynchronous and bounded: a slow reader of stdout must not stall the scheduler or grow
     // memory without limit. minLength 1 still writes at once, but makes flush() wait for the
     // write in flight; with 0 it returns at once, and records written at exit overtook it.
-    logger = pino(base, pino.destination({ fd, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES }));
+    const destination = pino.destination({ fd, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES });
+    guardWrites(destination, () => logger);
+    logger = pino(base, destination);
   }
   const log = logger as unknown as Log;
   log.reopen = reopen;
