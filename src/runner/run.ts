@@ -146,7 +146,8 @@ class Supervisor {
   }
 
   private gate(): NodeJS.WritableStream | null {
-    return (this.child?.stdio[GATE_FD] as NodeJS.WritableStream | null | undefined) ?? null;
+    // No stdio at all when spawn failed to make the pipes (EMFILE).
+    return (this.child?.stdio?.[GATE_FD] as NodeJS.WritableStream | null | undefined) ?? null;
   }
 
   private startTimeout(): void {
@@ -182,7 +183,7 @@ class Supervisor {
     child.stdin?.on('error', () => {});
     if (this.spec.stdin !== null) child.stdin?.end(this.spec.stdin);
     if (this.held) {
-      (child.stdio[GATE_FD] as NodeJS.WritableStream | null)?.on('error', () => {});
+      this.gate()?.on('error', () => {});
       return; // the timeout starts at release()
     }
     this.startTimeout();
@@ -244,7 +245,7 @@ class Supervisor {
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.drainTimer);
     this.child?.stdin?.destroy();
-    (this.child?.stdio[GATE_FD] as { destroy?(): void } | null | undefined)?.destroy?.();
+    (this.gate() as { destroy?(): void } | null)?.destroy?.();
     const durationMs = Math.round(performance.now() - this.startedAtMs);
     const result: RunResult = {
       ...verdict,
