@@ -102,6 +102,8 @@ function guardWrites(destination: Destination, logger: () => Logger): { reopen()
     // pino's own listener hands the first error on a second time.
     if (error === last) return;
     last = error;
+    // After a failed reopen and a good one, the old descriptor is closed twice: nothing is lost.
+    if (error.syscall === 'close') return;
     if (reopening) {
       reopening = false;
       logger().error({ err: error, reason: error.code }, `cannot reopen the log file (${error.message}); still writing to the one already open`);
