@@ -324,8 +324,11 @@ export class Scheduler {
     let overflow = false;
     while (fire !== null && fire.at <= now) {
       if (due.length === MAX_SLOTS_PER_WAKE) {
-        // A per-second job after a long jump has thousands of slots: stop enumerating.
+        // A per-second job after a long jump has thousands of slots: stop enumerating. After a
+        // jump a wildcard job runs once for now, so its latest due slot (and the one before it,
+        // the end of what was skipped) is looked up from now rather than left thousands away.
         overflow = true;
+        if (mode === 'jump') due.push(...latestDue(job, now, due[due.length - 1]!.at));
         fire = nextFire(job.entry.schedule, job.zone, now);
         break;
       }
@@ -366,4 +369,39 @@ export class Scheduler {
       this.listener.skip(job, { firstAt: last.at, lastAt: now, count: 0, atLeast: true, reason: mode === 'jump' ? 'clock-jump' : 'too-many' });
     }
   }
+}
+
+/**
+ * The last two slots of a job at or before `now` and after `floor` (fewer when there are not
+ * two), oldest first: found by searching back from now over growing spans.
+ */
+function latestDue(job: ScheduledJob, now: number, floor: number): Fire[] {
+  for (const backMs of [1000, 60_000, 3_600_000, 3 * 3_600_000]) {
+    const from = Math.max(floor, now - backMs);
+    let latest = nextFire(job.entry.schedule, job.zone, from);
+    if (latest === null || latest.at > now) continue;
+    let before: Fire | null = null;
+    for (let next = nextFire(job.entry.schedule, job.zone, latest.at); next !== null && next.at <= now; next = nextFire(job.entry.schedule, job.zone, next.at)) {
+      before = latest;
+      latest = next;
+    }
+    if (before === null && from > floor) before = latestBefore(job, latest.at, floor);
+    return before === null ? [latest] : [before, latest];
+  }
+  return [];
+}
+
+/** The last slot before `at` and after `floor`, or null. */
+function latestBefore(job: ScheduledJob, at: number, floor: number): Fire | null {
+  for (const backMs of [1000, 60_000, 3_600_000, 3 * 3_600_000]) {
+    const from = Math.max(floor, at - backMs);
+    let candidate = nextFire(job.entry.schedule, job.zone, from);
+    if (candidate === null || candidate.at >= at) {
+      if (from === floor) return null;
+      continue;
+    }
+    for (let next = nextFire(job.entry.schedule, job.zone, candidate.at); next !== null && next.at < at; next = nextFire(job.entry.schedule, job.zone, next.at)) candidate = next;
+    return candidate;
+  }
+  return null;
 }

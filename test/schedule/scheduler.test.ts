@@ -72,6 +72,18 @@ describe('scheduler loop (injected clock)', () => {
     assert.deepEqual(fires('wild').slice(1), ['12:10:00 on-time +0']);
   });
 
+  it('regression: after a forward jump of more than 1000 per-second slots, the slot fired was the 1000th missed one, minutes stale, not the latest', () => {
+    const { clock, events, jumps, fires } = setup('# schedd: name=tick\n* * * * * * t\n', '2026-01-01T10:00:00.500Z');
+    clock.advance(1000);
+    clock.jumpWall(30 * 60_000);
+    clock.advance(1000);
+    assert.deepEqual(jumps, ['forward 30m']);
+    assert.deepEqual(fires('tick'), ['10:00:01 on-time +0', '10:30:02 clock-jump +0']);
+    assert.deepEqual(events.filter((e) => e.kind === 'skip').map((e) => `${e.slot} ${e.detail}`), ['10:00:02-10:30:01 1001+ clock-jump']);
+    clock.advance(1000);
+    assert.deepEqual(fires('tick').slice(2), ['10:30:03 on-time +0']);
+  });
+
   it('forward jump over 3 h is a correction: skipped slots are reported, none fires', () => {
     const { clock, events, jumps, fires } = setup('# schedd: name=fixed\n0 12 * * * f\n# schedd: name=wild\n0 * * * * w\n', '2026-01-01T10:05:00Z');
     clock.advance(10_000);
