@@ -18,8 +18,14 @@ export class BenchDaemon {
       buffer += chunk;
       let newline = buffer.indexOf('\n');
       while (newline >= 0) {
-        const record = JSON.parse(buffer.slice(0, newline)) as Record<string, unknown>;
+        const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
+        let record: Record<string, unknown>;
+        try {
+          record = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          record = { msg: 'unparsed', line };
+        }
         this.records.push(record);
         this.waiters = this.waiters.filter((w) => (w.test(record) ? (w.resolve(record), false) : true));
         newline = buffer.indexOf('\n');
@@ -37,8 +43,11 @@ export class BenchDaemon {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
     this.child.kill('SIGTERM');
-    await new Promise((resolve) => this.child.once('exit', resolve));
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
   }
 }

@@ -1,56 +1,85 @@
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BenchDaemon } from './daemon.js';
+import { errorText, recorderCommand, sleep } from './common.js';
+import { peerUnavailable, startPeer, type PeerName, type RunningPeer } from './peers/start.js';
+import type { PeerJob } from './peers/types.js';
+import { contextSwitches, cpuMs, rssKb, threadCount } from './proc.js';
 
-/** CPU time and RSS of a daemon holding N distinct jobs that are all due months away. */
-export interface IdleResult {
+/**
+ * Idle cost: every peer holds the same N distinct jobs, all due months away, and all are measured
+ * over the same window (they are idle, so they do not disturb each other): CPU time
+ * (utime+stime), RSS at the end, and wake-ups (context switches of all threads per second).
+ */
+
+export interface IdleRow {
+  peer: PeerName;
   jobs: number;
-  seconds: number;
-  cpuMs: number;
-  cpuPercent: number;
-  rssMb: number;
-  startMs: number;
+  seconds?: number;
+  startMs?: number;
+  cpuMs?: number;
+  cpuPercent?: number;
+  rssMb?: number;
+  wakeupsPerS?: number;
+  threads?: number;
+  error?: string;
 }
 
-const TICKS_PER_SECOND = 100;
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-
-function rssKb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
-  return Number(line.replace(/\D+/g, ''));
-}
-
-export function distinctCrontab(jobs: number): string {
+export function farJobs(count: number, ledger: string): PeerJob[] {
   const month = ((new Date().getUTCMonth() + 6) % 12) + 1;
-  const lines: string[] = [];
-  for (let i = 0; i < jobs; i++) lines.push(`${i % 60} ${Math.floor(i / 60) % 24} ${(Math.floor(i / 1440) % 28) + 1} ${month} * /usr/bin/true job-${i}`);
-  return `${lines.join('\n')}\n`;
+  return Array.from({ length: count }, (_, i) => ({
+    label: `idle-${i}`,
+    schedules: [`${i % 60} ${Math.floor(i / 60) % 24} ${(Math.floor(i / 1440) % 28) + 1} ${month} *`],
+    command: recorderCommand(ledger, `idle-${i}`),
+  }));
 }
 
-export async function measureIdle(jobs: number, seconds: number): Promise<IdleResult> {
+export async function measureIdle(peers: readonly PeerName[], jobs: number, settleS: number, seconds: number): Promise<IdleRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'schedd-bench-'));
-  const crontab = join(dir, 'crontab');
-  writeFileSync(crontab, distinctCrontab(jobs));
-  const began = Date.now();
-  const daemon = new BenchDaemon(crontab, join(dir, 'state'));
+  const list = farJobs(jobs, join(dir, 'ledger'));
+  const running: RunningPeer[] = [];
+  const rows = new Map<PeerName, IdleRow>();
   try {
-    await daemon.waitFor('schedd started');
-    const startMs = Date.now() - began;
-    const pid = daemon.child.pid!;
-    // Let start-up work settle before measuring: V8 collects the start-up garbage a few
-    // seconds later (its memory reducer), which is not idle cost.
-    await new Promise((resolve) => setTimeout(resolve, 20_000));
-    const before = cpuTicks(pid);
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-    const cpuMs = ((cpuTicks(pid) - before) * 1000) / TICKS_PER_SECOND;
-    return { jobs, seconds, cpuMs, cpuPercent: (cpuMs / (seconds * 1000)) * 100, rssMb: rssKb(pid) / 1024, startMs };
+    for (const peer of peers) {
+      const why = peerUnavailable(peer);
+      if (why !== null) {
+        rows.set(peer, { peer, jobs, error: why });
+        continue;
+      }
+      try {
+        running.push(await startPeer(peer, list, join(dir, peer)));
+      } catch (error) {
+        rows.set(peer, { peer, jobs, error: errorText(error) });
+      }
+    }
+    // Start-up garbage is collected a few seconds later (V8's memory reducer): not idle cost.
+    await sleep(settleS * 1000);
+    const sum = (pids: number[], f: (pid: number) => number): number => pids.reduce((total, pid) => total + f(pid), 0);
+    const before = running.map((r) => ({ cpu: sum(r.pids, cpuMs), switches: sum(r.pids, contextSwitches) }));
+    const began = Date.now();
+    await sleep(seconds * 1000);
+    const windowS = (Date.now() - began) / 1000;
+    running.forEach((r, i) => {
+      try {
+        const cpu = sum(r.pids, cpuMs) - before[i]!.cpu;
+        rows.set(r.name, {
+          peer: r.name,
+          jobs,
+          seconds: Math.round(windowS),
+          startMs: r.startMs,
+          cpuMs: cpu,
+          cpuPercent: (cpu / (windowS * 1000)) * 100,
+          rssMb: sum(r.pids, rssKb) / 1024,
+          wakeupsPerS: (sum(r.pids, contextSwitches) - before[i]!.switches) / windowS,
+          threads: sum(r.pids, threadCount),
+        });
+      } catch (error) {
+        rows.set(r.name, { peer: r.name, jobs, error: `gone during the window: ${errorText(error)}` });
+      }
+    });
   } finally {
-    await daemon.stop();
+    for (const r of running) await r.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+  return peers.map((peer) => rows.get(peer)!);
 }

@@ -1,60 +1,111 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { percentile, recorderPath, repoRoot, waitUntil } from './common.js';
+import { errorText, recorderCommand, sleep, waitUntil } from './common.js';
+import { countLedger, readLedger, slotFigures, type SlotFigures } from './ledger.js';
+import { startPeer, type PeerName } from './peers/start.js';
+import type { PeerJob } from './peers/types.js';
 
 /**
- * Firing lateness: N jobs due at the same instant, each recording its own start time. The
- * lateness of a job is its recorded start minus the slot; reported per N as first/last and
- * p50/p99/max.
+ * Firing lateness: groups of N jobs (1, 100, 1000) due at the same instants, each job recording
+ * its own start. One scheduler process per peer holds every group; the groups' slots follow each
+ * other, so a group's jobs fire alone. `second` slots use the seconds field (schedd, croner,
+ * node-cron); `minute` slots are minute boundaries, the only instants cron can hit.
  */
 
-export interface LatenessResult {
+export type SlotMode = 'second' | 'minute';
+
+export interface GroupPlan {
   jobs: number;
-  slots: number;
-  started: number;
-  firstMs: number;
-  lastMs: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
+  slotCount: number;
+  /** Seconds between slots (second mode). */
+  gapS: number;
 }
 
-/** `slots` instants 2 s apart, each with all `jobs` due (keep slots x 2 s under a minute). */
-export async function measureLateness(jobs: number, slots = 1, recorder = recorderPath()): Promise<LatenessResult> {
+export interface LatenessRow extends Partial<SlotFigures> {
+  peer: PeerName;
+  mode: SlotMode;
+  jobs: number;
+  slots: number;
+  startMs?: number;
+  /** The peer was ready only this long before the first slot (or after it, negative). */
+  readyBeforeSlotMs?: number;
+  /** Warnings the peer printed over the whole run (node-cron: one per firing it gave up on). */
+  stderrLines?: number;
+  stderrFirst?: string;
+  error?: string;
+}
+
+/** 6-field schedules (seconds list per minute) for instants within the same or later minutes. */
+function secondSchedules(slots: readonly number[]): string[] {
+  const byMinute = new Map<number, number[]>();
+  for (const ms of slots) {
+    const minute = Math.floor(ms / 60_000);
+    byMinute.set(minute, [...(byMinute.get(minute) ?? []), new Date(ms).getUTCSeconds()]);
+  }
+  return [...byMinute].map(([minute, seconds]) => {
+    const d = new Date(minute * 60_000);
+    return `${seconds.join(',')} ${d.getUTCMinutes()} ${d.getUTCHours()} ${d.getUTCDate()} ${d.getUTCMonth() + 1} *`;
+  });
+}
+
+function minuteSchedules(slots: readonly number[]): string[] {
+  return slots.map((ms) => {
+    const d = new Date(ms);
+    return `${d.getUTCMinutes()} ${d.getUTCHours()} ${d.getUTCDate()} ${d.getUTCMonth() + 1} *`;
+  });
+}
+
+/** Lead time before the first slot: start-up, plus a few ms per job to prepare. */
+function leadMs(totalJobs: number): number {
+  return 2000 + totalJobs * 2;
+}
+
+/** `drainMs`: how long after the last slot a start still counts (a later one is a drop). */
+export async function measureLateness(peer: PeerName, mode: SlotMode, plans: readonly GroupPlan[], drainMs = 15_000): Promise<LatenessRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'schedd-bench-'));
+  const ledger = join(dir, 'ledger');
+  const totalJobs = plans.reduce((sum, p) => sum + p.jobs, 0);
+  // Lay the groups' slots out one after another.
+  let cursor = Date.now() + leadMs(totalJobs);
+  const groups = plans.map((plan, g) => {
+    const slots: number[] = [];
+    for (let i = 0; i < plan.slotCount; i++) {
+      cursor = mode === 'second' ? Math.ceil(cursor / 1000) * 1000 : Math.ceil(cursor / 60_000) * 60_000;
+      slots.push(cursor);
+      cursor += mode === 'second' ? plan.gapS * 1000 : 60_000;
+    }
+    // Leave the previous group time to finish starting before the next group's first slot.
+    cursor += mode === 'second' ? 1000 + plan.jobs * 2 : 0;
+    return { key: `g${g}n${plan.jobs}`, plan, slots };
+  });
+  const jobs: PeerJob[] = groups.flatMap(({ key, plan, slots }) =>
+    Array.from({ length: plan.jobs }, (_, i) => ({
+      label: `${key}-${i}`,
+      schedules: mode === 'second' ? secondSchedules(slots) : minuteSchedules(slots),
+      command: recorderCommand(ledger, `${key}-${i}`),
+    })),
+  );
+  const rows = (extra: Partial<LatenessRow>): LatenessRow[] => groups.map(({ plan }) => ({ peer, mode, jobs: plan.jobs, slots: plan.slotCount, ...extra }));
+  const firstSlot = groups[0]!.slots[0]!;
+  const lastSlot = groups[groups.length - 1]!.slots.at(-1)!;
+  const expected = plans.reduce((sum, p) => sum + p.jobs * p.slotCount, 0);
   try {
-    const ledger = join(dir, 'ledger');
-    // Leave the daemon time to start and to prepare every job (a few ms each) before the slot.
-    let firstMs = (Math.floor(Date.now() / 1000) + 3 + Math.ceil((jobs * 8) / 1000)) * 1000;
-    // All slots within one minute, so that one seconds list describes them.
-    if (Math.floor(firstMs / 60_000) !== Math.floor((firstMs + (slots - 1) * 2000) / 60_000)) firstMs = (Math.floor(firstMs / 60_000) + 1) * 60_000 + 1000;
-    const slotTimes = Array.from({ length: slots }, (_, i) => firstMs + i * 2000);
-    const slotMs = slotTimes[slotTimes.length - 1]!;
-    const minute = new Date(firstMs);
-    const seconds = slotTimes.map((ms) => new Date(ms).getUTCSeconds()).join(',');
-    const fields = `${seconds} ${minute.getUTCMinutes()} ${minute.getUTCHours()} ${minute.getUTCDate()} ${minute.getUTCMonth() + 1} *`;
-    const lines: string[] = [];
-    for (let i = 0; i < jobs; i++) lines.push(`# schedd: name=j${i}\n${fields} exec ${recorder} ${ledger} j${i}`);
-    writeFileSync(join(dir, 'crontab'), `${lines.join('\n')}\n`);
-    const daemon = spawn(process.execPath, [join(repoRoot, 'bin', 'schedd.js'), 'start', '--foreground', '-c', join(dir, 'crontab'), '--state-dir', join(dir, 'state'), '--log-level', 'warn'], {
-      env: { ...process.env, TZ: 'UTC' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const count = (): number => (existsSync(ledger) ? readFileSync(ledger, 'utf8').split('\n').length - 1 : 0);
-    await waitUntil(() => count() >= jobs * slots || Date.now() > slotMs + 20_000, 50);
-    daemon.kill('SIGTERM');
-    await new Promise((resolve) => daemon.once('exit', resolve));
-    const late = readFileSync(ledger, 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => {
-        const at = Number(BigInt(line.split(' ')[1]!) / 1000n) / 1000;
-        return at - Math.max(...slotTimes.filter((slot) => slot <= at + 1000)); // never negative: jobs start after their slot
-      })
-      .sort((a, b) => a - b);
-    return { jobs, slots, started: late.length, firstMs: late[0]!, lastMs: late[late.length - 1]!, p50Ms: percentile(late, 50), p99Ms: percentile(late, 99), maxMs: late[late.length - 1]! };
+    const running = await startPeer(peer, jobs, join(dir, 'peer'));
+    const readyBeforeSlotMs = firstSlot - Date.now();
+    try {
+      // Every start recorded, or 15 s after the last slot (cron needs ~4 s for 1000 jobs).
+      await sleep(lastSlot - Date.now());
+      await waitUntil(() => countLedger(ledger) >= expected, 100, lastSlot + drainMs);
+      await sleep(500); // a straggler's duplicate, if any
+    } finally {
+      await running.stop();
+    }
+    const starts = readLedger(ledger);
+    const stderr = running.stderr?.lines ? { stderrLines: running.stderr.lines, stderrFirst: running.stderr.first } : {};
+    return groups.map(({ key, plan, slots }) => ({ peer, mode, jobs: plan.jobs, slots: plan.slotCount, startMs: running.startMs, readyBeforeSlotMs, ...stderr, ...slotFigures(key, plan.jobs, slots, starts) }));
+  } catch (error) {
+    return rows({ error: errorText(error) });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

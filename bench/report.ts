@@ -1,0 +1,124 @@
+import type { Spread } from './common.js';
+import type { IdleRow } from './idle.js';
+import type { LatenessRow, SlotMode } from './lateness.js';
+import type { PeerName } from './peers/start.js';
+import type { ReloadRow } from './reload.js';
+import type { ScaleRow } from './scale.js';
+import type { SustainedRow } from './sustained.js';
+
+/** Plain-text tables for the terminal and one markdown table for the README. */
+
+export function ms(value: number | undefined): string {
+  if (value === undefined || Number.isNaN(value)) return '-';
+  if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(1)} s`;
+  if (Math.abs(value) >= 100) return `${Math.round(value)} ms`;
+  return `${value.toFixed(1)} ms`;
+}
+
+export function spreadText(s: Spread | undefined, unit: (v: number) => string = ms): string {
+  if (s === undefined || s.n === 0) return '-';
+  return s.n === 1 ? unit(s.median) : `${unit(s.median)} [${unit(s.min)}-${unit(s.max)}]`;
+}
+
+/** peer / schedd, for a figure where lower is better. */
+export function ratio(peer: number | undefined, schedd: number | undefined): number | undefined {
+  if (peer === undefined || schedd === undefined || Number.isNaN(peer) || Number.isNaN(schedd) || schedd <= 0) return undefined;
+  return peer / schedd;
+}
+
+export function ratioText(r: number | undefined): string {
+  if (r === undefined) return '';
+  return r >= 10 ? `x${Math.round(r)}` : `x${r.toFixed(1)}`;
+}
+
+export function textTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function latenessTable(rows: readonly LatenessRow[], mode: SlotMode): string {
+  const own = (jobs: number): LatenessRow | undefined => rows.find((r) => r.peer === 'schedd' && r.jobs === jobs && r.mode === mode);
+  return textTable(
+    ['peer', 'jobs', 'slots', 'started', 'first (median [range])', 'last (median [range])', 'p50', 'p99', 'max', 'last vs schedd'],
+    rows
+      .filter((r) => r.mode === mode)
+      .map((r) =>
+        r.error !== undefined
+          ? [r.peer, String(r.jobs), String(r.slots), `error: ${r.error}`]
+          : [r.peer, String(r.jobs), String(r.slots), `${r.started}/${r.expected}${r.dropped ? ` (${r.dropped} dropped)` : ''}`, spreadText(r.first), spreadText(r.last), ms(r.p50), ms(r.p99), ms(r.max), r.peer === 'schedd' ? '' : ratioText(ratio(r.last?.median, own(r.jobs)?.last?.median))],
+      ),
+  );
+}
+
+export function idleTable(rows: readonly IdleRow[]): string {
+  const own = rows.find((r) => r.peer === 'schedd');
+  return textTable(
+    ['peer', 'jobs', 'window', 'CPU', 'CPU %', 'wake-ups/s', 'RSS', 'threads', 'ready after', 'CPU vs schedd', 'RSS vs schedd'],
+    rows.map((r) =>
+      r.error !== undefined
+        ? [r.peer, String(r.jobs), `error: ${r.error}`]
+        : [r.peer, String(r.jobs), `${r.seconds} s`, `${r.cpuMs} ms`, `${r.cpuPercent!.toFixed(3)}%`, r.wakeupsPerS!.toFixed(1), `${r.rssMb!.toFixed(1)} MB`, String(r.threads), ms(r.startMs), r.peer === 'schedd' ? '' : ratioText(ratio(r.cpuMs, own?.cpuMs)), r.peer === 'schedd' ? '' : ratioText(ratio(r.rssMb, own?.rssMb))],
+    ),
+  );
+}
+
+export function reloadTable(rows: readonly ReloadRow[]): string {
+  return textTable(
+    ['peer', 'saves', 'save -> applied', 'save -> first start', 'first start after its slot', 'what it measures'],
+    rows.map((r) => (r.error !== undefined ? [r.peer, String(r.saves), `error: ${r.error}`] : [r.peer, String(r.saves), spreadText(r.applied), spreadText(r.firstStart), spreadText(r.firstStartLate), r.how ?? ''])),
+  );
+}
+
+export function scaleTable(rows: readonly ScaleRow[]): string {
+  return textTable(
+    ['what', 'entries', 'wall (median [range])', 'peak RSS'],
+    rows.map((r) => (r.error !== undefined ? [r.what, String(r.entries), `error: ${r.error}`] : [r.what, String(r.entries), spreadText(r.wallMs), spreadText(r.peakRssMb, (v) => (Number.isNaN(v) ? '-' : `${v.toFixed(0)} MB`))])),
+  );
+}
+
+export function sustainedTable(row: SustainedRow): string {
+  if (row.error !== undefined) return `${row.peer}: error: ${row.error}`;
+  const head = `${row.peer}: ${row.jobs} every-second jobs for ${row.seconds} s: ${row.started}/${row.expected} started (${row.dropped} dropped); at start RSS ${row.startRssMb!.toFixed(1)} MB, ${row.startFds} fds`;
+  return `${head}\n${textTable(
+    ['from', 'starts/s', 'p50', 'p99', 'max', 'recorded/s', 'RSS', 'fds', 'CPU %'],
+    row.windows!.map((w) => [`${w.fromS} s`, w.startsPerS.toFixed(1), ms(w.p50Ms), ms(w.p99Ms), ms(w.maxMs), w.recordedPerS === undefined ? '-' : w.recordedPerS.toFixed(1), `${w.rssMb.toFixed(1)} MB`, String(w.fds), `${w.cpuPercent.toFixed(1)}%`]),
+  )}`;
+}
+
+/** The headline comparison, one column per peer, each peer's figure with its ratio to schedd's. */
+export function markdownSummary(results: { lateness: LatenessRow[]; idle: IdleRow[]; reload: ReloadRow[] }, peers: readonly PeerName[]): string {
+  const cols = peers.filter((p) => p !== 'schedd-detached');
+  const lines: string[] = [`| what | ${cols.join(' | ')} |`, `| --- |${cols.map(() => ' --- |').join('')}`];
+  const row = (what: string, value: (peer: PeerName) => number | undefined, unit: (v: number) => string, extra: (peer: PeerName) => string = () => ''): void => {
+    const own = value('schedd');
+    const cells = cols.map((peer) => {
+      const v = value(peer);
+      if (v === undefined || Number.isNaN(v)) return 'n/a';
+      const r = peer === 'schedd' ? '' : ` (${ratioText(ratio(v, own))})`;
+      return `${unit(v)}${r.trim() === '()' ? '' : r}${extra(peer)}`;
+    });
+    lines.push(`| ${what} | ${cells.join(' | ')} |`);
+  };
+  const late = (peer: PeerName, mode: SlotMode, jobs: number): LatenessRow | undefined => results.lateness.find((r) => r.peer === peer && r.mode === mode && r.jobs === jobs && r.error === undefined);
+  const dropped = (mode: SlotMode, jobs: number) => (peer: PeerName): string => {
+    const r = late(peer, mode, jobs);
+    return r?.dropped ? `, ${r.dropped} of ${r.expected} dropped` : '';
+  };
+  for (const mode of ['second', 'minute'] as const) {
+    const at = mode === 'second' ? 'at a second' : 'at a minute boundary';
+    if (!results.lateness.some((r) => r.mode === mode)) continue;
+    row(`1 job ${at}: start after the slot, p99`, (p) => late(p, mode, 1)?.p99, ms);
+    row(`100 jobs ${at}: last start (median over slots)`, (p) => late(p, mode, 100)?.last?.median, ms, dropped(mode, 100));
+    row(`1000 jobs ${at}: last start`, (p) => late(p, mode, 1000)?.last?.median, ms, dropped(mode, 1000));
+  }
+  const idle = (peer: PeerName): IdleRow | undefined => results.idle.find((r) => r.peer === peer && r.error === undefined);
+  const jobs = results.idle[0]?.jobs ?? 0;
+  row(`idle, ${jobs.toLocaleString('en')} jobs: CPU`, (p) => idle(p)?.cpuPercent, (v) => `${v.toFixed(3)}%`);
+  row(`idle, ${jobs.toLocaleString('en')} jobs: wake-ups per second`, (p) => idle(p)?.wakeupsPerS, (v) => v.toFixed(1));
+  row(`idle, ${jobs.toLocaleString('en')} jobs: RSS`, (p) => idle(p)?.rssMb, (v) => `${v.toFixed(0)} MB`);
+  const reload = (peer: PeerName): ReloadRow | undefined => results.reload.find((r) => r.peer === peer && r.error === undefined);
+  row('saved edit: save to applied (median)', (p) => reload(p)?.applied?.median, ms);
+  row('saved edit: save to the new job\'s first start (median)', (p) => reload(p)?.firstStart?.median, ms);
+  return lines.join('\n');
+}
