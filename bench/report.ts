@@ -98,6 +98,7 @@ export function markdownSummary(results: { lateness: LatenessRow[]; idle: IdleRo
       const r = peer === 'schedd' ? '' : ` (${ratioText(ratio(v, own))})`;
       return `${unit(v)}${r.trim() === '()' ? '' : r}${extra(peer)}`;
     });
+    if (cells.every((cell) => cell === 'n/a')) return; // not measured in this run
     lines.push(`| ${what} | ${cells.join(' | ')} |`);
   };
   const late = (peer: PeerName, mode: SlotMode, jobs: number): LatenessRow | undefined => results.lateness.find((r) => r.peer === peer && r.mode === mode && r.jobs === jobs && r.error === undefined);
@@ -108,7 +109,8 @@ export function markdownSummary(results: { lateness: LatenessRow[]; idle: IdleRo
   for (const mode of ['second', 'minute'] as const) {
     const at = mode === 'second' ? 'at a second' : 'at a minute boundary';
     if (!results.lateness.some((r) => r.mode === mode)) continue;
-    row(`1 job ${at}: start after the slot, p99`, (p) => late(p, mode, 1)?.p99, ms);
+    const one = results.lateness.find((r) => r.mode === mode && r.jobs === 1)?.slots ?? 0;
+    row(`1 job ${at}: start after the slot, ${one > 1 ? `p99 of ${one} slots` : 'one slot'}`, (p) => late(p, mode, 1)?.p99, ms);
     row(`100 jobs ${at}: last start (median over slots)`, (p) => late(p, mode, 100)?.last?.median, ms, dropped(mode, 100));
     row(`1000 jobs ${at}: last start`, (p) => late(p, mode, 1000)?.last?.median, ms, dropped(mode, 1000));
   }
@@ -120,5 +122,5 @@ export function markdownSummary(results: { lateness: LatenessRow[]; idle: IdleRo
   const reload = (peer: PeerName): ReloadRow | undefined => results.reload.find((r) => r.peer === peer && r.error === undefined);
   row('saved edit: save to applied (median)', (p) => reload(p)?.applied?.median, ms);
   row('saved edit: save to the new job\'s first start (median)', (p) => reload(p)?.firstStart?.median, ms);
-  return lines.join('\n');
+  return lines.length > 2 ? lines.join('\n') : '';
 }

@@ -141,5 +141,9 @@ await workload('sustained', async () => {
 const markdown = markdownSummary(results, allPeers);
 results.markdown = markdown;
 save();
-writeFileSync(join(dir, 'latest.md'), `${markdown}\n`);
-console.log(`\n${markdown}\n\nresults: ${file}\nREADME table: ${join(dir, 'latest.md')}`);
+if (markdown === '') {
+  console.log(`\nresults: ${file}`);
+} else {
+  writeFileSync(join(dir, 'latest.md'), `${markdown}\n`);
+  console.log(`\n${markdown}\n\nresults: ${file}\nREADME table: ${join(dir, 'latest.md')}`);
+}

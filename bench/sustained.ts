@@ -11,7 +11,7 @@ import { cpuMs, fdCount, rssKb } from './proc.js';
 /**
  * Sustained load: N every-second jobs for a while. Per window: lateness of the starts (drift),
  * starts per second, and for schedd the runs its history recorded per second (rows whose slot
- * falls in the window, counted while they are still there: each job keeps 100 records);
+ * falls in the window, 1 s behind, counted before the history prunes them);
  * RSS, open fds and CPU sampled at each window's end.
  */
 
@@ -67,22 +67,16 @@ export async function measureSustained(peer: PeerName, jobs: number, seconds: nu
         const window: (typeof windows)[number] = { fromS: k * windowS, rssMb: rssKb(pid) / 1024, fds: fdCount(pid), cpuPercent: ((cpu - cpuBefore) / (windowS * 1000)) * 100 };
         cpuBefore = cpu;
         if (peer === 'schedd') {
-          // The previous window's slots have all been claimed by now.
+          // Count the window's slots now, before the history prunes them (100 records per job):
+          // shifted back 1 s so that the last slot's claim is surely committed.
           db ??= new Database(join(dir, 'peer', 'state', 'history.db'), { readonly: true, fileMustExist: true });
-          if (k > 0) {
-            const from = t0 + (k - 1) * windowS * 1000;
-            const row = db.prepare('SELECT count(*) AS n FROM runs WHERE scheduled_at >= ? AND scheduled_at < ?').get(from, from + windowS * 1000) as { n: number };
-            windows[k - 1]!.recordedPerS = row.n / windowS;
-          }
+          const to = end - 1000;
+          const row = db.prepare('SELECT count(*) AS n FROM runs WHERE scheduled_at >= ? AND scheduled_at < ?').get(to - windowS * 1000, to) as { n: number };
+          window.recordedPerS = row.n / windowS;
         }
         windows.push(window);
       }
       await sleep(2000);
-      if (db !== undefined && windows.length > 0) {
-        const from = t0 + (windows.length - 1) * windowS * 1000;
-        const row = db.prepare('SELECT count(*) AS n FROM runs WHERE scheduled_at >= ? AND scheduled_at < ?').get(from, from + windowS * 1000) as { n: number };
-        windows.at(-1)!.recordedPerS = row.n / windowS;
-      }
     } finally {
       db?.close();
       await running.stop();
