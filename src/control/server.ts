@@ -13,6 +13,8 @@ export type Handler = (request: Request) => Promise<Reply>;
 
 export const MAX_CONNECTIONS = 256;
 const IDLE_TIMEOUT_MS = 30_000;
+/** How long a refused connection stays open for the client to send its request and read why. */
+const REFUSED_LINGER_MS = 2000;
 /** A client that does not read its replies is dropped once this much is queued for it. */
 const MAX_PENDING_REPLY_BYTES = 4 * 1024 * 1024;
 /** Requests read but not yet answered, per connection; beyond it reading pauses (backpressure). */
@@ -25,14 +27,15 @@ export interface ControlServer {
 
 export async function startControlServer(path: string, handler: Handler, onError: (error: Error) => void): Promise<ControlServer> {
   const sockets = new Set<Socket>();
+  /** Refused connections, lingering until their clients have read why (closed by close() too). */
+  const refused = new Set<Socket>();
   // Half-open allowed: `echo '{"cmd":"status"}' | nc -U` ends its side right after the request
   // and still deserves the reply.
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     if (sockets.size >= MAX_CONNECTIONS) {
-      socket.on('error', () => socket.destroy());
-      // A refused client that never reads must not hold the connection either.
-      socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
-      socket.end(encode({ ok: false, error: { code: 'SCHEDD_BUSY', message: `too many control connections (${MAX_CONNECTIONS}); try again` } }), () => socket.destroy());
+      refused.add(socket);
+      socket.on('close', () => refused.delete(socket));
+      refuse(socket);
       return;
     }
     serve(socket, sockets, handler, onError);
@@ -59,10 +62,25 @@ export async function startControlServer(path: string, handler: Handler, onError
       return sockets.size;
     },
     close() {
-      for (const socket of sockets) socket.destroy();
+      for (const socket of [...sockets, ...refused]) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Tells a connection over the limit that the daemon is busy. Its request is read and discarded,
+ * and the socket is closed when the client closes it, or after REFUSED_LINGER_MS: closing at once
+ * made the request the client writes on connect fail with EPIPE, and the client then dropped
+ * the socket with the refusal unread ("cannot reach the daemon: write EPIPE").
+ */
+function refuse(socket: Socket): void {
+  const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+  socket.on('close', () => clearTimeout(linger));
+  socket.on('error', () => socket.destroy());
+  socket.on('end', () => socket.destroy());
+  socket.resume();
+  socket.end(encode({ ok: false, error: { code: 'SCHEDD_BUSY', message: `too many control connections (${MAX_CONNECTIONS}); try again` } }));
 }
 
 function serve(socket: Socket, sockets: Set<Socket>, handler: Handler, onError: (error: Error) => void): void {

@@ -300,6 +300,34 @@ describe('control server', () => {
 
   // Bugs found while writing these tests: each fails until src/control/server.ts is fixed.
 
+  it('regression: a client refused as busy got "write EPIPE" instead of SCHEDD_BUSY, because the server closed before its request arrived', async () => {
+    // Found by the bad-input fault scenario: `schedd status` against a daemon holding 256
+    // connections mostly said "cannot reach the daemon: write EPIPE". The server wrote the
+    // refusal and closed at once; the client's request, written on connect, then failed, and
+    // Node dropped the socket with the refusal unread.
+    const { path, server } = await start(echo);
+    const held = Array.from({ length: MAX_CONNECTIONS }, () => new RawClient(path));
+    await Promise.all(held.map((client) => client.connected()));
+    await waitFor('the server to hold every connection', () => server.connections === MAX_CONNECTIONS);
+    // Paused: it reads nothing (nor the end of the stream) until it has written its request.
+    const late = createConnection(path);
+    late.pause();
+    late.on('error', () => {}); // the write's callback reports it
+    cleanups.push(() => void late.destroy());
+    await new Promise((resolve) => late.once('connect', resolve));
+    // Connections are handled in order: once a later one is refused and closed, so is `late`.
+    const probe = new RawClient(path);
+    await waitFor('the probe refused and closed', () => probe.closed);
+    assert.equal(JSON.parse(probe.lines[0]!).error.code, 'SCHEDD_BUSY');
+    const writeError = await new Promise<Error | null | undefined>((resolve) => late.write('{"cmd":"ping"}\n', resolve));
+    assert.equal(writeError ?? null, null);
+    let received = '';
+    late.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    late.resume();
+    await new Promise((resolve) => late.once('close', resolve));
+    assert.deepEqual(JSON.parse(received), { ok: false, error: { code: 'SCHEDD_BUSY', message: `too many control connections (${MAX_CONNECTIONS}); try again` } });
+  });
+
   it('regression: a client that half-closes after its request (nc -U, socat) gets no reply, because the server is allowHalfOpen: false', async () => {
     const gate = deferred();
     const { path, calls } = await start(async (req) => {
