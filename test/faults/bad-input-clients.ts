@@ -18,6 +18,7 @@ export class RssSampler {
   readonly baseline: number;
   peak: number;
   private readonly timer: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(private readonly pid: number) {
     this.baseline = rssBytes(pid);
@@ -31,7 +32,10 @@ export class RssSampler {
     return rss;
   }
 
+  /** Stops sampling, after a last sample; later calls do nothing (the process may be gone). */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     clearInterval(this.timer);
     this.sample();
   }
