@@ -1,6 +1,7 @@
 // Signalling a job's process group. Every job is spawned detached, so the shell's pid is also
 // the id of a group holding the shell and everything it started (unless a descendant called
 // setsid itself, which no group signal can reach).
+import { readdirSync, readFileSync } from 'node:fs';
 
 function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
@@ -29,18 +30,52 @@ export function killGroup(pid: number, signal: NodeJS.Signals): boolean {
 }
 
 /**
- * True while any member of group `pid` exists. Zombies count as members until reaped, so a
- * group whose orphans are never reaped stays "alive"; callers bound their wait with a timer.
+ * True while any member of group `pid` is alive. A zombie is not: it has exited, and only its
+ * parent (init, for an orphaned grandchild) has yet to reap it, which some inits (a container's
+ * PID 1) do late or never. Members are looked up in /proc; without /proc, existing counts.
  */
 export function isGroupAlive(pid: number): boolean {
   assertGroupId(pid);
   try {
     process.kill(-pid, 0);
-    return true;
   } catch (err) {
     // EPERM: members exist but belong to someone we may not signal.
-    return errnoCode(err) !== 'ESRCH';
+    if (errnoCode(err) !== 'EPERM') return false;
   }
+  // The leader (the job's shell) alive answers without a scan of every process.
+  return leaderAlive(pid) || hasLiveMember(pid);
+}
+
+function leaderAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function hasLiveMember(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    const first = entry.charCodeAt(0);
+    if (first < 48 || first > 57) continue; // not a pid
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
+    if (Number(pgrp) === pgid && state !== 'Z') return true;
+  }
+  return false;
 }
 
 export interface GroupTermination {
@@ -49,10 +84,10 @@ export interface GroupTermination {
 }
 
 /**
- * SIGTERM to the group, then polls until it is empty; if members remain after `graceMs`,
- * SIGKILL. The poll and grace timers stay referenced: they must fire even after the shell has
- * exited (a grandchild ignoring SIGTERM), and they end within graceMs, so they cannot keep the
- * process alive for long.
+ * SIGTERM to the group, then polls until it is empty (every `pollMs` at first, backing off to
+ * 500 ms, since a poll may scan /proc); if members remain after `graceMs`, SIGKILL. The timers
+ * stay referenced: they must fire even after the shell has exited (a grandchild ignoring
+ * SIGTERM), and they end within graceMs, so they cannot keep the process alive for long.
  */
 export function terminateGroup(pid: number, graceMs: number, pollMs = 20): GroupTermination {
   const done = new Promise<'exited' | 'killed'>((resolve) => {
@@ -65,8 +100,9 @@ export function terminateGroup(pid: number, graceMs: number, pollMs = 20): Group
       }
     };
     send('SIGTERM');
+    let poll: NodeJS.Timeout;
     const deadline = setTimeout(() => {
-      clearInterval(poll);
+      clearTimeout(poll);
       if (isGroupAlive(pid)) {
         send('SIGKILL');
         resolve('killed');
@@ -74,12 +110,14 @@ export function terminateGroup(pid: number, graceMs: number, pollMs = 20): Group
         resolve('exited');
       }
     }, graceMs);
-    const poll = setInterval(() => {
-      if (isGroupAlive(pid)) return;
-      clearTimeout(deadline);
-      clearInterval(poll);
-      resolve('exited');
-    }, pollMs);
+    const check = (waitMs: number): void => {
+      poll = setTimeout(() => {
+        if (isGroupAlive(pid)) return check(Math.min(500, waitMs * 2));
+        clearTimeout(deadline);
+        resolve('exited');
+      }, waitMs);
+    };
+    check(pollMs);
   });
   return { done };
 }

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { isGroupAlive, killGroup } from '../../src/runner/process-group.js';
+import { isGroupAlive, killGroup, terminateGroup } from '../../src/runner/process-group.js';
 import { startRun } from '../../src/runner/run.js';
 import type { RunHandle } from '../../src/runner/types.js';
 import { fixture, isAlive, lineCollector, readPid, removeTempDirs, spec, tempDir, waitFor } from './helpers.js';
@@ -85,6 +88,25 @@ describe('startRun: timeout, stop() and leftover processes', () => {
     assert.equal(result.outcome, 'ok');
     assert.equal(isGroupAlive(result.pid ?? 0), false);
     assert.equal(killGroup(result.pid ?? 0, 'SIGTERM'), false);
+  });
+
+  it('regression: a group left with only a zombie counted as alive, so a timeout waited the whole kill grace where init reaps late', async (t) => {
+    // The zombie is a group leader whose parent (a `sleep` that replaced the shell) never reaps it.
+    const dir = mkdtempSync(join(tmpdir(), 'schedd-zombie-'));
+    const file = join(dir, 'pid');
+    const parent = spawn('/bin/sh', ['-c', `setsid /bin/sh -c 'echo $$ > ${file}' & exec sleep 60`], { stdio: 'ignore' });
+    t.after(() => {
+      parent.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    let zombie = 0;
+    await waitFor('the zombie', () => {
+      zombie = existsSync(file) ? Number(readFileSync(file, 'utf8')) : 0;
+      return zombie > 1 && readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+    });
+    assert.doesNotThrow(() => process.kill(-zombie, 0), 'the group still exists for kill()');
+    assert.equal(isGroupAlive(zombie), false);
+    assert.equal(await terminateGroup(zombie, 5000).done, 'exited');
   });
 
   it('killGroup refuses ids that would signal our own group or everything', () => {
