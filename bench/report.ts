@@ -58,7 +58,7 @@ export function idleTable(rows: readonly IdleRow[]): string {
     rows.map((r) =>
       r.error !== undefined
         ? [r.peer, String(r.jobs), `error: ${r.error}`]
-        : [r.peer, String(r.jobs), `${r.seconds} s`, `${r.cpuMs} ms`, `${r.cpuPercent!.toFixed(3)}%`, r.wakeupsPerS!.toFixed(1), `${r.rssMb!.toFixed(1)} MB`, String(r.threads), ms(r.startMs), r.peer === 'schedd' ? '' : ratioText(ratio(r.cpuMs, own?.cpuMs)), r.peer === 'schedd' ? '' : ratioText(ratio(r.rssMb, own?.rssMb))],
+        : [r.peer, String(r.jobs), `${r.seconds} s`, `${r.cpuMs} ms`, `${r.cpuPercent!.toFixed(3)}%`, wakeups(r.wakeupsPerS!), `${r.rssMb!.toFixed(1)} MB`, String(r.threads), ms(r.startMs), r.peer === 'schedd' ? '' : ratioText(ratio(r.cpuMs, own?.cpuMs)), r.peer === 'schedd' ? '' : ratioText(ratio(r.rssMb, own?.rssMb))],
     ),
   );
 }
@@ -117,10 +117,15 @@ export function markdownSummary(results: { lateness: LatenessRow[]; idle: IdleRo
   const idle = (peer: PeerName): IdleRow | undefined => results.idle.find((r) => r.peer === peer && r.error === undefined);
   const jobs = results.idle[0]?.jobs ?? 0;
   row(`idle, ${jobs.toLocaleString('en')} jobs: CPU`, (p) => idle(p)?.cpuPercent, (v) => `${v.toFixed(3)}%`);
-  row(`idle, ${jobs.toLocaleString('en')} jobs: wake-ups per second`, (p) => idle(p)?.wakeupsPerS, (v) => v.toFixed(1));
+  row(`idle, ${jobs.toLocaleString('en')} jobs: wake-ups per second`, (p) => idle(p)?.wakeupsPerS, wakeups);
   row(`idle, ${jobs.toLocaleString('en')} jobs: RSS`, (p) => idle(p)?.rssMb, (v) => `${v.toFixed(0)} MB`);
   const reload = (peer: PeerName): ReloadRow | undefined => results.reload.find((r) => r.peer === peer && r.error === undefined);
   row('saved edit: save to applied (median)', (p) => reload(p)?.applied?.median, ms);
   row('saved edit: save to the new job\'s first start (median)', (p) => reload(p)?.firstStart?.median, ms);
   return lines.length > 2 ? lines.join('\n') : '';
+}
+
+/** Wake-ups per second: two decimals below one, where a daemon's 30 s timer shows as 0.03. */
+function wakeups(perSecond: number): string {
+  return perSecond < 1 ? perSecond.toFixed(2) : perSecond.toFixed(1);
 }
