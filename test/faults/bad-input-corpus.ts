@@ -3,17 +3,10 @@
 // seeded generator rather than fast-check: 100,000 files must be cheap, and any one of them is
 // rebuilt from (seed, index) alone when a failure names it.
 
-/** mulberry32: small, fast, and good enough to pick fragments. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './crash-helpers.js';
+
+/** The suite's seeded PRNG (mulberry32), under the name this file's generators use. */
+export const rng = seededRandom;
 
 type Rand = () => number;
 

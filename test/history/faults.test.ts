@@ -1,9 +1,9 @@
 // A run history that cannot be used never stops jobs: a damaged file, a directory where the
 // file should be, a full disk. The daemon says so once and keeps firing.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { after, describe, it, type TestContext } from 'node:test';
+import { fillDisk, mountTinyTmpfs, unmount } from '../helpers/tmpfs.js';
 import { killAllDaemons, poll, Workspace, workspace, type DaemonProcess } from '../helpers/daemon.js';
 import { cli, history, readHistory, SECOND } from './helpers.js';
 
@@ -100,43 +100,7 @@ describe('run history unavailable: jobs keep firing', { concurrency: true }, () 
 
 /** Mounts a 1 MiB tmpfs (root only); skips the test with the reason when that is not possible. */
 function mountTmpfs(t: TestContext, dir: string): boolean {
-  if (process.getuid?.() !== 0) {
-    t.skip('mounting a tmpfs needs root');
-    return false;
-  }
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'pipe' });
-    return true;
-  } catch (error) {
-    t.skip(`cannot mount a tmpfs here: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`);
-    return false;
-  }
-}
-
-function unmount(dir: string): void {
-  try {
-    execFileSync('umount', [dir], { stdio: 'pipe' });
-  } catch {
-    execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
-  }
-}
-
-/** Writes to `path` until the file system has no byte left. */
-function fillDisk(path: string): void {
-  const fd = openSync(path, 'w');
-  try {
-    for (let size = 64 * 1024; size >= 1; size = Math.floor(size / 2)) {
-      const chunk = Buffer.alloc(size, 0x2e);
-      for (;;) {
-        try {
-          writeSync(fd, chunk);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw error;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
+  const why = mountTinyTmpfs(dir);
+  if (why !== null) t.skip(why);
+  return why === null;
 }
