@@ -119,7 +119,7 @@ await workload('reload', async () => {
   results.reload.push(await measureScheddReload(quick ? 3 : 20));
   if (quick) note('quick mode: no cron reload figure (each save waits for cron\'s minute tick)');
   else results.reload.push(await measureCronReload(3));
-  results.reload.push({ peer: 'croner', saves: 0, error: 'n/a: no file to edit (jobs live in the program)' }, { peer: 'node-cron', saves: 0, error: 'n/a: no file to edit (jobs live in the program)' });
+  results.reload.push({ peer: 'croner', saves: 0, how: 'n/a: no file to edit (jobs live in the program)' }, { peer: 'node-cron', saves: 0, how: 'n/a: no file to edit (jobs live in the program)' });
   console.log('reload latency, from saving the file to the added job being live:');
   console.log(reloadTable(results.reload));
 });
