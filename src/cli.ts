@@ -139,7 +139,7 @@ export function buildProgram(): Command {
     .option('--json', 'print a JSON array')
     .action(async (options: { crontab?: string; stateDir?: string; system?: boolean; json?: boolean }) => {
       const path = crontabPath(options.crontab);
-      exitCode = await listCommand(path, options.crontab ?? path, { ...options, stateDir: stateDir(options.stateDir) }, Date.now());
+      exitCode = await listCommand(path, options.crontab ?? path, { ...options, stateDir: stateDir(options.stateDir), named: options.crontab !== undefined }, Date.now());
     });
 
   withStartOptions(program.command('start').description('start the daemon (detached; --foreground to stay in this terminal)'))

@@ -14,11 +14,14 @@ export interface ListOptions {
   stateDir: string;
 }
 
-/** The daemon's view of the jobs, when a daemon for this state directory runs this crontab. */
-async function fromDaemon(stateDir: string, file: string): Promise<JobView[] | null> {
+/**
+ * The daemon's view of the jobs, when a daemon for this state directory runs this crontab (any
+ * crontab when `file` is null: the user named none, so the running daemon's is meant).
+ */
+async function fromDaemon(stateDir: string, file: string | null): Promise<JobView[] | null> {
   try {
     const status = await call<StatusResult>(socketPath(stateDir), { cmd: 'status' }, 5000);
-    if (status.crontab !== file) return null;
+    if (file !== null && status.crontab !== file) return null;
     return await call<JobView[]>(socketPath(stateDir), { cmd: 'list' }, 30_000);
   } catch (error) {
     if (error instanceof ScheddError) return null;
@@ -26,9 +29,12 @@ async function fromDaemon(stateDir: string, file: string): Promise<JobView[] | n
   }
 }
 
-/** Every job with its next run; adds run state when the daemon answers, works without one. */
-export async function listCommand(file: string, displayName: string, options: ListOptions, nowMs: number): Promise<number> {
-  let views = await fromDaemon(options.stateDir, file);
+/**
+ * Every job with its next run; adds run state when the daemon answers, works without one.
+ * Without -c (`named` false) a running daemon's crontab is listed, else the default one.
+ */
+export async function listCommand(file: string, displayName: string, options: ListOptions & { named: boolean }, nowMs: number): Promise<number> {
+  let views = await fromDaemon(options.stateDir, options.named ? file : null);
   if (views === null) {
     const parsed = await loadCrontab(file, { system: options.system === true });
     if (errorCount(parsed) > 0) {

@@ -114,6 +114,12 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
       { id: 'other', line: 2, schedule: '0 0 1 1 *', command: 'true', next: `${new Date().getUTCFullYear() + 1}-01-01T00:00:00+00:00`, zone: 'UTC' },
     ]);
 
+    // No -c: the running daemon's crontab, not the default one (which does not exist here).
+    const bare = await s.cli(['list', '--json', '--state-dir', s.stateDir]);
+    const jobsOf = (stdout: string) => (JSON.parse(stdout) as { id: string; command: string; lastRun?: unknown }[]).map((job) => [job.id, job.command, 'lastRun' in job]);
+    assert.deepEqual(jobsOf(bare.stdout), jobsOf(list.stdout));
+    assert.deepEqual(jobsOf(bare.stdout).map(([id]) => id), ['tick', 'manual']);
+
     // run JOB
     const run = await s.cli(['run', 'manual', '--state-dir', s.stateDir]);
     const runId = run.stdout.trim();
