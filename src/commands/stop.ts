@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { call } from '../control/client.js';
 import { isLocked } from '../daemon/lock.js';
-import { processAlive } from '../daemon/process-alive.js';
+import { processAlive } from '../runner/process-group.js';
 import { readPidfile, socketPath } from '../daemon/pidfile.js';
 import { ExitCode, ScheddError } from '../errors.js';
 

@@ -1,7 +1,7 @@
 // Signalling a job's process group. Every job is spawned detached, so the shell's pid is also
 // the id of a group holding the shell and everything it started (unless a descendant called
 // setsid itself, which no group signal can reach).
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
@@ -43,16 +43,22 @@ export function isGroupAlive(pid: number): boolean {
     if (errnoCode(err) !== 'EPERM') return false;
   }
   // The leader (the job's shell) alive answers without a scan of every process.
-  return leaderAlive(pid) || hasLiveMember(pid);
+  return processAlive(pid) || hasLiveMember(pid);
 }
 
-function leaderAlive(pid: number): boolean {
+/**
+ * Whether a process still runs. A zombie does not: it has exited, and only its parent (init,
+ * for a daemon or an orphaned job) has yet to reap it, which some inits do late.
+ */
+export function processAlive(pid: number | null): boolean {
+  if (pid === null) return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
+    process.kill(pid, 0);
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
   }
+  const stat = procStat(String(pid));
+  return stat === undefined || (stat !== null && stat.state !== 'Z');
 }
 
 function hasLiveMember(pgid: number): boolean {
@@ -65,17 +71,26 @@ function hasLiveMember(pgid: number): boolean {
   for (const entry of entries) {
     const first = entry.charCodeAt(0);
     if (first < 48 || first > 57) continue; // not a pid
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-    if (Number(pgrp) === pgid && state !== 'Z') return true;
+    const stat = procStat(entry);
+    if (stat?.pgrp === pgid && stat.state !== 'Z') return true;
   }
   return false;
+}
+
+/**
+ * State and process group from /proc/PID/stat: null when the process is gone, undefined when
+ * there is no /proc to ask.
+ */
+function procStat(pid: string): { state: string; pgrp: number } | null | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    return errnoCode(err) === 'ENOENT' && existsSync('/proc/self') ? null : undefined;
+  }
+  // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+  const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
+  return { state: state!, pgrp: Number(pgrp) };
 }
 
 export interface GroupTermination {

@@ -372,36 +372,19 @@ export class Scheduler {
 }
 
 /**
- * The last two slots of a job at or before `now` and after `floor` (fewer when there are not
- * two), oldest first: found by searching back from now over growing spans.
+ * The last two slots of a job after `floor` and at or before `now` (fewer when there are not
+ * two), oldest first: enumerated over growing spans back from now, so that a per-second job
+ * costs a few steps rather than the thousands since `floor`.
  */
 function latestDue(job: ScheduledJob, now: number, floor: number): Fire[] {
   for (const backMs of [1000, 60_000, 3_600_000, 3 * 3_600_000]) {
     const from = Math.max(floor, now - backMs);
-    let latest = nextFire(job.entry.schedule, job.zone, from);
-    if (latest === null || latest.at > now) continue;
-    let before: Fire | null = null;
-    for (let next = nextFire(job.entry.schedule, job.zone, latest.at); next !== null && next.at <= now; next = nextFire(job.entry.schedule, job.zone, next.at)) {
-      before = latest;
-      latest = next;
+    const last: Fire[] = [];
+    for (let fire = nextFire(job.entry.schedule, job.zone, from); fire !== null && fire.at <= now; fire = nextFire(job.entry.schedule, job.zone, fire.at)) {
+      last.push(fire);
+      if (last.length > 2) last.shift();
     }
-    if (before === null && from > floor) before = latestBefore(job, latest.at, floor);
-    return before === null ? [latest] : [before, latest];
+    if (last.length === 2 || from === floor) return last;
   }
   return [];
-}
-
-/** The last slot before `at` and after `floor`, or null. */
-function latestBefore(job: ScheduledJob, at: number, floor: number): Fire | null {
-  for (const backMs of [1000, 60_000, 3_600_000, 3 * 3_600_000]) {
-    const from = Math.max(floor, at - backMs);
-    let candidate = nextFire(job.entry.schedule, job.zone, from);
-    if (candidate === null || candidate.at >= at) {
-      if (from === floor) return null;
-      continue;
-    }
-    for (let next = nextFire(job.entry.schedule, job.zone, candidate.at); next !== null && next.at < at; next = nextFire(job.entry.schedule, job.zone, next.at)) candidate = next;
-    return candidate;
-  }
-  return null;
 }
