@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, describe, it } from 'node:test';
 import { editCommand, type EditOptions } from '../../src/commands/edit.js';
-import { tempDir } from '../helpers/cli.js';
+import { sink, tempDir } from '../helpers/cli.js';
 
 // Tests run from dist/test/commands/, fixtures stay in the source tree.
 const fixturesDir = fileURLToPath(new URL('../../../test/fixtures/commands/', import.meta.url));
@@ -21,17 +21,6 @@ const keptFiles: string[] = [];
 afterEach(() => {
   for (const file of keptFiles.splice(0)) rmSync(file, { force: true });
 });
-
-function sink(): { stream: Writable; text(): string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 let scripts = 0;
 /**

@@ -2,29 +2,17 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it, type TestContext } from 'node:test';
 import { logsCommand, type LogsOptions } from '../../src/commands/logs.js';
 import { ScheddError } from '../../src/errors.js';
-import { tempDir } from '../helpers/cli.js';
+import { sink, tempDir } from '../helpers/cli.js';
 import { poll } from '../helpers/daemon.js';
 
 const followFixture = fileURLToPath(new URL('../../../test/fixtures/commands/follow-logs.mjs', import.meta.url));
 
 const tmp = tempDir('schedd-logs-');
 after(() => tmp.cleanup());
-
-function sink(): { stream: Writable; text(): string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 /** A record as pino writes it: level and time first, msg last. */
 function record(level: number, time: string, msg: string, fields: Record<string, unknown> = {}): string {

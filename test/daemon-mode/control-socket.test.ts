@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { cliPath, type CliResult } from '../helpers/cli.js';
+import { cliPath, collect, type CliResult } from '../helpers/cli.js';
 import { ask, cleanupAll, fixture, Instance, procCwd, procStat, procUmask, RawClient, type StatusResult } from '../helpers/detached.js';
 
 after(cleanupAll);
@@ -28,19 +28,13 @@ const badRequest = (message: string, id?: string | number): object => ({ ...(id 
 
 /** Runs node as the `nobody` user with a minimal environment. */
 function asNobody(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(SETPRIV!, ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...args], {
+  return collect(
+    spawn(SETPRIV!, ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...args], {
       cwd: '/',
       env: { PATH: process.env.PATH, TZ: 'UTC' },
       stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+    }),
+  );
 }
 
 describe('schedd start (detached): the control socket', () => {

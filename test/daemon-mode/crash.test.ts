@@ -59,6 +59,16 @@ async function killWatchdog(s: Instance): Promise<{ pid: number; schedulerPid: n
   return { pid, schedulerPid, logged };
 }
 
+/** Starts a daemon with one yearly job and kills its scheduler: the watchdog is then in its 1 s restart backoff. */
+async function inRestartBackoff(s: Instance): Promise<number> {
+  s.write('crontab', '# schedd: name=yearly\n0 0 1 1 * true\n');
+  const pid = await s.started();
+  const { schedulerPid } = await s.status();
+  process.kill(schedulerPid, 'SIGKILL');
+  await s.waitForLog({ msg: 'scheduler exited unexpectedly: restart 1 in 1 s' });
+  return pid;
+}
+
 describe('schedd start (detached): kill -9', { concurrency: true }, () => {
   it('after kill -9 of both the watchdog and the scheduler, start works again: the lock is not stale', async (t) => {
     const s = instance(t);
@@ -153,11 +163,7 @@ describe('schedd start (detached): kill -9', { concurrency: true }, () => {
 
   it('stop during the restart backoff stops the watchdog and leaves no scheduler behind', async (t) => {
     const s = instance(t);
-    s.write('crontab', '# schedd: name=yearly\n0 0 1 1 * true\n');
-    const pid = await s.started();
-    const { schedulerPid } = await s.status();
-    process.kill(schedulerPid, 'SIGKILL');
-    await s.waitForLog({ msg: 'scheduler exited unexpectedly: restart 1 in 1 s' });
+    const pid = await inRestartBackoff(s);
     // Usually inside the 1 s backoff (the socket is dead, so stop signals the pidfile's pid); if
     // the new scheduler came first, stop goes over its socket. Both end the same way.
     await stopped(s, pid, { socketChecked: false });
@@ -169,11 +175,7 @@ describe('schedd start (detached): kill -9', { concurrency: true }, () => {
   // pidfile: a stale schedd.sock was left in a state directory that said "stopped".
   it('regression: a stop during the restart backoff left the dead scheduler\'s socket file behind', async (t) => {
     const s = instance(t);
-    s.write('crontab', '# schedd: name=yearly\n0 0 1 1 * true\n');
-    const pid = await s.started();
-    const { schedulerPid } = await s.status();
-    process.kill(schedulerPid, 'SIGKILL');
-    await s.waitForLog({ msg: 'scheduler exited unexpectedly: restart 1 in 1 s' });
+    const pid = await inRestartBackoff(s);
     process.kill(pid, 'SIGTERM');
     await waitUntil(`watchdog ${pid} to exit`, () => hasExited(pid), 5000);
     assert.equal(s.all({ msg: 'schedd started' }).length, 1, 'the scheduler was restarted before SIGTERM came: the backoff was missed');

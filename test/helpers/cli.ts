@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root, from dist/test/helpers/. */
@@ -17,12 +18,12 @@ export interface CliResult {
 
 /** Runs the built CLI to completion (pinned TZ unless the caller sets one). */
 export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return collect(spawn(process.execPath, [cliPath, ...args], { cwd: options.cwd, env: { ...process.env, TZ: 'UTC', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** A child's exit and its whole stdout and stderr (spawned with stdout and stderr piped). */
+export function collect(child: ChildProcessByStdio<null, Readable, Readable>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      cwd: options.cwd,
-      env: { ...process.env, TZ: 'UTC', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -75,4 +76,16 @@ export class TempFiles {
   read(name: string): string {
     return readFileSync(this.path(name), 'utf8');
   }
+}
+
+/** A writable stream that keeps what is written to it, for commands given their output streams. */
+export function sink(): { stream: Writable; text(): string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  return { stream, text: () => text };
 }

@@ -1,9 +1,10 @@
 // Shared by the runner tests: fixture paths, a base spec, and polling with a deadline.
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OutputStream, RunSpec } from '../../src/runner/types.js';
+import { hasExited, poll } from '../helpers/daemon.js';
 
 // Tests run from dist/test/runner/, fixtures stay in the source tree.
 const fixturesDir = fileURLToPath(new URL('../../../test/fixtures/runner/', import.meta.url));
@@ -48,25 +49,12 @@ export function lineCollector(): {
 
 /** Alive and not a zombie: a killed orphan may linger as a zombie until init reaps it. */
 export function isAlive(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  return !hasExited(pid);
 }
 
-export async function waitFor(what: string, check: () => boolean, deadlineMs = 3000): Promise<void> {
-  const giveUpAt = Date.now() + deadlineMs;
-  while (!check()) {
-    if (Date.now() > giveUpAt) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Polls `check` until it holds; the runner's waits are short, so the deadline is too. */
+export function waitFor(what: string, check: () => boolean, deadlineMs = 3000): Promise<void> {
+  return poll(what, check, deadlineMs);
 }
 
-export function readPid(path: string): number {
-  const pid = Number(readFileSync(path, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`expected a pid in ${path}, got ${pid}`);
-  return pid;
-}
+export { readPid } from '../helpers/daemon.js';

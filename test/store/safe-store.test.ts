@@ -141,6 +141,20 @@ class BatchingStore extends FakeStore {
 }
 
 /** Every write method once; returns how many writes that was. */
+/** A SafeStore that makes a new store with `make` at every open, each kept in `opened`. */
+function reopening<S extends FakeStore>(make: () => S, log: Log, clock: Clock): { safe: SafeStore; opened: S[] } {
+  const opened: S[] = [];
+  const safe = new SafeStore(
+    () => {
+      opened.push(make());
+      return opened.at(-1)!;
+    },
+    log,
+    clock.now,
+  );
+  return { safe, opened };
+}
+
 function writeAll(store: RunStore, tag: string): number {
   store.claim(`c-${tag}`, 'j', T0);
   store.started(`s-${tag}`, 1, T0, 1);
@@ -299,15 +313,7 @@ describe('SafeStore', () => {
   it('close closes the store; the next call opens it again without a recovery message', () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
-    const opened: FakeStore[] = [];
-    const safe = new SafeStore(
-      () => {
-        opened.push(new FakeStore());
-        return opened.at(-1)!;
-      },
-      log,
-      clock.now,
-    );
+    const { safe, opened } = reopening(() => new FakeStore(), log, clock);
     safe.claim('a', 'j', T0);
     safe.close();
     assert.equal(opened[0]!.closed, 1);
@@ -321,15 +327,7 @@ describe('SafeStore', () => {
   it('a commit that fails at the end of the turn is reported (reason commit) and the store closed and reopened later', () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
-    const opened: BatchingStore[] = [];
-    const safe = new SafeStore(
-      () => {
-        opened.push(new BatchingStore());
-        return opened.at(-1)!;
-      },
-      log,
-      clock.now,
-    );
+    const { safe, opened } = reopening(() => new BatchingStore(), log, clock);
     safe.claim('a', 'j', T0);
     safe.notRun('j', T0 + 1000, 'skipped', 'previous run still active (overlap=skip)');
     const full = new Error('database or disk is full');
@@ -353,15 +351,7 @@ describe('SafeStore', () => {
     // batch that failed to commit are lost too, but the recovery message leaves them out.
     const clock = new Clock(T0);
     const log = fakeLog(clock);
-    const opened: BatchingStore[] = [];
-    const safe = new SafeStore(
-      () => {
-        opened.push(new BatchingStore());
-        return opened.at(-1)!;
-      },
-      log,
-      clock.now,
-    );
+    const { safe, opened } = reopening(() => new BatchingStore(), log, clock);
     safe.claim('a', 'j', T0);
     safe.notRun('j', T0 + 1000, 'skipped', 'previous run still active (overlap=skip)');
     opened[0]!.failCommit(new Error('database or disk is full'));

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../src/store/schema.js';
 import { DEFAULT_KEEP_RUNS, SqliteStore, type StoreOptions } from '../../src/store/sqlite-store.js';
 import type { FinishedRun, RunOutput, RunRecord } from '../../src/store/types.js';
+import { record } from '../history/helpers.js';
 
 // Tests run from dist/test/store/, fixtures stay in the source tree.
 const fixturesDir = fileURLToPath(new URL('../../../test/fixtures/history/', import.meta.url));
@@ -48,24 +49,6 @@ function output(head: string, overrides: Partial<RunOutput> = {}): RunOutput {
 
 function finishedRun(overrides: Partial<FinishedRun> = {}): FinishedRun {
   return { outcome: 'ok', exitCode: 0, signal: null, startedAt: T, finishedAt: T + 100, durationMs: 100, attempt: 1, output: output(''), ...overrides };
-}
-
-/** Every field, in the order the history JSON prints them. */
-function record(fields: Partial<RunRecord> & Pick<RunRecord, 'runId' | 'job' | 'scheduledAt' | 'outcome'>): RunRecord {
-  return {
-    runId: fields.runId,
-    job: fields.job,
-    scheduledAt: fields.scheduledAt,
-    startedAt: fields.startedAt ?? null,
-    finishedAt: fields.finishedAt ?? null,
-    outcome: fields.outcome,
-    exitCode: fields.exitCode ?? null,
-    signal: fields.signal ?? null,
-    durationMs: fields.durationMs ?? null,
-    reason: fields.reason ?? null,
-    pid: fields.pid ?? null,
-    attempt: fields.attempt ?? 1,
-  };
 }
 
 /** Exact comparison including key order, as `schedd history --json` prints the records. */
