@@ -3,6 +3,7 @@ import { call } from '../control/client.js';
 import { isLocked } from '../daemon/lock.js';
 import { processAlive } from '../runner/process-group.js';
 import { readPidfile, socketPath } from '../daemon/pidfile.js';
+import { checkStateDirForClient } from '../daemon/state-dir.js';
 import { ExitCode, ScheddError } from '../errors.js';
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
@@ -30,6 +31,8 @@ function isSchedd(pid: number): boolean {
  */
 export async function stopCommand(stateDir: string, options: { timeoutMs: number; quiet?: boolean }): Promise<number> {
   const say = (text: string): void => void (options.quiet ? undefined : process.stdout.write(`${text}\n`));
+  // A directory someone else controls could answer for the daemon, or name any pid to signal.
+  checkStateDirForClient(stateDir);
   let pid: number;
   try {
     const reply = await call<{ pid: number; schedulerPid: number }>(socketPath(stateDir), { cmd: 'stop' });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
 import { uptime } from 'node:os';
 import { join } from 'node:path';
+import { readStateFile, writeStateFile } from '../state-file.js';
 
 /**
  * @reboot runs once per system boot, not per daemon start. The kernel's boot id says which
@@ -22,10 +22,9 @@ const FILE = 'reboot-boot-id';
 /** True when @reboot jobs have not run yet in this boot; records that they now have. */
 export async function claimBoot(stateDir: string, bootId: string): Promise<boolean> {
   const path = join(stateDir, FILE);
-  const previous = await readFile(path, 'utf8').then((text) => text.trim(), () => null);
+  // A planted link or foreign file is refused (thrown), not followed; the caller logs it.
+  const previous = readStateFile(path)?.trim() ?? null;
   if (previous === bootId) return false;
-  const temp = `${path}.tmp`;
-  await writeFile(temp, `${bootId}\n`, { mode: 0o600 });
-  await rename(temp, path);
+  writeStateFile(path, `${bootId}\n`, 0o600);
   return true;
 }

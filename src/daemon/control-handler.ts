@@ -14,6 +14,8 @@ export interface StatusResult {
   running: { job: string; run: string; pid: number | null; startedAt: string }[];
   restarts: number;
   lastReload: { at: string; ok: boolean; errors: string[] } | null;
+  /** When the watchdog died and this scheduler carried on alone; null while supervised. */
+  unsupervisedSince: string | null;
 }
 
 export interface HandlerContext {
@@ -21,6 +23,7 @@ export interface HandlerContext {
   stateDir: string;
   pidfilePid: number;
   restarts: number;
+  unsupervisedSince?: string | null;
   log: Log;
   requestStop(): void;
 }
@@ -43,6 +46,7 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
           running: daemon.running().map((r) => ({ job: r.job, run: r.run, pid: r.pid, startedAt: new Date(r.startedAt).toISOString() })),
           restarts: context.restarts,
           lastReload: reload === null ? null : { at: new Date(reload.at).toISOString(), ok: reload.ok, errors: reload.errors },
+          unsupervisedSince: context.unsupervisedSince ?? null,
         };
         return okReply(request, status);
       }

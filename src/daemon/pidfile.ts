@@ -1,9 +1,11 @@
-import { readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { readStateFile, writeStateFile } from '../state-file.js';
 
 /**
  * The pidfile, for tools that expect one (logrotate scripts, monitoring). schedd itself never
- * trusts it alone: the lock says whether the daemon runs, and `stop` asks the daemon.
+ * trusts it alone: the lock says whether the daemon runs, and `stop` asks the daemon. Mode 0644
+ * (whatever the umask), as pidfiles commonly are; only the process it names removes it.
  */
 
 export function pidfilePath(stateDir: string): string {
@@ -11,14 +13,12 @@ export function pidfilePath(stateDir: string): string {
 }
 
 export function writePidfile(stateDir: string, pid: number): void {
-  const path = pidfilePath(stateDir);
-  writeFileSync(`${path}.tmp`, `${pid}\n`, { mode: 0o644 });
-  renameSync(`${path}.tmp`, path);
+  writeStateFile(pidfilePath(stateDir), `${pid}\n`, 0o644);
 }
 
 export function readPidfile(stateDir: string): number | null {
   try {
-    const pid = Number(readFileSync(pidfilePath(stateDir), 'utf8').trim());
+    const pid = Number(readStateFile(pidfilePath(stateDir))?.trim() ?? '');
     return Number.isInteger(pid) && pid > 1 ? pid : null;
   } catch {
     return null;
@@ -40,4 +40,20 @@ export function logPath(stateDir: string): string {
 
 export function historyPath(stateDir: string): string {
   return join(stateDir, 'history.db');
+}
+
+/** True when `pid` is a detached scheduler: named by the pidfile only once its watchdog died. */
+function isScheduler(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('__scheduler');
+  } catch {
+    return false;
+  }
+}
+
+/** Why a second daemon does not start, naming the one that runs (and an orphan as such). */
+export function alreadyRunning(stateDir: string): string {
+  const pid = readPidfile(stateDir);
+  if (pid !== null && isScheduler(pid)) return `already running (pid ${pid}, unsupervised since its watchdog exited; schedd restart supervises it again)`;
+  return `already running${pid === null ? '' : ` (pid ${pid})`} with state directory ${stateDir}`;
 }

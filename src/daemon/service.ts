@@ -1,25 +1,27 @@
 import { Daemon, type DaemonOptions } from './daemon.js';
 import { acquireLock, type Lock } from './lock.js';
-import { readPidfile, removePidfile, socketPath, writePidfile } from './pidfile.js';
-import { dropPrivileges, lookupAccount } from './privileges.js';
+import { alreadyRunning, removePidfile, socketPath, writePidfile } from './pidfile.js';
 import { controlHandler } from './control-handler.js';
+import { prepareStateDir } from './state-dir.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { ScheddError } from '../errors.js';
 import type { Log } from '../log.js';
-import { chmodSync, chownSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 
 /**
  * The scheduler process: takes the instance lock, installs the crontab, opens the control
  * socket, then runs until told to stop. In the foreground it is the process the user started;
- * in detached mode it is the watchdog's child and reports readiness over the IPC channel.
+ * in detached mode it is the watchdog's child and reports readiness over the IPC channel. It
+ * runs as the daemon's user from the start: with --user, privileges were dropped before (by
+ * the foreground start or by the watchdog), so it never chowns anything.
+ *
+ * A scheduler whose watchdog dies (kill -9) carries on unsupervised: it keeps firing, rewrites
+ * the pidfile with its own pid (so `stop` and signals reach it), says so in `status`, and a new
+ * `start` refuses while it runs (`restart` stops it and starts a supervised daemon).
  */
 
 export interface ServiceOptions extends Omit<DaemonOptions, 'log'> {
   log: Log;
   mode: 'foreground' | 'detached';
-  /** Drop to this user after the socket, log and state files are open (when root). */
-  user?: string;
   /** Watchdog restarts so far (detached mode), for status. */
   restarts: number;
   /** The pid `stop` signals: the watchdog's in detached mode, our own in the foreground. */
@@ -30,7 +32,8 @@ export interface ServiceOptions extends Omit<DaemonOptions, 'log'> {
 export type Readiness = (message: { ok: true; pid: number } | { ok: false; message: string }) => void;
 
 export async function runService(options: ServiceOptions, ready: Readiness): Promise<number> {
-  const { log, stateDir } = options;
+  const { log } = options;
+  let stateDir = options.stateDir;
   let lock: Lock | null = null;
   let server: ControlServer | null = null;
   let stopRequested: ((reason: string) => void) | null = null;
@@ -52,13 +55,10 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     // supervisor may send them as soon as schedd says it started (systemctl reload, logrotate).
     process.on('SIGHUP', onHup);
     process.on('SIGUSR2', onUsr2);
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    chmodSync(stateDir, 0o700);
+    // Checked again in this process, as the user it runs as (the caller created it).
+    stateDir = prepareStateDir(stateDir, { create: false });
     lock = await acquireLock(stateDir, 'scheduler');
-    if (lock === null) {
-      const pid = readPidfile(stateDir);
-      throw new ScheddError('SCHEDD_ALREADY_RUNNING', `already running${pid === null ? '' : ` (pid ${pid})`} with state directory ${stateDir}`);
-    }
+    if (lock === null) throw new ScheddError('SCHEDD_ALREADY_RUNNING', alreadyRunning(stateDir));
     const daemon = new Daemon(options);
     let stopping = false;
     const stopped = new Promise<void>((resolve) => {
@@ -71,26 +71,41 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     process.on('SIGINT', onSignal);
     // Detached, the watchdog must know a stop was asked for, or it would restart us.
     const requestStop = (): void => (process.connected ? void process.send!({ type: 'stop' }) : stopRequested?.('schedd stop'));
-    const handler = controlHandler(daemon, { ...options, requestStop });
+    // Read on every request: an orphaned scheduler becomes the pidfile's pid.
+    let pidfilePid = options.pidfilePid;
+    let unsupervisedSince: string | null = null;
+    const handler = controlHandler(daemon, {
+      ...options,
+      stateDir,
+      requestStop,
+      get pidfilePid() {
+        return pidfilePid;
+      },
+      get unsupervisedSince() {
+        return unsupervisedSince;
+      },
+    });
     try {
       server = await startControlServer(socketPath(stateDir), handler, (error) => log.error({ err: error }, 'control socket error'));
     } catch (error) {
       throw new ScheddError('SCHEDD_SOCKET', `cannot open the control socket ${socketPath(stateDir)}: ${(error as Error).message}`, { cause: error });
     }
     if (options.mode === 'foreground') writePidfile(stateDir, process.pid);
-    // Everything privileged is open: the socket, the log, the state directory.
-    if (options.user !== undefined) {
-      const account = lookupAccount(options.user);
-      if (account === null) throw new ScheddError('SCHEDD_USER', `--user ${options.user}: no such user`);
-      for (const name of readdirSync(stateDir)) chownSync(join(stateDir, name), account.uid, account.gid);
-      chownSync(stateDir, account.uid, account.gid);
-      dropPrivileges(options.user);
-    }
     await daemon.start();
-    // Detached: if the watchdog dies, nobody could stop us any more; stop on our own. (Not a
-    // second stop: the disconnect at the end of a clean stop must not hurry anything.)
+    // Detached: if the watchdog dies, carry on and stay reachable. Stopping would leave the
+    // machine without its jobs until someone notices; the pidfile now names us, so `stop` and
+    // signals reach us, and `restart` puts a watchdog back. (Not during a clean stop: the
+    // watchdog's end of the channel closes then too.)
     onDisconnect = () => {
-      if (!stopping) stopRequested?.('watchdog exited');
+      if (stopping) return;
+      unsupervisedSince = new Date().toISOString();
+      pidfilePid = process.pid;
+      log.warn({ daemonPid: process.pid }, 'watchdog exited: carrying on unsupervised (restart to supervise it again)');
+      try {
+        writePidfile(stateDir, process.pid);
+      } catch (error) {
+        log.error({ err: error }, `cannot rewrite the pidfile: ${(error as Error).message}`);
+      }
     };
     process.on('disconnect', onDisconnect);
     reloadFor = (source) => void daemon.reload(source);
@@ -108,7 +123,8 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     process.off('SIGUSR2', onUsr2);
     process.off('disconnect', onDisconnect);
     await server?.close();
-    if (options.mode === 'foreground') removePidfile(stateDir, process.pid);
+    // Only if it names us: the foreground's, or an orphan's own.
+    removePidfile(stateDir, process.pid);
     lock?.release();
   }
 }

@@ -9,11 +9,18 @@
  * of good running) and counts the restart; after 5 crashes within a minute it gives up, loudly,
  * and exits 1. A scheduler that fails its very first start is not retried: `schedd start`
  * reports its reason instead.
+ *
+ * The watchdog runs as the daemon's user (with --user it dropped root before opening anything),
+ * so the schedulers it starts are that user's from the start. If the watchdog itself is killed,
+ * its scheduler carries on unsupervised and takes over the pidfile (see service.ts); a new
+ * watchdog then finds the scheduler lock held and refuses to start a second one. Socket and
+ * pidfile are removed only when nobody serves them: the pidfile by the process it names, a
+ * stale socket only while holding the scheduler lock (so no live scheduler can be its owner).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, rmSync, writeSync } from 'node:fs';
-import { acquireLock } from './lock.js';
-import { readPidfile, removePidfile, socketPath, writePidfile } from './pidfile.js';
+import { acquireLock, isLocked } from './lock.js';
+import { alreadyRunning, removePidfile, socketPath, writePidfile } from './pidfile.js';
 import type { Log } from '../log.js';
 
 const MAX_BACKOFF_MS = 60_000;
@@ -44,9 +51,10 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
     options.readyFd = null;
   };
   const lock = await acquireLock(stateDir, 'watchdog');
-  if (lock === null) {
-    const pid = readPidfile(stateDir);
-    report({ ok: false, message: `already running${pid === null ? '' : ` (pid ${pid})`} with state directory ${stateDir}` });
+  // Our lock free but the scheduler's held: an orphaned scheduler (its watchdog was killed).
+  if (lock === null || (await isLocked(stateDir, 'scheduler'))) {
+    report({ ok: false, message: alreadyRunning(stateDir) });
+    lock?.release();
     return 1;
   }
   writePidfile(stateDir, process.pid);
@@ -131,8 +139,13 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
   });
   const code = await finished;
   // The scheduler is gone; if it died hard (kill -9, a crash during the backoff) its socket
-  // file is still here. Holding our own lock, nobody else can have made it.
-  rmSync(socketPath(stateDir), { force: true });
+  // file is still here. Removed only while we hold the scheduler lock: then no live scheduler
+  // (an orphan from before us, say) can be serving it.
+  const schedulerLock = await acquireLock(stateDir, 'scheduler').catch(() => null);
+  if (schedulerLock !== null) {
+    rmSync(socketPath(stateDir), { force: true });
+    schedulerLock.release();
+  }
   removePidfile(stateDir, process.pid);
   lock.release();
   return code;

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, constants, lstatSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { createStateFile, openStateFile } from '../state-file.js';
 import { MIGRATIONS } from './schema.js';
 import type { FinishedRun, RecordedOutcome, RunOutput, RunRecord, RunStore } from './types.js';
 
@@ -75,6 +77,22 @@ function clip(text: string, bytes: number, fromEnd: boolean): { text: string; cl
   return { text: buffer.subarray(0, end).toString('utf8'), clipped: true };
 }
 
+/** Mode of the history file (and so of its -wal and -shm, which SQLite gives the same mode). */
+const HISTORY_MODE = 0o640;
+
+/**
+ * SQLite opens its file by path and follows links. So the file is made first, O_EXCL and
+ * O_NOFOLLOW with its mode fixed on the descriptor (the umask does not decide it), or an existing
+ * one is checked (a regular file, one link, the directory owner's); then SQLite opens what was
+ * checked. The directory is the daemon's own, mode 0700: nobody else can swap the file after.
+ */
+function checkFile(path: string, readonly: boolean): void {
+  // A directory in its place cannot be written through; SQLite's own error says what is wrong.
+  if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true) return;
+  const fd = readonly ? openStateFile(path, constants.O_RDONLY) : (createStateFile(path, HISTORY_MODE) ?? openStateFile(path, constants.O_RDONLY));
+  if (fd !== null) closeSync(fd);
+}
+
 export class SqliteStore implements RunStore {
   /** Called when a batch fails to commit (the microtask has no caller to throw to). */
   onError: (error: unknown, lostWrites: number) => void = () => undefined;
@@ -90,6 +108,7 @@ export class SqliteStore implements RunStore {
   constructor(path: string, options: StoreOptions = {}) {
     this.keepRuns = options.keepRuns ?? DEFAULT_KEEP_RUNS;
     this.keepDays = options.keepDays;
+    checkFile(path, options.readonly === true);
     this.db = new Database(path, options.readonly ? { readonly: true, fileMustExist: true } : {});
     try {
       this.db.pragma('busy_timeout = 1000');

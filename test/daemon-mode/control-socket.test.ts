@@ -55,8 +55,8 @@ describe('schedd start (detached): the control socket', () => {
     assert.deepEqual([socket.mode & 0o777, socket.uid, socket.gid], [0o600, process.getuid!(), process.getgid!()]);
     const dir = statSync(s.stateDir);
     assert.deepEqual([dir.mode & 0o777, dir.uid], [0o700, process.getuid!()]);
-    // umask 027 on 0644 and 0640.
-    assert.equal(statSync(s.pidfilePath).mode & 0o777, 0o640);
+    // Fixed modes, whatever the umask (issue 11 item 19): the pidfile 0644 as in the foreground.
+    assert.equal(statSync(s.pidfilePath).mode & 0o777, 0o644);
     assert.equal(statSync(s.logPath).mode & 0o777, 0o640);
 
     const watchdog = procStat(pid);

@@ -1,0 +1,180 @@
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ScheddError } from '../errors.js';
+import { unsafeAncestor } from '../safe-path.js';
+
+/**
+ * The state directory is where a root daemon writes (pidfile, log, history, socket). If anyone
+ * but the daemon's user could change it, they could point those writes at any file through a
+ * link, or answer for the daemon on its socket. So before anything is opened in it: the parent
+ * is resolved once (and that real path used from then on), every ancestor follows the OpenSSH
+ * rule (owned by root or the daemon's user, not writable by others unless sticky), and the
+ * directory itself is a real directory of the daemon's user, mode 0700, checked and fixed through
+ * a descriptor. The entries schedd knows are checked too: a planted link or a foreign file is
+ * refused, never followed or chowned.
+ */
+
+const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/** Entry names schedd creates, with the kind each must be. */
+function expectedKind(name: string): 'file' | 'socket' | 'rotated-log' | null {
+  if (name === 'schedd.sock') return 'socket';
+  if (/^schedd\.log\..+/.test(name)) return 'rotated-log';
+  if (name === 'schedd.pid' || name === 'schedd.log' || name === 'reboot-boot-id' || name === 'schedd.lock' || name.endsWith('.tmp')) return 'file';
+  if (/^history\.db(-wal|-shm|-journal)?$/.test(name)) return 'file';
+  return null;
+}
+
+function refuse(message: string): never {
+  throw new ScheddError('SCHEDD_STATE_DIR', message);
+}
+
+function errnoOf(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException).code;
+}
+
+/** The directory's real path (parent resolved), or a one-line refusal for what stands in the way. */
+function resolveDir(dir: string, create: boolean): string {
+  const parent = dirname(dir);
+  try {
+    if (create) mkdirSync(parent, { recursive: true, mode: 0o700 });
+    return join(realpathSync(parent), basename(dir));
+  } catch (error) {
+    if (errnoOf(error) === 'EACCES') refuse(`state directory ${dir}: permission denied for uid ${process.geteuid!()} (expected a directory you own; see --state-dir)`);
+    throw error;
+  }
+}
+
+function checkAncestors(dir: string, owners: number[]): void {
+  let problem: string | null;
+  try {
+    problem = unsafeAncestor(dirname(dir), owners);
+  } catch (error) {
+    if (errnoOf(error) === 'EACCES') refuse(`state directory ${dir}: permission denied for uid ${process.geteuid!()} (expected a directory you own; see --state-dir)`);
+    throw error;
+  }
+  if (problem !== null) refuse(`state directory ${dir}: parent ${problem}`);
+}
+
+function describeKind(stat: Stats): string {
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isFile()) return 'a regular file';
+  return 'a device or other special file';
+}
+
+/** Refuses a known entry of the wrong kind or owner: schedd would write through it. */
+function checkEntries(dir: string, ownerUid: number): void {
+  for (const name of readdirSync(dir)) {
+    const kind = expectedKind(name);
+    if (kind === null) continue;
+    let stat: Stats;
+    try {
+      stat = lstatSync(join(dir, name));
+    } catch {
+      continue; // gone meanwhile
+    }
+    const path = join(dir, name);
+    // Nothing is written through a directory: opening it fails, as it always did (the run
+    // history, for one, reports itself unavailable and keeps retrying).
+    if (stat.isDirectory()) continue;
+    const wanted = kind === 'socket' ? 'a socket' : 'a regular file';
+    const ok = kind === 'socket' ? stat.isSocket() : stat.isFile();
+    if (!ok) refuse(`state directory ${dir}: ${path} is ${describeKind(stat)} (expected ${wanted}; remove it)`);
+    const owners = kind === 'rotated-log' ? [ownerUid, 0] : [ownerUid];
+    if (!owners.includes(stat.uid)) refuse(`state directory ${dir}: ${path} is owned by uid ${stat.uid} (expected ${ownerUid}; remove it)`);
+    if (kind !== 'socket' && stat.nlink !== 1) refuse(`state directory ${dir}: ${path} has ${stat.nlink} hard links (expected 1; remove it)`);
+  }
+}
+
+/** Checks the open directory: ours, a directory, no write for others; a stray mode is fixed to 0700. */
+function checkOpenDir(dir: string, fd: number, ownerUid: number): void {
+  const stat = fstatSync(fd);
+  if (!stat.isDirectory()) refuse(`state directory ${dir} is ${describeKind(stat)} (expected a directory)`);
+  if (stat.uid !== ownerUid) refuse(`state directory ${dir} is owned by uid ${stat.uid} (expected ${ownerUid})`);
+  const mode = stat.mode & 0o7777;
+  if ((mode & 0o022) !== 0) refuse(`state directory ${dir} is writable by group or others (mode ${mode.toString(8)}; expected 700)`);
+  if (mode !== 0o700) fchmodSync(fd, 0o700);
+}
+
+export interface StateDirOptions {
+  /** Create it (mode 0700) when missing: `start` only. */
+  create: boolean;
+  /** The daemon's account when it differs from ours (`--user` as root). */
+  owner?: { uid: number; gid: number };
+}
+
+/**
+ * Validates (and for `start`, creates) the daemon's state directory; returns the path to use
+ * from now on (the parent resolved). A directory we create for `--user` is handed to that user
+ * through its descriptor; an existing one must already be theirs (schedd never chowns by path).
+ */
+export function prepareStateDir(dir: string, options: StateDirOptions): string {
+  const ownerUid = options.owner?.uid ?? process.geteuid!();
+  const real = resolveDir(dir, options.create);
+  checkAncestors(real, [ownerUid]);
+  let created = false;
+  if (options.create) {
+    try {
+      mkdirSync(real, { mode: 0o700 });
+      created = true;
+    } catch (error) {
+      if (errnoOf(error) !== 'EEXIST') throw error;
+    }
+  }
+  let before: Stats;
+  try {
+    before = lstatSync(real);
+  } catch (error) {
+    if (errnoOf(error) === 'EACCES') refuse(`state directory ${real}: permission denied for uid ${process.geteuid!()} (expected a directory you own; see --state-dir)`);
+    throw error;
+  }
+  if (!before.isDirectory()) refuse(`state directory ${real} is ${describeKind(before)} (expected a directory)`);
+  let fd: number;
+  try {
+    fd = openSync(real, DIR_FLAGS);
+  } catch (error) {
+    if (errnoOf(error) === 'EACCES') refuse(`state directory ${real} is owned by uid ${before.uid} (expected ${ownerUid})`);
+    if (errnoOf(error) === 'ELOOP' || errnoOf(error) === 'ENOTDIR') refuse(`state directory ${real} is a symbolic link (expected a directory)`);
+    throw error;
+  }
+  try {
+    // What we created is ours to give away; anything else must already belong to the user.
+    if (created && options.owner !== undefined && options.owner.uid !== process.geteuid!()) fchownSync(fd, options.owner.uid, options.owner.gid);
+    // Created with 0700 the umask cannot widen it; fixed here for a directory made some other way.
+    checkOpenDir(real, fd, ownerUid);
+  } finally {
+    closeSync(fd);
+  }
+  checkEntries(real, ownerUid);
+  return real;
+}
+
+/**
+ * For client commands (status, stop, reload, run, history, output, logs, list): a state
+ * directory that does not exist is fine (nothing runs); one that exists must be a real directory
+ * of ours, not writable by others. As root any owner is accepted when only root could have made
+ * it so (every ancestor root's and not writable by others): /var/lib/schedd handed to a --user
+ * account. Throws a one-line ScheddError (exit 1).
+ */
+export function checkStateDirForClient(dir: string): void {
+  const euid = process.geteuid!();
+  let real: string;
+  let stat: Stats;
+  try {
+    real = join(realpathSync(dirname(dir)), basename(dir));
+    stat = lstatSync(real);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return;
+    if (errnoOf(error) === 'EACCES') refuse(`state directory ${dir}: permission denied for uid ${euid} (expected a directory you own; see --state-dir)`);
+    throw error;
+  }
+  if (!stat.isDirectory()) refuse(`state directory ${real} is ${describeKind(stat)} (expected a directory)`);
+  checkAncestors(real, euid === 0 ? [] : [euid]);
+  if (stat.uid !== euid && euid !== 0) refuse(`state directory ${real} is owned by uid ${stat.uid} (expected ${euid})`);
+  const mode = stat.mode & 0o7777;
+  if ((mode & 0o022) !== 0) refuse(`state directory ${real} is writable by group or others (mode ${mode.toString(8)}; expected 700)`);
+  checkEntries(real, stat.uid);
+}
