@@ -16,9 +16,30 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI to completion (pinned TZ unless the caller sets one). */
+let sandbox: string | null = null;
+
+/**
+ * SCHEDD_STATE_DIR and SCHEDD_CRONTAB in a temporary directory of this test process: a command
+ * a test runs without --state-dir or -c never reaches the machine's own daemon or state
+ * (/var/lib/schedd, /etc/schedd as root). A test that means the defaults sets them itself.
+ */
+export function sandboxEnv(): { SCHEDD_STATE_DIR: string; SCHEDD_CRONTAB: string } {
+  if (sandbox === null) {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'schedd-sandbox-')));
+    sandbox = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return { SCHEDD_STATE_DIR: join(sandbox, 'state'), SCHEDD_CRONTAB: join(sandbox, 'crontab') };
+}
+
+/** The environment the helpers give the CLI: ours, TZ pinned, sandboxed, then the caller's. */
+export function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, TZ: 'UTC', ...sandboxEnv(), ...env };
+}
+
+/** Runs the built CLI to completion (pinned TZ and a sandboxed state unless the caller sets them). */
 export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return collect(spawn(process.execPath, [cliPath, ...args], { cwd: options.cwd, env: { ...process.env, TZ: 'UTC', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return collect(spawn(process.execPath, [cliPath, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** A child's exit and its whole stdout and stderr (spawned with stdout and stderr piped). */

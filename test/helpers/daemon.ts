@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cliPath, TempFiles } from './cli.js';
+import { cliEnv, cliPath, TempFiles } from './cli.js';
 
 // Tests run from dist/test/..., fixtures stay in the source tree.
 const fixturesDir = fileURLToPath(new URL('../../../test/fixtures/daemon/', import.meta.url));
@@ -90,7 +90,7 @@ export class DaemonProcess {
   private readonly openRuns = new Map<string, number>();
 
   constructor(readonly options: DaemonOptions) {
-    const env: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', HOME: options.dir, ...options.env };
+    const env: NodeJS.ProcessEnv = cliEnv({ HOME: options.dir, ...options.env });
     delete env.NODE_TEST_CONTEXT;
     const args = ['start', '--foreground', '--json-logs', '-c', options.crontab ?? 'crontab', '--state-dir', options.stateDir ?? 'state', ...(options.args ?? [])];
     this.child = spawn(process.execPath, [cliPath, ...args], { cwd: options.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
