@@ -108,6 +108,8 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
       }
     };
     process.on('disconnect', onDisconnect);
+    // A watchdog that died while we were starting disconnected before anyone listened.
+    if (options.mode === 'detached' && !process.connected) onDisconnect();
     reloadFor = (source) => void daemon.reload(source);
     if (hupPending) reloadFor('SIGHUP');
     ready({ ok: true, pid: process.pid });

@@ -29,6 +29,10 @@ function refuse(message: string): never {
   throw new ScheddError('SCHEDD_STATE_DIR', message);
 }
 
+function denied(dir: string): string {
+  return `state directory ${dir}: permission denied for uid ${process.geteuid!()} (expected a directory you own; see --state-dir)`;
+}
+
 function errnoOf(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException).code;
 }
@@ -40,7 +44,7 @@ function resolveDir(dir: string, create: boolean): string {
     if (create) mkdirSync(parent, { recursive: true, mode: 0o700 });
     return join(realpathSync(parent), basename(dir));
   } catch (error) {
-    if (errnoOf(error) === 'EACCES') refuse(`state directory ${dir}: permission denied for uid ${process.geteuid!()} (expected a directory you own; see --state-dir)`);
+    if (errnoOf(error) === 'EACCES') refuse(denied(dir));
     throw error;
   }
 }
@@ -50,7 +54,7 @@ function checkAncestors(dir: string, owners: number[]): void {
   try {
     problem = unsafeAncestor(dirname(dir), owners);
   } catch (error) {
-    if (errnoOf(error) === 'EACCES') refuse(`state directory ${dir}: permission denied for uid ${process.geteuid!()} (expected a directory you own; see --state-dir)`);
+    if (errnoOf(error) === 'EACCES') refuse(denied(dir));
     throw error;
   }
   if (problem !== null) refuse(`state directory ${dir}: parent ${problem}`);
@@ -121,6 +125,7 @@ export function prepareStateDir(dir: string, options: StateDirOptions): string {
       mkdirSync(real, { mode: 0o700 });
       created = true;
     } catch (error) {
+      if (errnoOf(error) === 'EACCES') refuse(denied(real));
       if (errnoOf(error) !== 'EEXIST') throw error;
     }
   }
@@ -128,7 +133,7 @@ export function prepareStateDir(dir: string, options: StateDirOptions): string {
   try {
     before = lstatSync(real);
   } catch (error) {
-    if (errnoOf(error) === 'EACCES') refuse(`state directory ${real}: permission denied for uid ${process.geteuid!()} (expected a directory you own; see --state-dir)`);
+    if (errnoOf(error) === 'EACCES') refuse(denied(real));
     throw error;
   }
   if (!before.isDirectory()) refuse(`state directory ${real} is ${describeKind(before)} (expected a directory)`);
@@ -168,7 +173,7 @@ export function checkStateDirForClient(dir: string): void {
     stat = lstatSync(real);
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return;
-    if (errnoOf(error) === 'EACCES') refuse(`state directory ${dir}: permission denied for uid ${euid} (expected a directory you own; see --state-dir)`);
+    if (errnoOf(error) === 'EACCES') refuse(denied(dir));
     throw error;
   }
   if (!stat.isDirectory()) refuse(`state directory ${real} is ${describeKind(stat)} (expected a directory)`);

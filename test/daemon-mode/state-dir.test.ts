@@ -239,3 +239,23 @@ describe('tests stay in their sandbox', () => {
     assert.ok(check.stderr.includes(sandbox) && !check.stderr.includes('/etc/schedd'), check.stderr);
   });
 });
+
+describe('--user in the foreground', { skip: needsRoot }, () => {
+  // Under systemd (Restart=on-failure) the root start comes again after the user's daemon
+  // died: it used to chown every entry of her directory by path, links included.
+  it('regression (issue 11 item 1): start --foreground --user again, after the user planted a link in her state directory, changes nothing through it', async (t) => {
+    const alice = ensureUser('sdtalice');
+    const s = sharedInstance(t);
+    const target = victim(s);
+    for (let round = 0; round < 2; round++) {
+      const foreground = s.cli(['start', '--foreground', '--json-logs', '--user', 'sdtalice', '-c', s.crontabPath, '--state-dir', s.stateDir]);
+      const pid = await waitUntil('the foreground daemon to write its pidfile and open its history', () => (existsSync(join(s.stateDir, 'history.db')) && s.pidfile()) ?? undefined);
+      assert.equal(uidOf(pid), alice.uid);
+      for (const name of ['.', 'schedd.pid', 'history.db', 'schedd.sock']) assert.equal(lstatSync(join(s.stateDir, name)).uid, alice.uid, name);
+      assert.equal((await s.stop()).code, 0);
+      assert.equal((await foreground).code, 0);
+      if (round === 0) assert.equal((await runAs(alice, 'ln', ['-s', target.path, join(s.stateDir, 'planted')])).code, 0);
+    }
+    target.intact();
+  });
+});
