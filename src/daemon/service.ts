@@ -59,7 +59,7 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     stateDir = prepareStateDir(stateDir, { create: false });
     lock = await acquireLock(stateDir, 'scheduler');
     if (lock === null) throw new ScheddError('SCHEDD_ALREADY_RUNNING', alreadyRunning(stateDir));
-    const daemon = new Daemon(options);
+    const daemon = new Daemon({ ...options, stateDir });
     let stopping = false;
     const stopped = new Promise<void>((resolve) => {
       stopRequested = (reason) => {

@@ -103,6 +103,11 @@ function checkOpenDir(dir: string, fd: number, ownerUid: number): void {
   if (mode !== 0o700) fchmodSync(fd, 0o700);
 }
 
+function isEmptyRootDir(fd: number): boolean {
+  const stat = fstatSync(fd);
+  return stat.isDirectory() && stat.uid === 0 && (stat.mode & 0o022) === 0 && readdirSync(`/proc/self/fd/${fd}`).length === 0;
+}
+
 export interface StateDirOptions {
   /** Create it (mode 0700) when missing: `start` only. */
   create: boolean;
@@ -112,8 +117,9 @@ export interface StateDirOptions {
 
 /**
  * Validates (and for `start`, creates) the daemon's state directory; returns the path to use
- * from now on (the parent resolved). A directory we create for `--user` is handed to that user
- * through its descriptor; an existing one must already be theirs (schedd never chowns by path).
+ * from now on (the parent resolved). A directory we create for `--user`, or an empty one of
+ * root's, is handed to that user through its descriptor; any other must already be theirs
+ * (schedd never chowns by path).
  */
 export function prepareStateDir(dir: string, options: StateDirOptions): string {
   const ownerUid = options.owner?.uid ?? process.geteuid!();
@@ -146,8 +152,11 @@ export function prepareStateDir(dir: string, options: StateDirOptions): string {
     throw error;
   }
   try {
-    // What we created is ours to give away; anything else must already belong to the user.
-    if (created && options.owner !== undefined && options.owner.uid !== process.geteuid!()) fchownSync(fd, options.owner.uid, options.owner.gid);
+    // What we created is ours to give away, and so is an empty directory of root's (systemd's
+    // StateDirectory= makes one): nobody else can add to it, and emptiness is read through the
+    // descriptor. Anything else must already belong to the user.
+    const owner = options.owner;
+    if (owner !== undefined && owner.uid !== process.geteuid!() && (created || isEmptyRootDir(fd))) fchownSync(fd, owner.uid, owner.gid);
     // Created with 0700 the umask cannot widen it; fixed here for a directory made some other way.
     checkOpenDir(real, fd, ownerUid);
   } finally {

@@ -259,3 +259,20 @@ describe('--user in the foreground', { skip: needsRoot }, () => {
     target.intact();
   });
 });
+
+describe('--user and an existing directory of root', { skip: needsRoot }, () => {
+  it("an empty directory of root's (systemd's StateDirectory=) is handed to the --user account through its descriptor; a non-empty one is refused", async (t) => {
+    const alice = ensureUser('sdtalice');
+    const s = sharedInstance(t);
+    mkdirSync(s.stateDir, { mode: 0o700 });
+    const pid = await s.started(['--user', 'sdtalice']);
+    assert.deepEqual([statSync(s.stateDir).uid, uidOf(pid)], [alice.uid, alice.uid]);
+    assert.equal((await s.stop()).code, 0);
+
+    const other = s.path('full');
+    mkdirSync(other, { mode: 0o700 });
+    writeFileSync(join(other, 'history.db'), '');
+    assert.deepEqual(await s.cli(['start', '-c', s.crontabPath, '--state-dir', other, '--user', 'sdtalice']), refusal(`state directory ${other} is owned by uid 0 (expected ${alice.uid})`));
+    assert.equal(statSync(other).uid, 0);
+  });
+});
