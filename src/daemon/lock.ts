@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, statSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { ScheddError } from '../errors.js';
 import { createStateFile, readStateFile } from '../state-file.js';
 
 /**
@@ -26,6 +27,7 @@ export interface Lock {
 
 const SECRET_FILE = 'schedd.lock';
 const SECRET_CHARS = 64;
+const SECRET_PATTERN = new RegExp(`^[0-9a-f]{${SECRET_CHARS}}$`);
 
 function secretPath(stateDir: string): string {
   return join(stateDir, SECRET_FILE);
@@ -36,7 +38,9 @@ async function readSecret(stateDir: string): Promise<string | null> {
   for (let tries = 0; ; tries++) {
     const text = readStateFile(secretPath(stateDir));
     if (text === null) return null;
-    if (text.length >= SECRET_CHARS || tries >= 50) return text;
+    if (SECRET_PATTERN.test(text)) return text;
+    // Its creator died between creating and writing it: a short secret would be guessable.
+    if (tries >= 50) throw new ScheddError('SCHEDD_LOCK', `${secretPath(stateDir)}: refused: not a ${SECRET_CHARS}-character secret; remove it`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -50,7 +50,14 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
     }
     options.readyFd = null;
   };
-  const lock = await acquireLock(stateDir, 'watchdog');
+  let lock: Awaited<ReturnType<typeof acquireLock>>;
+  try {
+    lock = await acquireLock(stateDir, 'watchdog');
+  } catch (error) {
+    // A refused lock secret, say: `schedd start` prints why.
+    report({ ok: false, message: (error as Error).message });
+    return 1;
+  }
   // Our lock free but the scheduler's held: an orphaned scheduler (its watchdog was killed).
   if (lock === null || (await isLocked(stateDir, 'scheduler'))) {
     report({ ok: false, message: alreadyRunning(stateDir) });

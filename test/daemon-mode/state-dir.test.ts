@@ -193,6 +193,16 @@ describe('state directory', { skip: needsRoot, concurrency: true }, () => {
   });
 });
 
+describe('the lock secret', () => {
+  it('a lock secret cut short (its creator died before writing it) is refused, not used: a short secret would be guessable', async (t) => {
+    const s = instance(t);
+    s.write('crontab', YEARLY);
+    mkdirSync(s.stateDir, { mode: 0o700 });
+    writeFileSync(join(s.stateDir, 'schedd.lock'), 'abc', { mode: 0o600 });
+    assert.deepEqual(await s.start(), refusal(`${join(s.stateDir, 'schedd.lock')}: refused: not a 64-character secret; remove it`));
+  });
+});
+
 describe('state file modes', () => {
   it('regression (issue 11 item 19): history.db 0640 and the pidfile 0644 whatever the umask, in the foreground and detached', async (t) => {
     const previous = process.umask();
