@@ -3,7 +3,8 @@
 // restarted scheduler. Every refusal is one line; nothing is written through her links.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -93,6 +94,24 @@ describe('state directory', { skip: needsRoot, concurrency: true }, () => {
     symlinkSync(target.path, join(s.stateDir, 'history.db'));
     assert.deepEqual(await s.start(), refusal(`state directory ${s.stateDir}: ${join(s.stateDir, 'history.db')} is a symbolic link (expected a regular file; remove it)`));
     target.intact();
+  });
+
+  it('regression (issue 11 item 2): a hard link, a FIFO or a link to SQLite\'s WAL where schedd\'s files go is refused, each in one line naming it', async (t) => {
+    const s = sharedInstance(t);
+    const target = victim(s);
+    mkdirSync(s.stateDir, { mode: 0o700 });
+    const plant: [string, () => void, string][] = [
+      ['schedd.pid', () => linkSync(target.path, join(s.stateDir, 'schedd.pid')), 'has 2 hard links (expected 1; remove it)'],
+      ['history.db-wal', () => symlinkSync(target.path, join(s.stateDir, 'history.db-wal')), 'is a symbolic link (expected a regular file; remove it)'],
+      ['schedd.log', () => execFileSync('mkfifo', [join(s.stateDir, 'schedd.log')]), 'is a FIFO (expected a regular file; remove it)'],
+    ];
+    for (const [name, make, problem] of plant) {
+      make();
+      assert.deepEqual(await s.start(), refusal(`state directory ${s.stateDir}: ${join(s.stateDir, name)} ${problem}`));
+      rmSync(join(s.stateDir, name));
+    }
+    target.intact();
+    assert.deepEqual(s.processes(), []);
   });
 
   it("regression (issue 11 item 2): root's client commands refuse a state directory another user controls (her fake socket is not asked)", async (t) => {
