@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ScheddError } from '../errors.js';
 import { unsafeAncestor } from '../safe-path.js';
@@ -37,11 +37,38 @@ function errnoOf(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException).code;
 }
 
-/** The directory's real path (parent resolved), or a one-line refusal for what stands in the way. */
-function resolveDir(dir: string, create: boolean): string {
+/**
+ * The ancestor rule on the path as given, before links are resolved: a link inside a directory
+ * someone else controls could be repointed, and `mkdir -p` would create through it. (The real
+ * path is checked too, by checkAncestors.) Returns the first problem, or null.
+ */
+function lexicalProblem(dir: string, owners: number[]): string | null {
+  const chain: string[] = [];
+  for (let current = dirname(dir); ; current = dirname(current)) {
+    chain.unshift(current);
+    if (dirname(current) === current) break;
+  }
+  for (const current of chain) {
+    const stat = lstatSync(current, { throwIfNoEntry: false });
+    if (stat === undefined) return null;
+    // A link: the directory holding it was checked; where it leads, the next prefix checks.
+    if (!stat.isDirectory()) continue;
+    const problem = unsafeAncestor(current, owners);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+/**
+ * The directory's real path (parent resolved), or a one-line refusal for what stands in the way.
+ * Missing parents are created only once the path as given passed the ancestor rule.
+ */
+function resolveDir(dir: string, create: boolean, owners: number[]): string {
   const parent = dirname(dir);
   try {
-    if (create) mkdirSync(parent, { recursive: true, mode: 0o700 });
+    const problem = lexicalProblem(dir, owners);
+    if (problem !== null) refuse(`state directory ${dir}: parent ${problem}`);
+    if (create && !existsSync(parent)) mkdirSync(parent, { recursive: true, mode: 0o700 });
     return join(realpathSync(parent), basename(dir));
   } catch (error) {
     if (errnoOf(error) === 'EACCES') refuse(denied(dir));
@@ -123,7 +150,7 @@ export interface StateDirOptions {
  */
 export function prepareStateDir(dir: string, options: StateDirOptions): string {
   const ownerUid = options.owner?.uid ?? process.geteuid!();
-  const real = resolveDir(dir, options.create);
+  const real = resolveDir(dir, options.create, [ownerUid]);
   checkAncestors(real, [ownerUid]);
   let created = false;
   if (options.create) {
@@ -178,6 +205,8 @@ export function checkStateDirForClient(dir: string): void {
   let real: string;
   let stat: Stats;
   try {
+    const problem = lexicalProblem(dir, euid === 0 ? [] : [euid]);
+    if (problem !== null) refuse(`state directory ${dir}: parent ${problem}`);
     real = join(realpathSync(dirname(dir)), basename(dir));
     stat = lstatSync(real);
   } catch (error) {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -85,6 +85,19 @@ describe('state directory', { skip: needsRoot, concurrency: true }, () => {
     // A client finds nothing to ask while it does not exist; once it does, it is refused too.
     mkdirSync(dir, { mode: 0o700 });
     assert.deepEqual(await s.cli(['stop', '--state-dir', dir]), expected);
+  });
+
+  it('regression (issue 11 item 2): missing parents are not created inside a directory another user controls (nor through her link)', async (t) => {
+    alice = ensureUser('sdtalice');
+    const s = sharedInstance(t);
+    const made = await asAlice(['mktemp', '-d']);
+    const hers = made.stdout.trim();
+    t.after(() => void runAs(alice, 'rm', ['-rf', hers]));
+    mkdirSync(s.path('elsewhere'), { mode: 0o755 });
+    assert.equal((await asAlice(['ln', '-s', s.path('elsewhere'), `${hers}/link`])).code, 0);
+    const dir = `${hers}/link/sub/state`;
+    assert.deepEqual(await s.cli(['start', '-c', s.crontabPath, '--state-dir', dir]), refusal(`state directory ${dir}: parent ${hers} is owned by uid ${alice.uid} (expected 0)`));
+    assert.deepEqual(readdirSync(s.path('elsewhere')), []);
   });
 
   it('regression (issue 11 item 2): a link planted where the history file goes is refused, not opened by SQLite', async (t) => {
