@@ -217,6 +217,12 @@ export function checkStateDirForClient(dir: string): void {
   if (!stat.isDirectory()) refuse(`state directory ${real} is ${describeKind(stat)} (expected a directory)`);
   checkAncestors(real, euid === 0 ? [] : [euid]);
   if (stat.uid !== euid && euid !== 0) refuse(`state directory ${real} is owned by uid ${stat.uid} (expected ${euid})`);
+  if (stat.uid !== euid) {
+    // Root reading another user's directory: only if root made it theirs. A sticky parent (/tmp)
+    // passes the ancestor rule, but there anyone could have created the directory.
+    const parent = lstatSync(dirname(real));
+    if (parent.uid !== 0 || (parent.mode & 0o022) !== 0) refuse(`state directory ${real} is owned by uid ${stat.uid} (expected ${euid})`);
+  }
   const mode = stat.mode & 0o7777;
   if ((mode & 0o022) !== 0) refuse(`state directory ${real} is writable by group or others (mode ${mode.toString(8)}; expected 700)`);
   checkEntries(real, stat.uid);

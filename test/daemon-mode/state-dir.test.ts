@@ -137,6 +137,12 @@ describe('state directory', { skip: needsRoot, concurrency: true }, () => {
     const dir = `${hers}/state`;
     assert.deepEqual(await s.cli(['stop', '--state-dir', dir]), refusal(`state directory ${dir}: parent ${hers} is owned by uid ${alice.uid} (expected 0)`));
     assert.deepEqual(await s.cli(['start', '-c', s.crontabPath, '--state-dir', dir]), refusal(`state directory ${dir}: parent ${hers} is owned by uid ${alice.uid} (expected 0)`));
+    // Her directory right in sticky /tmp: the ancestors pass, but anyone could have made it.
+    assert.equal((await asAlice(['chmod', '700', hers])).code, 0);
+    const real = realpathSync(hers);
+    for (const command of ['stop', 'status', 'reload', 'history']) {
+      assert.deepEqual(await s.cli([command, '--state-dir', hers]), refusal(`state directory ${real} is owned by uid ${alice.uid} (expected 0)`), command);
+    }
   });
 
   it("regression (issue 11 item 9): a user pointing --state-dir at another user's directory gets one line, not a stack trace", async (t) => {
