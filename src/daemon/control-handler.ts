@@ -65,7 +65,10 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
       case 'reload': {
         const outcome = await daemon.reload('schedd reload');
         const diff = outcome.diff ?? { added: [], changed: [], removed: [], unchanged: 0 };
-        return okReply(request, { ok: outcome.ok, errors: outcome.errors, fileUnchanged: outcome.unchanged === true, added: diff.added, changed: diff.changed, removed: diff.removed, unchangedJobs: diff.unchanged });
+        // Unchanged often means the watcher applied the save first: say what that reload did.
+        const last = outcome.lastChange;
+        const lastChange = last === undefined ? null : { at: new Date(last.at).toISOString(), reason: last.reason, added: last.diff.added, changed: last.diff.changed, removed: last.diff.removed };
+        return okReply(request, { ok: outcome.ok, errors: outcome.errors, fileUnchanged: outcome.unchanged === true, added: diff.added, changed: diff.changed, removed: diff.removed, unchangedJobs: diff.unchanged, lastChange });
       }
       case 'reopen-log':
         context.log.reopen();
