@@ -18,11 +18,11 @@
  * start is a Run that ends with outcome 'error'.
  */
 import { hostname } from 'node:os';
-import { newRunId, jobProcess, stableJitterMs } from './job-env.js';
+import { groupIds, newRunId, jobProcess, stableJitterMs } from './job-env.js';
 import type { Entry } from '../crontab/types.js';
 import type { LastRunView } from '../job-view.js';
 import type { Log } from '../log.js';
-import { startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
+import { hasSetpriv, startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
 import type { Account } from './privileges.js';
 import type { RunStore } from '../store/types.js';
 
@@ -109,6 +109,8 @@ export class Dispatcher {
    */
   private baseEnv: Record<string, string> | null = null;
   private closed = false;
+  /** Without setpriv: each user's group ids, looked up once, as the accounts are. */
+  private readonly groups = new Map<string, number[] | null>();
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -313,7 +315,13 @@ export class Dispatcher {
     const { shell, env, cwd } = jobProcess(entry, { runId, scheduledAt }, { cleanEnv: this.options.cleanEnv, baseEnv: this.baseEnv, account });
     const spec: RunSpec = { command: entry.command, shell, stdin: entry.stdin, env, cwd, gated, killGraceMs: this.options.killGraceMs };
     if (entry.options.timeoutMs !== undefined) spec.timeoutMs = entry.options.timeoutMs;
-    if (account !== undefined) spec.account = { name: account.name, uid: account.uid, gid: account.gid };
+    if (account !== undefined) {
+      spec.account = { name: account.name, uid: account.uid, gid: account.gid };
+      if (!hasSetpriv()) {
+        if (!this.groups.has(account.name)) this.groups.set(account.name, groupIds(account.name));
+        spec.account.groups = this.groups.get(account.name)!;
+      }
+    }
     const log = this.options.log;
     return startRun(spec, {
       onLine: (stream, line) => log.info({ job: entry.id, run: runId, stream, line }, 'job output'),

@@ -24,6 +24,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { formatDuration } from '../crontab/duration.js';
 import { terminateGroup } from './process-group.js';
 import { RunOutput } from './run-output.js';
 import type { OutputStream, RunHandle, RunHooks, RunOptions, RunOutcome, RunResult, RunSpec } from './types.js';
@@ -97,6 +98,11 @@ class Supervisor {
     let [file, args] = this.held ? gateArgs(spec.shell, spec.command) : [spec.shell, ['-c', spec.command]];
     const account = spec.account;
     const viaSetpriv = account !== undefined && SETPRIV !== null;
+    if (account !== undefined && !viaSetpriv && !onlyPrimaryGroup(account)) {
+      this.finish({ outcome: 'error', exitCode: null, signal: null, reason: `cannot run as ${account.name} with their supplementary groups: setpriv (util-linux) is not installed` });
+      this.handle = { pid: null, startedAt: this.startedAt, done, stop: () => {}, release: () => {}, abort: () => {} };
+      return;
+    }
     if (viaSetpriv) {
       args = [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file, ...args];
       file = SETPRIV!;
@@ -153,7 +159,7 @@ class Supervisor {
   private startTimeout(): void {
     const { timeoutMs } = this.spec;
     if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
-      this.timeoutTimer = setTimeout(() => this.terminate('timeout', `timed out after ${timeoutMs} ms`), timeoutMs);
+      this.timeoutTimer = setTimeout(() => this.terminate('timeout', `timed out after ${formatDuration(timeoutMs)}`), timeoutMs);
       this.timeoutTimer.unref();
     }
   }
@@ -226,7 +232,7 @@ class Supervisor {
   private judge(code: number | null, signal: string | null): { outcome: RunOutcome; reason?: string } {
     if (this.aborted) return { outcome: 'error', reason: 'aborted before the job started' };
     if (this.stop) {
-      const escalated = this.termination === 'killed' ? `; SIGKILL after ${this.spec.killGraceMs} ms grace` : '';
+      const escalated = this.termination === 'killed' ? `; SIGKILL after ${formatDuration(this.spec.killGraceMs)} grace` : '';
       return { outcome: this.stop.kind, reason: this.stop.reason + escalated };
     }
     if (signal !== null) return { outcome: 'killed', reason: `killed by ${signal}` };
@@ -274,6 +280,20 @@ function describeSpawnError(spec: RunSpec, err: unknown): string {
 
 /** util-linux's setpriv, which sets uid, gid and the user's supplementary groups before exec. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => isExecutable(path)) ?? null;
+
+/** Whether jobs for other users get their supplementary groups (see RunSpec.account). */
+export function hasSetpriv(): boolean {
+  return SETPRIV !== null;
+}
+
+/**
+ * True when the user has no supplementary groups: then spawn's uid and gid are exact (libuv
+ * clears the supplementary groups with setgroups(0) before setgid and setuid), and nothing is
+ * lost. Unknown groups (null or absent) count as some.
+ */
+function onlyPrimaryGroup(account: NonNullable<RunSpec['account']>): boolean {
+  return account.groups != null && account.groups.every((gid) => gid === account.gid);
+}
 
 function isExecutable(path: string): boolean {
   try {
