@@ -224,6 +224,8 @@ export class Daemon {
     this.dispatcher.close();
     const running = this.dispatcher.running().length;
     log.info({ reason, running }, running > 0 ? `stopping: waiting up to ${Math.round(stopGraceMs / 1000)} s for ${running} running job${running === 1 ? '' : 's'}` : 'stopping');
+    // What finished runs left behind does not wait for the running jobs: it is already orphaned.
+    const leftovers = this.dispatcher.killLeftovers('schedd is stopping');
     this.stopping = (async () => {
       let graceTimer: NodeJS.Timeout | undefined;
       const expired = new Promise<void>((resolve) => {
@@ -237,6 +239,9 @@ export class Daemon {
         this.dispatcher.terminateAll('schedd is stopping');
         await this.dispatcher.idle();
       }
+      // Runs that finished during the grace may have left processes too.
+      await leftovers;
+      await this.dispatcher.killLeftovers('schedd is stopping');
       this.store.close();
       log.info({}, 'schedd stopped');
     })();

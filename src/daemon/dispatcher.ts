@@ -14,7 +14,8 @@
  * skipped), replace (active Runs are stopped, and the new one starts once they have exited).
  *
  * Timers owned here: one per Run for its jitter or retry wait. The process itself (timeout,
- * SIGTERM -> SIGKILL) is the runner's. Nothing here throws at the daemon: a job that cannot
+ * SIGTERM -> SIGKILL) is the runner's. Processes a finished run left in its group are not part
+ * of any Run (the job is idle): Leftovers tracks them until the job's timeout or schedd's stop. Nothing here throws at the daemon: a job that cannot
  * start is a Run that ends with outcome 'error'.
  */
 import { hostname } from 'node:os';
@@ -23,6 +24,7 @@ import type { Entry } from '../crontab/types.js';
 import type { LastRunView } from '../job-view.js';
 import type { Log } from '../log.js';
 import { hasSetpriv, startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
+import { Leftovers } from './leftovers.js';
 import type { Account } from './privileges.js';
 import type { RunStore } from '../store/types.js';
 
@@ -111,8 +113,16 @@ export class Dispatcher {
   private closed = false;
   /** Without setpriv: each user's group ids, looked up once, as the accounts are. */
   private readonly groups = new Map<string, number[] | null>();
+  private readonly leftovers: Leftovers;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.leftovers = new Leftovers(options.log, options.killGraceMs);
+  }
+
+  /** Kills what finished runs left behind in their groups (see Leftovers). */
+  killLeftovers(reason: string): Promise<void> {
+    return this.leftovers.killAll(reason);
+  }
 
   /**
    * Starts the process for a slot ahead of time, held at a gate, when the slot is likely to
@@ -377,6 +387,10 @@ export class Dispatcher {
     const message = result.outcome === 'ok' ? 'job finished' : `job ${result.outcome === 'failed' ? 'failed' : result.outcome === 'timeout' ? 'timed out' : result.outcome === 'killed' ? 'killed' : 'could not start'}`;
     if (result.outcome === 'ok') this.options.log.info(fields, message);
     else this.options.log.warn(result.reason === undefined ? fields : { ...fields, reason: result.reason }, message);
+    if (result.leftBehind !== undefined && result.pid !== null) {
+      const timeoutMs = entry.options.timeoutMs;
+      this.leftovers.track(entry.id, run.id, result.pid, result.leftBehind, timeoutMs === undefined ? null : timeoutMs - result.durationMs);
+    }
     this.pullWaiting();
     const retries = entry.options.retries ?? 0;
     const retriable = result.outcome === 'failed' || result.outcome === 'timeout' || result.outcome === 'error';

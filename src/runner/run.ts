@@ -16,7 +16,9 @@
  *   stdout open for hours. The drain timer (owned here) keeps reading for drainGraceMs, then
  *   destroys the pipes; a grandchild writing after that gets EPIPE, as under cron.
  * - finished: the shell has exited, both pipes are closed and any termination is complete.
- *   Every timer is cleared by then, so a finished run holds no handle open.
+ *   Every timer is cleared by then, so a finished run holds no handle open. Members of the
+ *   group still alive then (`cmd &` never waited for) are counted in RunResult.leftBehind;
+ *   the dispatcher keeps them tracked until the job's timeout or schedd's stop kills them.
  *
  * Clock jumps: Node timers and durationMs are monotonic, so a wall-clock jump neither fires nor
  * delays a timeout; finishedAt is startedAt + durationMs so the pair stays consistent.
@@ -25,7 +27,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../crontab/duration.js';
-import { terminateGroup } from './process-group.js';
+import { liveMembers, terminateGroup } from './process-group.js';
 import { RunOutput } from './run-output.js';
 import type { OutputStream, RunHandle, RunHooks, RunOptions, RunOutcome, RunResult, RunSpec } from './types.js';
 
@@ -225,7 +227,11 @@ class Supervisor {
     if (this.finished || this.exit === null || this.openStreams > 0 || this.termination === 'pending') return;
     const { outcome, reason } = this.judge(this.exit.code, this.exit.signal);
     const truncation = this.output.truncation();
-    this.finish({ outcome, exitCode: this.exit.code, signal: this.exit.signal, reason });
+    // A group already terminated (timeout, stop) has been dealt with; otherwise whatever the
+    // shell left running in the background is counted for the caller (one kill(2) when none).
+    const pid = this.child?.pid;
+    const leftBehind = this.termination === null && pid !== undefined ? liveMembers(pid) : 0;
+    this.finish({ outcome, exitCode: this.exit.code, signal: this.exit.signal, reason, ...(leftBehind > 0 ? { leftBehind } : {}) });
     if (truncation) this.hooks.onTruncated?.(truncation);
   }
 
@@ -246,7 +252,7 @@ class Supervisor {
     this.finish({ outcome: 'error', exitCode: null, signal: null, reason: describeSpawnError(this.spec, err) });
   }
 
-  private finish(verdict: Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'reason'>): void {
+  private finish(verdict: Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'reason' | 'leftBehind'>): void {
     this.finished = true;
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.drainTimer);

@@ -52,6 +52,11 @@ export interface RunResult {
   output: CapturedOutput;
   /** Why the run could not start or was stopped (spawn error, timeout, stop request). */
   reason?: string;
+  /**
+   * Processes of the run's group still alive when it finished (started in the background and
+   * not waited for); absent when none. The group is `pid`; the caller decides their fate.
+   */
+  leftBehind?: number;
 }
 
 export type OutputStream = 'stdout' | 'stderr';
