@@ -24,6 +24,7 @@ import type { Entry } from '../crontab/types.js';
 import type { LastRunView } from '../job-view.js';
 import type { Log } from '../log.js';
 import { hasSetpriv, startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
+import { formatDuration } from '../crontab/duration.js';
 import { Leftovers } from './leftovers.js';
 import type { Account } from './privileges.js';
 import type { RunStore } from '../store/types.js';
@@ -42,7 +43,7 @@ export interface DispatcherOptions {
   recorder?: Recorder;
 }
 
-export type Recorder = Pick<RunStore, 'claim' | 'started' | 'finished' | 'cancelled' | 'notRun'>;
+export type Recorder = Pick<RunStore, 'claim' | 'started' | 'finished' | 'retrying' | 'cancelled' | 'notRun'>;
 
 export interface FireResult {
   status: 'started' | 'skipped' | 'queued' | 'replacing';
@@ -396,6 +397,9 @@ export class Dispatcher {
     const retriable = result.outcome === 'failed' || result.outcome === 'timeout' || result.outcome === 'error';
     if (retriable && !run.cancelled && !this.closed && run.attempt <= retries) {
       const delayMs = Math.min(RETRY_BASE_MS * 2 ** (run.attempt - 1), MAX_RETRY_DELAY_MS);
+      // The failed attempt keeps a history row of its own (RUN.N): one 'ok' row alone hid it.
+      const how = result.outcome === 'failed' ? `failed (exit ${result.exitCode})` : result.outcome === 'timeout' ? (result.reason ?? 'timed out') : `could not start: ${result.reason ?? 'error'}`;
+      this.options.recorder?.retrying(run.id, `${run.id}.${run.attempt}`, `attempt ${run.attempt}/${retries + 1} ${how}; retried after ${formatDuration(delayMs)}`);
       run.attempt++;
       this.options.log.info({ job: entry.id, run: run.id, attempt: run.attempt, delayMs }, 'job retry scheduled');
       this.admitAfter(run, delayMs);
