@@ -14,7 +14,7 @@ interface ReloadResult {
   removed: string[];
   unchangedJobs: number;
   /** With fileUnchanged: the reload that last changed the schedule, if any did. */
-  lastChange?: { at: string; reason: string; added: string[]; changed: string[]; removed: string[] } | null;
+  lastChange?: { at: string; reason: string; added: string[]; changed: string[]; removed: string[] };
 }
 
 /** `schedd reload`: like SIGHUP, but says what happened; exit 1 with every error when rejected. */

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { claimBoot, currentBootId } from './boot.js';
 import { Dispatcher, type FireResult, type LastRun, type RunningInfo } from './dispatcher.js';
 import { watchCrontab } from './watch.js';
-import { errorCount, firstErrors, formatDiagnostic, readCrontabText } from '../crontab-file.js';
+import { errorCount, firstErrors, formatDiagnostic, LOGGED_ERRORS, readCrontabText } from '../crontab-file.js';
 import { parseCrontab } from '../crontab/parse.js';
 import type { Entry, ParsedCrontab } from '../crontab/types.js';
 import { ScheddError } from '../errors.js';
@@ -49,6 +49,8 @@ export interface ReloadOutcome {
   ok: boolean;
   /** The first errors (firstErrors): a file of 200,000 errors must not fill logs and replies. */
   errors: string[];
+  /** How many errors the file had, when more than `errors` shows. */
+  errorCount?: number;
   diff?: ReloadDiff;
   unchanged?: boolean;
   /** With unchanged: the reload that last changed the schedule (the watcher's, often). */
@@ -176,7 +178,7 @@ export class Daemon {
       const errors = firstErrors(all, total);
       for (const error of errors) log.error({ reason: source }, `reload rejected: ${error}`);
       log.error({ reason: source, errors, count: total }, `reload rejected: ${crontabName} has ${total} error${total === 1 ? '' : 's'}; keeping the current schedule`);
-      return (this.lastReload = { at, ok: false, errors });
+      return (this.lastReload = { at, ok: false, errors, ...(total > LOGGED_ERRORS ? { errorCount: total } : {}) });
     }
     this.text = text;
     const diff = this.scheduler.update(parsed.entries);

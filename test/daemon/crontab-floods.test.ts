@@ -46,6 +46,14 @@ describe('crontab floods', { concurrency: true }, () => {
     assert.equal(each[0]!.msg, "reload rejected: crontab:1:2: incomplete entry: 1 of 5 schedule fields (expected 'minute hour day-of-month month day-of-week command' or '@macro command')");
     assert.equal(each[20]!.msg, 'reload rejected: ... and 199,980 more errors');
     assert.equal(summary.errors?.length, 21);
+    // status says the whole count, and shows the same first errors.
+    const status = await runCli(['status', '--state-dir', 'state'], { cwd: ws.dir, env: { HOME: ws.dir } });
+    const lines = status.stdout.split('\n');
+    const at = lines.findIndex((line) => line.startsWith('last reload:'));
+    assert.match(lines[at]!, /^last reload: \d+s ago, rejected, 200000 errors$/);
+    assert.equal(lines[at + 1], "  crontab:1:2: incomplete entry: 1 of 5 schedule fields (expected 'minute hour day-of-month month day-of-week command' or '@macro command')");
+    assert.equal(lines[at + 21], '  ... and 199,980 more errors');
+    assert.equal(lines[at + 22]?.startsWith('  '), false);
   });
 
   it('regression (issue 11 item 14): start with 200,000 errors prints the first 20 and a count', async (t) => {
