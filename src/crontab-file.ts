@@ -25,7 +25,7 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  * followed (a Kubernetes ConfigMap is a chain of them); the directory of the path as given and
  * of the file actually opened must both pass the OpenSSH rule (safe-path.ts).
  */
-export async function readCrontabText(path: string, name = path): Promise<string> {
+export async function readCrontabText(path: string, name = path, options: ReadOptions = {}): Promise<string> {
   let handle: FileHandle;
   try {
     // O_NONBLOCK: a FIFO planted as the crontab must not hang the daemon on open.
@@ -35,7 +35,7 @@ export async function readCrontabText(path: string, name = path): Promise<string
   }
   try {
     const stat = await handle.stat();
-    const refusal = refuse(path, name, handle.fd, stat);
+    const refusal = refuse(path, name, handle.fd, stat, options.forEditing === true);
     if (refusal !== null) throw new ScheddError('SCHEDD_CRONTAB_REFUSED', refusal);
     return await readBounded(handle, path, name);
   } finally {
@@ -43,8 +43,16 @@ export async function readCrontabText(path: string, name = path): Promise<string
   }
 }
 
+export interface ReadOptions {
+  /**
+   * `schedd edit`: root may edit a crontab that is not root's (edit keeps its owner). Its jobs
+   * would not run as root anyway: start and reload still refuse such a file.
+   */
+  forEditing?: boolean;
+}
+
 /** Why this opened file must not be trusted, or null. */
-function refuse(path: string, name: string, fd: number, stat: Stats): string | null {
+function refuse(path: string, name: string, fd: number, stat: Stats, forEditing: boolean): string | null {
   if (stat.isDirectory()) return `cannot read crontab ${path}: is a directory, not a crontab file`;
   if (!stat.isFile()) return `${name}: refused: not a regular file (expected a crontab file)`;
   const euid = process.geteuid?.() ?? -1;
@@ -52,7 +60,7 @@ function refuse(path: string, name: string, fd: number, stat: Stats): string | n
   // as root unless it says otherwise, and whoever can write the file decides what it says
   // (user= included), so the rule is on the file, not on its entries. With --user the daemon
   // has dropped root before it reads the crontab, and its jobs cannot run as root.
-  if (euid === 0) {
+  if (euid === 0 && !forEditing) {
     if (stat.uid !== 0) return `${name}: refused: owned by uid ${stat.uid} (expected root: a root schedd runs only root's crontabs, as cron does)`;
     if ((stat.mode & 0o022) !== 0) return `${name}: refused: group- or world-writable (mode ${(stat.mode & 0o777).toString(8)}; expected no write bit for them: chmod go-w it)`;
   }

@@ -111,7 +111,7 @@ async function writeTarget(path: string, depth = 0): Promise<string> {
 async function readExisting(path: string): Promise<string | null> {
   try {
     // The same checks and one-line reasons as every other command that reads the crontab.
-    return await readCrontabText(path);
+    return await readCrontabText(path, path, { forEditing: true });
   } catch (error) {
     if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return null;
     throw error;
