@@ -55,6 +55,40 @@ describe('crontab trust as root', { skip: needsRoot, concurrency: true }, () => 
     assert.deepEqual(check, { code: 1, signal: null, stdout: '', stderr: daemon.stderr });
   });
 
+  it('regression (issue 11 item 3): once the directory is hers, reloads raced by her swaps are refused and never run her job as root', async (t) => {
+    const mallory = ensureUser('sdtmallory');
+    const ws = workspace(t);
+    const out = sharedOut(ws);
+    const drop = ws.path('drop');
+    mkdirSync(drop, { mode: 0o755 });
+    writeFileSync(`${drop}/crontab`, '# schedd: name=tick\n* * * * * * root true\n', { mode: 0o644 });
+    const daemon = ws.start({ crontab: 'drop/crontab', args: ['--system'] });
+    await daemon.waitFor({ msg: 'schedd started' });
+    // The directory changes hands (a careless chown): she plants her file and swaps.
+    chownSync(drop, mallory.uid, mallory.gid);
+    writeFileSync(`${drop}/evil`, `# schedd: name=tick\n* * * * * * root id -u >> ${out}/pwned\n`, { mode: 0o644 });
+    chownSync(`${drop}/evil`, mallory.uid, mallory.gid);
+    const swapper = swapLoop(mallory, `${drop}/crontab`, `${drop}/evil`);
+    t.after(() => swapper.kill('SIGKILL'));
+    const from = daemon.records.length;
+    // On the old code (a read, then a stat, by path) her job ran as root after 23 to 144 reloads.
+    const giveUpAt = Date.now() + 15_000;
+    let hups = 0;
+    while (!existsSync(`${out}/pwned`) && Date.now() < giveUpAt) {
+      daemon.signal('SIGHUP');
+      hups++;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    swapper.kill('SIGKILL');
+    assert.equal(existsSync(`${out}/pwned`), false, `her job ran as root after ${hups} reloads`);
+    const refused = daemon.all({ msg: 'reload failed: keeping the current schedule' }, from);
+    assert.ok(refused.length > 0, 'no reload was refused');
+    // Whichever file the one open got, it is refused: hers by its owner, root's by its directory.
+    const reasons = new Set([`drop/crontab: refused: directory ${drop} is owned by uid ${mallory.uid} (expected 0)`, `drop/crontab: refused: owned by uid ${mallory.uid} (expected root: a root schedd runs only root's crontabs, as cron does)`]);
+    for (const record of refused) assert.ok(record.errors?.length === 1 && reasons.has(record.errors[0]!), JSON.stringify(record.errors));
+    assert.deepEqual(daemon.all({ msg: 'crontab reloaded' }, from), []);
+  });
+
   it('regression (issue 11 item 4): a non-system crontab owned by another user, or group-writable, is refused as root', async (t) => {
     const bob = ensureUser('sdtbob');
     const ws = workspace(t);
