@@ -110,11 +110,11 @@ async function writeTarget(path: string, depth = 0): Promise<string> {
 
 async function readExisting(path: string): Promise<string | null> {
   try {
-    return await readFile(path, 'utf8');
+    // The same checks and one-line reasons as every other command that reads the crontab.
+    return await readCrontabText(path, path, { forEditing: true });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    // The same one-line reasons as every other command that reads the crontab.
-    return readCrontabText(path);
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return null;
+    throw error;
   }
 }
 

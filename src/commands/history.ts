@@ -26,7 +26,8 @@ function describe(run: RunRecord): string {
     case 'interrupted':
       return run.signal === null ? run.outcome : `${run.outcome} (${run.signal})`;
     default:
-      return run.outcome;
+      // A retried run's final row: its failed attempts are the rows RUN.1, RUN.2, ... below it.
+      return run.attempt > 1 && run.outcome !== 'running' ? `${run.outcome} (attempt ${run.attempt})` : run.outcome;
   }
 }
 

@@ -36,7 +36,7 @@ async function fromDaemon(stateDir: string, file: string | null): Promise<JobVie
 export async function listCommand(file: string, displayName: string, options: ListOptions & { named: boolean }, nowMs: number): Promise<number> {
   let views = await fromDaemon(options.stateDir, options.named ? file : null);
   if (views === null) {
-    const parsed = await loadCrontab(file, { system: options.system === true });
+    const parsed = await loadCrontab(file, { system: options.system === true }, displayName);
     if (errorCount(parsed) > 0) {
       const lines = parsed.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(displayName, d));
       throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${lines.join('\n')}\n${displayName}: invalid, run 'schedd check' for details`);

@@ -1,6 +1,8 @@
 import { call } from '../control/client.js';
 import { socketPath } from '../daemon/pidfile.js';
 import { ExitCode } from '../errors.js';
+import { formatLocal } from '../format.js';
+import { systemZone } from '../schedule/zone.js';
 
 interface ReloadResult {
   ok: boolean;
@@ -11,6 +13,8 @@ interface ReloadResult {
   changed: string[];
   removed: string[];
   unchangedJobs: number;
+  /** With fileUnchanged: the reload that last changed the schedule, if any did. */
+  lastChange?: { at: string; reason: string; added: string[]; changed: string[]; removed: string[] };
 }
 
 /** `schedd reload`: like SIGHUP, but says what happened; exit 1 with every error when rejected. */
@@ -21,11 +25,16 @@ export async function reloadCommand(stateDir: string): Promise<number> {
     process.stderr.write('schedd: reload rejected; the current schedule keeps running\n');
     return ExitCode.failure;
   }
+  const part = (label: string, ids: string[]): string => `${label} ${ids.length}${ids.length > 0 ? ` (${ids.join(', ')})` : ''}`;
+  const parts = (r: { added: string[]; changed: string[]; removed: string[] }): string => `${part('added', r.added)}, ${part('changed', r.changed)}, ${part('removed', r.removed)}`;
   if (result.fileUnchanged) {
-    process.stdout.write('crontab unchanged\n');
+    // Right after a save the watcher has usually applied it already: "unchanged" alone reads
+    // as if the save was ignored.
+    const last = result.lastChange;
+    const time = last == null ? '' : formatLocal(Date.parse(last.at), systemZone()).slice(11);
+    process.stdout.write(last == null ? 'crontab unchanged since schedd started\n' : `crontab unchanged since the reload at ${time} (${last.reason}): ${parts(last)}\n`);
     return ExitCode.ok;
   }
-  const part = (label: string, ids: string[]): string => `${label} ${ids.length}${ids.length > 0 ? ` (${ids.join(', ')})` : ''}`;
-  process.stdout.write(`reloaded: ${part('added', result.added)}, ${part('changed', result.changed)}, ${part('removed', result.removed)}\n`);
+  process.stdout.write(`reloaded: ${parts(result)}\n`);
   return ExitCode.ok;
 }

@@ -39,7 +39,8 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
     `state:       ${status.stateDir}`,
   ];
   if (status.lastReload !== null) {
-    const outcome = status.lastReload.ok ? 'ok' : `rejected, ${status.lastReload.errors.length} error${status.lastReload.errors.length === 1 ? '' : 's'}`;
+    const count = status.lastReload.errorCount ?? status.lastReload.errors.length;
+    const outcome = status.lastReload.ok ? 'ok' : `rejected, ${count} error${count === 1 ? '' : 's'}`;
     lines.push(`last reload: ${since(status.lastReload.at)} ago, ${outcome}`);
     for (const error of status.lastReload.ok ? [] : status.lastReload.errors) lines.push(`  ${error}`);
   }

@@ -22,6 +22,12 @@ interface Pending {
 
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9._-]*\$?$/;
 
+/** A longer line is an error, not parsed: Vixie cron's limit is far lower (1000 bytes). */
+export const MAX_LINE_BYTES = 64 * 1024;
+
+/** Diagnostics kept in full; the ones after these are only counted (ParsedCrontab.omitted). */
+export const MAX_DIAGNOSTICS = 10_000;
+
 export function parseCrontab(text: string, parseOptions: ParseOptions = {}): ParsedCrontab {
   const diagnostics: Diagnostic[] = [];
   const drafts: Entry[] = [];
@@ -48,9 +54,26 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
     pending = null;
   };
 
+  const omitted = { errors: 0, warnings: 0 };
+  const bound = (): void => {
+    if (diagnostics.length <= MAX_DIAGNOSTICS) return;
+    for (const d of diagnostics.splice(MAX_DIAGNOSTICS)) omitted[d.severity === 'error' ? 'errors' : 'warnings']++;
+  };
+
   for (let index = 0; index < lines.length; index++) {
+    bound();
     const lineNo = index + 1;
     let line = lines[index]!;
+    // A UTF-16 length under a third of the cap cannot be over it in UTF-8: no count needed.
+    if (line.length * 3 > MAX_LINE_BYTES) {
+      const bytes = Buffer.byteLength(line);
+      if (bytes > MAX_LINE_BYTES) {
+        pending = null; // options above it belong to a line in error
+        diagnostics.push({ line: lineNo, col: 1, severity: 'error', message: `line is ${bytes} bytes long`, expected: `at most ${MAX_LINE_BYTES}` });
+        lines[index] = '';
+        continue;
+      }
+    }
     if (line.endsWith('\r')) {
       line = line.slice(0, -1);
       if (!warnedCr) {
@@ -96,7 +119,9 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
     }
   }
   orphan(lines.length + 1);
-  return { entries: assignIds(drafts, diagnostics), diagnostics };
+  const entries = assignIds(drafts, diagnostics);
+  bound();
+  return omitted.errors + omitted.warnings > 0 ? { entries, diagnostics, omitted } : { entries, diagnostics };
 }
 
 function parseEntry(

@@ -73,6 +73,11 @@ export interface Entry {
 export interface ParsedCrontab {
   entries: Entry[];
   diagnostics: Diagnostic[];
+  /**
+   * Diagnostics past MAX_DIAGNOSTICS, only counted: a file of a million bad lines must not
+   * cost a million objects. Absent when every diagnostic is kept.
+   */
+  omitted?: { errors: number; warnings: number };
 }
 
 export interface ParseOptions {

@@ -13,7 +13,8 @@ export interface StatusResult {
   jobs: number;
   running: { job: string; run: string; pid: number | null; startedAt: string }[];
   restarts: number;
-  lastReload: { at: string; ok: boolean; errors: string[] } | null;
+  /** errors: the first 20 and a `... and N more errors` line; errorCount then the total. */
+  lastReload: { at: string; ok: boolean; errors: string[]; errorCount?: number } | null;
   /** When the watchdog died and this scheduler carried on alone; null while supervised. */
   unsupervisedSince: string | null;
 }
@@ -45,7 +46,7 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
           jobs: daemon.jobCount,
           running: daemon.running().map((r) => ({ job: r.job, run: r.run, pid: r.pid, startedAt: new Date(r.startedAt).toISOString() })),
           restarts: context.restarts,
-          lastReload: reload === null ? null : { at: new Date(reload.at).toISOString(), ok: reload.ok, errors: reload.errors },
+          lastReload: reload === null ? null : { at: new Date(reload.at).toISOString(), ok: reload.ok, errors: reload.errors, ...(reload.errorCount === undefined ? {} : { errorCount: reload.errorCount }) },
           unsupervisedSince: context.unsupervisedSince ?? null,
         };
         return okReply(request, status);
@@ -69,7 +70,10 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
       case 'reload': {
         const outcome = await daemon.reload('schedd reload');
         const diff = outcome.diff ?? { added: [], changed: [], removed: [], unchanged: 0 };
-        return okReply(request, { ok: outcome.ok, errors: outcome.errors, fileUnchanged: outcome.unchanged === true, added: diff.added, changed: diff.changed, removed: diff.removed, unchangedJobs: diff.unchanged });
+        // Unchanged often means the watcher applied the save first: say what that reload did.
+        const last = outcome.lastChange;
+        const lastChange = last === undefined ? {} : { lastChange: { at: new Date(last.at).toISOString(), reason: last.reason, added: last.diff.added, changed: last.diff.changed, removed: last.diff.removed } };
+        return okReply(request, { ok: outcome.ok, errors: outcome.errors, fileUnchanged: outcome.unchanged === true, added: diff.added, changed: diff.changed, removed: diff.removed, unchangedJobs: diff.unchanged, ...lastChange });
       }
       case 'reopen-log':
         context.log.reopen();

@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { safeUserName } from './job-env.js';
 import { lookupAccount, type Account } from './privileges.js';
@@ -10,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { claimBoot, currentBootId } from './boot.js';
 import { Dispatcher, type FireResult, type LastRun, type RunningInfo } from './dispatcher.js';
 import { watchCrontab } from './watch.js';
-import { formatDiagnostic, readCrontabText } from '../crontab-file.js';
+import { errorCount, firstErrors, formatDiagnostic, LOGGED_ERRORS, readCrontabText } from '../crontab-file.js';
 import { parseCrontab } from '../crontab/parse.js';
 import type { Entry, ParsedCrontab } from '../crontab/types.js';
 import { ScheddError } from '../errors.js';
@@ -48,9 +47,21 @@ export interface DaemonOptions {
 export interface ReloadOutcome {
   at: number;
   ok: boolean;
+  /** The first errors (firstErrors): a file of 200,000 errors must not fill logs and replies. */
   errors: string[];
+  /** How many errors the file had, when more than `errors` shows. */
+  errorCount?: number;
   diff?: ReloadDiff;
   unchanged?: boolean;
+  /** With unchanged: the reload that last changed the schedule (the watcher's, often). */
+  lastChange?: AppliedReload;
+}
+
+/** A reload that changed the schedule: when, why, and what it did. */
+export interface AppliedReload {
+  at: number;
+  reason: string;
+  diff: ReloadDiff;
 }
 
 /**
@@ -60,6 +71,8 @@ export interface ReloadOutcome {
 export class Daemon {
   readonly startedAt = Date.now();
   lastReload: ReloadOutcome | null = null;
+  /** The last reload that applied a changed file; null until one does. */
+  lastChange: AppliedReload | null = null;
   private readonly scheduler: Scheduler;
   private readonly dispatcher: Dispatcher;
   private text = '';
@@ -102,12 +115,12 @@ export class Daemon {
   async start(): Promise<void> {
     const { log, crontabName, stateDir } = this.options;
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    this.text = await readCrontabText(this.options.crontabPath);
+    this.text = await readCrontabText(this.options.crontabPath, crontabName);
     // A stop (SIGTERM) may have come while the file was read: then start nothing.
     if (this.stopping !== null) return;
     const parsed = this.parse(this.text);
-    const errors = [...this.fileErrors(), ...this.errors(parsed)];
-    if (errors.length > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${errors.join('\n')}\n${crontabName}: invalid, schedd did not start`);
+    const { errors, total } = this.errors(parsed);
+    if (total > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${firstErrors(errors, total).join('\n')}\n${crontabName}: invalid, schedd did not start`);
     // What happened while schedd was down, from the history: lost runs, missed slots.
     markLostRuns(this.store, log);
     const lastSlots = this.store.lastSlots();
@@ -155,19 +168,23 @@ export class Daemon {
     }
     if (text === this.text) {
       if (source !== 'file changed') log.info({ reason: source }, 'crontab unchanged');
-      return { at, ok: true, errors: [], unchanged: true };
+      return { at, ok: true, errors: [], unchanged: true, ...(this.lastChange === null ? {} : { lastChange: this.lastChange }) };
     }
     const parsed = this.parse(text);
-    const errors = [...this.fileErrors(), ...this.errors(parsed)];
-    if (errors.length > 0) {
+    const { errors: all, total } = this.errors(parsed);
+    if (total > 0) {
+      // The first errors each get a record, the rest a count: a file of 200,000 errors must not
+      // write 200,000 records per rejected reload.
+      const errors = firstErrors(all, total);
       for (const error of errors) log.error({ reason: source }, `reload rejected: ${error}`);
-      log.error({ reason: source, errors }, `reload rejected: ${crontabName} has ${errors.length} error${errors.length === 1 ? '' : 's'}; keeping the current schedule`);
-      return (this.lastReload = { at, ok: false, errors });
+      log.error({ reason: source, errors, count: total }, `reload rejected: ${crontabName} has ${total} error${total === 1 ? '' : 's'}; keeping the current schedule`);
+      return (this.lastReload = { at, ok: false, errors, ...(total > LOGGED_ERRORS ? { errorCount: total } : {}) });
     }
     this.text = text;
     const diff = this.scheduler.update(parsed.entries);
     for (const id of diff.removed) this.dispatcher.forget(id);
     log.info({ reason: source, added: diff.added, changed: diff.changed, removed: diff.removed, unchanged: diff.unchanged, jobs: this.scheduler.size }, 'crontab reloaded');
+    this.lastChange = { at, reason: source, diff };
     return (this.lastReload = { at, ok: true, errors: [], diff });
   }
 
@@ -178,11 +195,11 @@ export class Daemon {
    * taken as meant (an emptied crontab is applied, a little later).
    */
   private async readSettled(source: string): Promise<string> {
-    let text = await readCrontabText(this.options.crontabPath);
+    let text = await readCrontabText(this.options.crontabPath, this.options.crontabName);
     for (let tries = 0; tries < 5 && text !== this.text && (text === '' || !text.endsWith('\n')); tries++) {
       this.options.log.info({ reason: source, delayMs: INCOMPLETE_SETTLE_MS }, `crontab looks incomplete (${text === '' ? 'empty' : 'no final newline'}); reading it again`);
       await new Promise((resolve) => setTimeout(resolve, INCOMPLETE_SETTLE_MS));
-      const again = await readCrontabText(this.options.crontabPath);
+      const again = await readCrontabText(this.options.crontabPath, this.options.crontabName);
       if (again === text) break;
       text = again;
     }
@@ -209,6 +226,8 @@ export class Daemon {
     this.dispatcher.close();
     const running = this.dispatcher.running().length;
     log.info({ reason, running }, running > 0 ? `stopping: waiting up to ${Math.round(stopGraceMs / 1000)} s for ${running} running job${running === 1 ? '' : 's'}` : 'stopping');
+    // What finished runs left behind does not wait for the running jobs: it is already orphaned.
+    const leftovers = this.dispatcher.killLeftovers('schedd is stopping');
     this.stopping = (async () => {
       let graceTimer: NodeJS.Timeout | undefined;
       const expired = new Promise<void>((resolve) => {
@@ -222,6 +241,9 @@ export class Daemon {
         this.dispatcher.terminateAll('schedd is stopping');
         await this.dispatcher.idle();
       }
+      // Runs that finished during the grace may have left processes too.
+      await leftovers;
+      await this.dispatcher.killLeftovers('schedd is stopping');
       this.store.close();
       log.info({}, 'schedd stopped');
     })();
@@ -258,20 +280,15 @@ export class Daemon {
     return parsed;
   }
 
-  private errors(parsed: ParsedCrontab): string[] {
+  /**
+   * The file's errors as lines (the ones the parser kept) and their total. Whether the file
+   * itself may be trusted (owner, mode, directories) was settled when it was read, from the
+   * descriptor it was read from (readCrontabText).
+   */
+  private errors(parsed: ParsedCrontab): { errors: string[]; total: number } {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(this.options.crontabName, d));
-    return [...errors, ...this.accountErrors(parsed)];
-  }
-
-  /** As cron does: a system crontab run by root must be root's and writable by root only. */
-  private fileErrors(): string[] {
-    if (!this.options.system || process.getuid?.() !== 0) return [];
-    const stat = statSync(this.options.crontabPath);
-    const name = this.options.crontabName;
-    if (!stat.isFile()) return [`${name}: refused: not a regular file`];
-    if (stat.uid !== 0) return [`${name}: refused: owned by uid ${stat.uid}, not root (a system crontab must be root's; cron refuses it too)`];
-    if ((stat.mode & 0o022) !== 0) return [`${name}: refused: group- or world-writable (mode ${(stat.mode & 0o777).toString(8)}); chmod go-w it`];
-    return [];
+    const accounts = this.accountErrors(parsed);
+    return { errors: [...errors, ...accounts], total: errorCount(parsed) + accounts.length };
   }
 
   /** Jobs for other users need root and users that exist; their accounts are kept for runs. */

@@ -14,15 +14,18 @@
  * skipped), replace (active Runs are stopped, and the new one starts once they have exited).
  *
  * Timers owned here: one per Run for its jitter or retry wait. The process itself (timeout,
- * SIGTERM -> SIGKILL) is the runner's. Nothing here throws at the daemon: a job that cannot
+ * SIGTERM -> SIGKILL) is the runner's. Processes a finished run left in its group are not part
+ * of any Run (the job is idle): Leftovers tracks them until the job's timeout or schedd's stop. Nothing here throws at the daemon: a job that cannot
  * start is a Run that ends with outcome 'error'.
  */
 import { hostname } from 'node:os';
-import { newRunId, jobProcess, stableJitterMs } from './job-env.js';
+import { groupIds, newRunId, jobProcess, stableJitterMs } from './job-env.js';
 import type { Entry } from '../crontab/types.js';
 import type { LastRunView } from '../job-view.js';
 import type { Log } from '../log.js';
-import { startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
+import { hasSetpriv, startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
+import { formatDuration } from '../crontab/duration.js';
+import { Leftovers } from './leftovers.js';
 import type { Account } from './privileges.js';
 import type { RunStore } from '../store/types.js';
 
@@ -40,7 +43,7 @@ export interface DispatcherOptions {
   recorder?: Recorder;
 }
 
-export type Recorder = Pick<RunStore, 'claim' | 'started' | 'finished' | 'cancelled' | 'notRun'>;
+export type Recorder = Pick<RunStore, 'claim' | 'started' | 'finished' | 'retrying' | 'cancelled' | 'notRun'>;
 
 export interface FireResult {
   status: 'started' | 'skipped' | 'queued' | 'replacing';
@@ -109,8 +112,18 @@ export class Dispatcher {
    */
   private baseEnv: Record<string, string> | null = null;
   private closed = false;
+  /** Without setpriv: each user's group ids, looked up once, as the accounts are. */
+  private readonly groups = new Map<string, number[] | null>();
+  private readonly leftovers: Leftovers;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.leftovers = new Leftovers(options.log, options.killGraceMs);
+  }
+
+  /** Kills what finished runs left behind in their groups (see Leftovers). */
+  killLeftovers(reason: string): Promise<void> {
+    return this.leftovers.killAll(reason);
+  }
 
   /**
    * Starts the process for a slot ahead of time, held at a gate, when the slot is likely to
@@ -313,7 +326,13 @@ export class Dispatcher {
     const { shell, env, cwd } = jobProcess(entry, { runId, scheduledAt }, { cleanEnv: this.options.cleanEnv, baseEnv: this.baseEnv, account });
     const spec: RunSpec = { command: entry.command, shell, stdin: entry.stdin, env, cwd, gated, killGraceMs: this.options.killGraceMs };
     if (entry.options.timeoutMs !== undefined) spec.timeoutMs = entry.options.timeoutMs;
-    if (account !== undefined) spec.account = { name: account.name, uid: account.uid, gid: account.gid };
+    if (account !== undefined) {
+      spec.account = { name: account.name, uid: account.uid, gid: account.gid };
+      if (!hasSetpriv()) {
+        if (!this.groups.has(account.name)) this.groups.set(account.name, groupIds(account.name));
+        spec.account.groups = this.groups.get(account.name)!;
+      }
+    }
     const log = this.options.log;
     return startRun(spec, {
       onLine: (stream, line) => log.info({ job: entry.id, run: runId, stream, line }, 'job output'),
@@ -369,11 +388,18 @@ export class Dispatcher {
     const message = result.outcome === 'ok' ? 'job finished' : `job ${result.outcome === 'failed' ? 'failed' : result.outcome === 'timeout' ? 'timed out' : result.outcome === 'killed' ? 'killed' : 'could not start'}`;
     if (result.outcome === 'ok') this.options.log.info(fields, message);
     else this.options.log.warn(result.reason === undefined ? fields : { ...fields, reason: result.reason }, message);
+    if (result.leftBehind !== undefined && result.pid !== null) {
+      const timeoutMs = entry.options.timeoutMs;
+      this.leftovers.track(entry.id, run.id, result.pid, result.leftBehind, timeoutMs === undefined ? null : timeoutMs - result.durationMs);
+    }
     this.pullWaiting();
     const retries = entry.options.retries ?? 0;
     const retriable = result.outcome === 'failed' || result.outcome === 'timeout' || result.outcome === 'error';
     if (retriable && !run.cancelled && !this.closed && run.attempt <= retries) {
       const delayMs = Math.min(RETRY_BASE_MS * 2 ** (run.attempt - 1), MAX_RETRY_DELAY_MS);
+      // The failed attempt keeps a history row of its own (RUN.N): one 'ok' row alone hid it.
+      const how = result.outcome === 'failed' ? `failed (exit ${result.exitCode})` : result.outcome === 'timeout' ? (result.reason ?? 'timed out') : `could not start: ${result.reason ?? 'error'}`;
+      this.options.recorder?.retrying(run.id, `${run.id}.${run.attempt}`, `attempt ${run.attempt}/${retries + 1} ${how}; retried after ${formatDuration(delayMs)}`);
       run.attempt++;
       this.options.log.info({ job: entry.id, run: run.id, attempt: run.attempt, delayMs }, 'job retry scheduled');
       this.admitAfter(run, delayMs);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { homedir, userInfo } from 'node:os';
 import type { Entry } from '../crontab/types.js';
 import type { Account } from './privileges.js';
@@ -77,4 +78,18 @@ export function newRunId(nowMs: number): string {
   runCounter = (runCounter + 1) % 1296;
   const random = Math.floor(Math.random() * 1296).toString(36).padStart(2, '0');
   return `${nowMs.toString(36)}${runCounter.toString(36).padStart(2, '0')}${random}`;
+}
+
+/**
+ * Every group id of `name` (primary included), through NSS as login does (`id -G`); null when
+ * that cannot be told. Only asked when setpriv is missing (see RunSpec.account).
+ */
+export function groupIds(name: string): number[] | null {
+  try {
+    const out = execFileSync('id', ['-G', '--', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const ids = out.split(/\s+/).map(Number);
+    return ids.every((id) => Number.isInteger(id) && id >= 0) ? ids : null;
+  } catch {
+    return null;
+  }
 }

@@ -22,7 +22,8 @@ export function markLostRuns(store: RunStore, log: Log): RunRecord[] {
   const lost = store.takeInFlight((run) => {
     const isAlive = processAlive(run.pid);
     living.set(run.runId, isAlive);
-    if (run.pid === null) return 'schedd stopped before this run started';
+    // attempt > 1 without a pid: the run was waiting to retry (its failed attempts have rows).
+    if (run.pid === null) return run.attempt > 1 ? `schedd stopped before attempt ${run.attempt} (a retry) started` : 'schedd stopped before this run started';
     return isAlive ? `schedd died while this ran; its process ${run.pid} is still running (not started again)` : `schedd died while this ran; its process ${run.pid} is gone`;
   });
   for (const run of lost) {

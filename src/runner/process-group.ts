@@ -78,6 +78,34 @@ function hasLiveMember(pgid: number): boolean {
 }
 
 /**
+ * How many live (non-zombie) processes group `pgid` holds: 0 at the cost of one kill(2) when
+ * the group is gone, the common case once a job's shell has exited; a scan of /proc otherwise.
+ * Without /proc a group that exists counts as 1.
+ */
+export function liveMembers(pgid: number): number {
+  assertGroupId(pgid);
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    if (errnoCode(err) !== 'EPERM') return 0;
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 1;
+  }
+  let count = 0;
+  for (const entry of entries) {
+    const first = entry.charCodeAt(0);
+    if (first < 48 || first > 57) continue; // not a pid
+    const stat = procStat(entry);
+    if (stat?.pgrp === pgid && stat.state !== 'Z') count++;
+  }
+  return count;
+}
+
+/**
  * State and process group from /proc/PID/stat: null when the process is gone, undefined when
  * there is no /proc to ask.
  */

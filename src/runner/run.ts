@@ -16,7 +16,9 @@
  *   stdout open for hours. The drain timer (owned here) keeps reading for drainGraceMs, then
  *   destroys the pipes; a grandchild writing after that gets EPIPE, as under cron.
  * - finished: the shell has exited, both pipes are closed and any termination is complete.
- *   Every timer is cleared by then, so a finished run holds no handle open.
+ *   Every timer is cleared by then, so a finished run holds no handle open. Members of the
+ *   group still alive then (`cmd &` never waited for) are counted in RunResult.leftBehind;
+ *   the dispatcher keeps them tracked until the job's timeout or schedd's stop kills them.
  *
  * Clock jumps: Node timers and durationMs are monotonic, so a wall-clock jump neither fires nor
  * delays a timeout; finishedAt is startedAt + durationMs so the pair stays consistent.
@@ -24,7 +26,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { terminateGroup } from './process-group.js';
+import { formatDuration } from '../crontab/duration.js';
+import { liveMembers, terminateGroup } from './process-group.js';
 import { RunOutput } from './run-output.js';
 import type { OutputStream, RunHandle, RunHooks, RunOptions, RunOutcome, RunResult, RunSpec } from './types.js';
 
@@ -97,6 +100,11 @@ class Supervisor {
     let [file, args] = this.held ? gateArgs(spec.shell, spec.command) : [spec.shell, ['-c', spec.command]];
     const account = spec.account;
     const viaSetpriv = account !== undefined && SETPRIV !== null;
+    if (account !== undefined && !viaSetpriv && !onlyPrimaryGroup(account)) {
+      this.finish({ outcome: 'error', exitCode: null, signal: null, reason: `cannot run as ${account.name} with their supplementary groups: setpriv (util-linux) is not installed` });
+      this.handle = { pid: null, startedAt: this.startedAt, done, stop: () => {}, release: () => {}, abort: () => {} };
+      return;
+    }
     if (viaSetpriv) {
       args = [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file, ...args];
       file = SETPRIV!;
@@ -153,7 +161,7 @@ class Supervisor {
   private startTimeout(): void {
     const { timeoutMs } = this.spec;
     if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
-      this.timeoutTimer = setTimeout(() => this.terminate('timeout', `timed out after ${timeoutMs} ms`), timeoutMs);
+      this.timeoutTimer = setTimeout(() => this.terminate('timeout', `timed out after ${formatDuration(timeoutMs)}`), timeoutMs);
       this.timeoutTimer.unref();
     }
   }
@@ -219,14 +227,18 @@ class Supervisor {
     if (this.finished || this.exit === null || this.openStreams > 0 || this.termination === 'pending') return;
     const { outcome, reason } = this.judge(this.exit.code, this.exit.signal);
     const truncation = this.output.truncation();
-    this.finish({ outcome, exitCode: this.exit.code, signal: this.exit.signal, reason });
+    // A group already terminated (timeout, stop) has been dealt with; otherwise whatever the
+    // shell left running in the background is counted for the caller (one kill(2) when none).
+    const pid = this.child?.pid;
+    const leftBehind = this.termination === null && pid !== undefined ? liveMembers(pid) : 0;
+    this.finish({ outcome, exitCode: this.exit.code, signal: this.exit.signal, reason, ...(leftBehind > 0 ? { leftBehind } : {}) });
     if (truncation) this.hooks.onTruncated?.(truncation);
   }
 
   private judge(code: number | null, signal: string | null): { outcome: RunOutcome; reason?: string } {
     if (this.aborted) return { outcome: 'error', reason: 'aborted before the job started' };
     if (this.stop) {
-      const escalated = this.termination === 'killed' ? `; SIGKILL after ${this.spec.killGraceMs} ms grace` : '';
+      const escalated = this.termination === 'killed' ? `; SIGKILL after ${formatDuration(this.spec.killGraceMs)} grace` : '';
       return { outcome: this.stop.kind, reason: this.stop.reason + escalated };
     }
     if (signal !== null) return { outcome: 'killed', reason: `killed by ${signal}` };
@@ -240,7 +252,7 @@ class Supervisor {
     this.finish({ outcome: 'error', exitCode: null, signal: null, reason: describeSpawnError(this.spec, err) });
   }
 
-  private finish(verdict: Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'reason'>): void {
+  private finish(verdict: Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'reason' | 'leftBehind'>): void {
     this.finished = true;
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.drainTimer);
@@ -274,6 +286,20 @@ function describeSpawnError(spec: RunSpec, err: unknown): string {
 
 /** util-linux's setpriv, which sets uid, gid and the user's supplementary groups before exec. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => isExecutable(path)) ?? null;
+
+/** Whether jobs for other users get their supplementary groups (see RunSpec.account). */
+export function hasSetpriv(): boolean {
+  return SETPRIV !== null;
+}
+
+/**
+ * True when the user has no supplementary groups: then spawn's uid and gid are exact (libuv
+ * clears the supplementary groups with setgroups(0) before setgid and setuid), and nothing is
+ * lost. Unknown groups (null or absent) count as some.
+ */
+function onlyPrimaryGroup(account: NonNullable<RunSpec['account']>): boolean {
+  return account.groups != null && account.groups.every((gid) => gid === account.gid);
+}
 
 function isExecutable(path: string): boolean {
   try {

@@ -21,9 +21,11 @@ export interface RunSpec {
   gated?: boolean;
   /**
    * Run as another user (the daemon must be root): with `setpriv` on the machine the job also
-   * gets the user's supplementary groups, as under cron; without it only uid and gid change.
+   * gets the user's supplementary groups, as under cron. Without it only uid and gid can be
+   * set, so the run is refused (outcome 'error') unless `groups` shows the user has no
+   * supplementary groups: losing them silently changes what the job may read and write.
    */
-  account?: { name: string; uid: number; gid: number };
+  account?: { name: string; uid: number; gid: number; groups?: readonly number[] | null };
 }
 
 export type RunOutcome = 'ok' | 'failed' | 'timeout' | 'killed' | 'error';
@@ -50,6 +52,11 @@ export interface RunResult {
   output: CapturedOutput;
   /** Why the run could not start or was stopped (spawn error, timeout, stop request). */
   reason?: string;
+  /**
+   * Processes of the run's group still alive when it finished (started in the background and
+   * not waited for); absent when none. The group is `pid`; the caller decides their fate.
+   */
+  leftBehind?: number;
 }
 
 export type OutputStream = 'stdout' | 'stderr';

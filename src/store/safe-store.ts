@@ -105,6 +105,10 @@ export class SafeStore implements RunStore {
   started(runId: string, pid: number | null, startedAt: number, attempt: number): void {
     this.write('started', (s) => s.started(runId, pid, startedAt, attempt));
   }
+  retrying(runId: string, attemptId: string, reason: string): void {
+    this.write('retrying', (s) => s.retrying(runId, attemptId, reason));
+  }
+
   finished(runId: string, run: FinishedRun): void {
     this.write('finished', (s) => s.finished(runId, run));
   }

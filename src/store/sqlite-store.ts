@@ -131,8 +131,11 @@ export class SqliteStore implements RunStore {
         `UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, finished_at = ?, duration_ms = ?, attempt = ?, reason = ?,
            output_head = ?, output_tail = ?, output_bytes = ?, output_truncated = ? WHERE run_id = ?`,
       ),
-      // Only a run still in flight: a run waiting to retry keeps its last attempt's outcome.
+      // Only a run still in flight (a run waiting to retry is: see retrying).
       cancelled: db.prepare(`UPDATE runs SET outcome = 'interrupted', reason = ?, finished_at = ? WHERE run_id = ? AND outcome = 'running'`),
+      retiredAttempt: db.prepare(`UPDATE runs SET run_id = ?, reason = ? WHERE run_id = ?`),
+      // A new row (a later rowid): the next attempt lists above the failed ones, newest first.
+      nextAttempt: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, attempt) SELECT ?, job, scheduled_at, 'running', attempt + 1 FROM runs WHERE run_id = ?`),
       notRun: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, reason) VALUES (?, ?, ?, ?, ?)`),
       inFlight: db.prepare(`SELECT * FROM runs WHERE outcome = 'running'`),
       lost: db.prepare(`UPDATE runs SET outcome = 'lost', reason = ?, finished_at = ? WHERE run_id = ?`),
@@ -224,6 +227,12 @@ export class SqliteStore implements RunStore {
     this.statements.finished.run(run.outcome, run.exitCode, run.signal, run.startedAt, run.finishedAt, Math.round(run.durationMs), run.attempt, run.reason ?? null, head.text, tail.text, output.bytes, truncated ? 1 : 0, runId);
     const row = this.statements.jobOf.get(runId) as { job: string } | undefined;
     if (row !== undefined) this.maybePrune(row.job);
+  }
+
+  retrying(runId: string, attemptId: string, reason: string): void {
+    this.batch();
+    this.statements.retiredAttempt.run(attemptId, reason, runId);
+    this.statements.nextAttempt.run(runId, attemptId);
   }
 
   cancelled(runId: string, reason: string): void {

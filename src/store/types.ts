@@ -43,6 +43,12 @@ export interface RunStore {
   claim(runId: string, job: string, scheduledAt: number): void;
   started(runId: string, pid: number | null, startedAt: number, attempt: number): void;
   finished(runId: string, run: FinishedRun): void;
+  /**
+   * The attempt just finished (failed) will be retried: its record becomes `attemptId`'s, with
+   * `reason`, and `runId` starts afresh for the next attempt (in flight, not started yet). The
+   * history then shows every failed attempt, and a crash before the retry leaves the run lost.
+   */
+  retrying(runId: string, attemptId: string, reason: string): void;
   /** A claimed run that never started its process (cancelled while waiting). */
   cancelled(runId: string, reason: string): void;
   /** A slot that did not run: skipped (overlap, clock) or missed (schedd was down). */

@@ -211,3 +211,20 @@ describe('diagnostics', () => {
     });
   }
 });
+
+describe('parseCrontab: caps (issue 11 item 14)', () => {
+  it('regression (issue 11 item 14): a line over 64 KiB is one error with its length, not parsed; the options above it go with it', () => {
+    const long = `0 0 1 1 * echo ${'é'.repeat(40_000)}`;
+    const parsed = parseCrontab(`# schedd: name=big\n${long}\n0 0 1 1 * echo ok\n`);
+    assert.deepEqual(parsed.diagnostics.map((d) => formatDiagnostic('crontab', d)), [`crontab:2:1: line is ${Buffer.byteLength(long)} bytes long (expected at most 65536)`]);
+    assert.deepEqual(parsed.entries.map((e) => e.command), ['echo ok']);
+  });
+
+  it('regression (issue 11 item 14): past 10,000 diagnostics the rest are counted, not kept', () => {
+    const parsed = parseCrontab('x\n'.repeat(10_005) + '0 0 1 1 * echo ok\n');
+    assert.equal(parsed.diagnostics.length, 10_000);
+    assert.deepEqual(parsed.omitted, { errors: 5, warnings: 0 });
+    assert.equal(parsed.entries.length, 1);
+    assert.equal(parseCrontab('x\n').omitted, undefined);
+  });
+});

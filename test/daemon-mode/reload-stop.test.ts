@@ -132,7 +132,9 @@ describe('schedd start (detached): stop and reload', { concurrency: true }, () =
 
     edit(yearly('a', 'echo A') + yearly('b', 'echo b') + yearly('d'));
     assert.deepEqual(await s.cli(['reload', '--state-dir', s.stateDir]), { code: 0, signal: null, stdout: 'reloaded: added 1 (d), changed 2 (a, b), removed 1 (c)\n', stderr: '' });
-    assert.deepEqual(await s.cli(['reload', '--state-dir', s.stateDir]), { code: 0, signal: null, stdout: 'crontab unchanged\n', stderr: '' });
+    const again = await s.cli(['reload', '--state-dir', s.stateDir]);
+    assert.deepEqual({ ...again, stdout: '' }, { code: 0, signal: null, stdout: '', stderr: '' });
+    assert.match(again.stdout, /^crontab unchanged since the reload at \d\d:\d\d:\d\d \(schedd reload\): added 1 \(d\), changed 2 \(a, b\), removed 1 \(c\)\n$/);
 
     const status = await s.status();
     assert.deepEqual([status.jobs, status.lastReload?.ok, status.schedulerPid, status.restarts], [3, true, schedulerPid, 0]);
@@ -154,6 +156,22 @@ describe('schedd start (detached): stop and reload', { concurrency: true }, () =
     const reloaded = await s.waitForLog({ msg: 'crontab reloaded', reason: 'schedd reload' });
     assert.deepEqual(pick(reloaded.record, ['added', 'changed', 'removed', 'unchanged']), { added: ['c'], changed: ['a'], removed: [], unchanged: 1 });
     assert.deepEqual(reload, { code: 0, signal: null, stdout: 'reloaded: added 1 (c), changed 1 (a), removed 0\n', stderr: '' });
+  });
+
+  it('regression (issue 11 item 20): `schedd reload` right after a saved edit says what the watcher\'s reload changed, and when', async (t) => {
+    const s = instance(t, { crontab: 'crontab' });
+    s.write('crontab', yearly('a'));
+    await s.started();
+    s.replace('crontab', yearly('a') + yearly('b'));
+    const applied = await s.waitForLog({ msg: 'crontab reloaded', reason: 'file changed' });
+    const reply = await s.cli(['reload', '--state-dir', s.stateDir]);
+    assert.deepEqual({ ...reply, stdout: '' }, { code: 0, signal: null, stdout: '', stderr: '' });
+    const said = /^crontab unchanged since the reload at (\d\d:\d\d:\d\d) \(file changed\): added 1 \(b\), changed 0, removed 0\n$/.exec(reply.stdout);
+    assert.ok(said !== null, reply.stdout);
+    // The reload's start (the reply's time, TZ=UTC) is within a second of its log record.
+    const loggedAt = new Date(applied.record.time).getTime();
+    const stated = Date.parse(`${new Date(loggedAt).toISOString().slice(0, 10)}T${said[1]}Z`);
+    assert.ok(loggedAt - stated >= 0 && loggedAt - stated < 2000, `${said[1]} vs ${new Date(loggedAt).toISOString()}`);
   });
 
   // Found while writing these tests (at bc9dee1, which made the watch follow a symlinked

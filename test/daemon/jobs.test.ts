@@ -105,7 +105,7 @@ describe('schedd start: running jobs', { concurrency: true }, () => {
     assert.equal(timedOut.outcome, 'timeout');
     assert.equal(timedOut.signal, 'SIGTERM');
     assert.equal(timedOut.exitCode, null);
-    assert.equal(timedOut.reason, 'timed out after 1000 ms; SIGKILL after 1000 ms grace');
+    assert.equal(timedOut.reason, 'timed out after 1s; SIGKILL after 1s grace');
     assert.ok(timedOut.durationMs! >= 1950, `durationMs ${timedOut.durationMs} should cover the timeout and the grace`);
     // (stderr has the shell's 'Terminated' for the grandchild's sleep.)
     assert.deepEqual(outputOf(daemon.records, timedOut.run!), ['ready', 'grandchild got TERM']);

@@ -60,7 +60,7 @@ describe('schedd start: lifecycle', { concurrency: true }, () => {
       { msg: 'stopping: waiting up to 1 s for 1 running job', reason: 'SIGTERM', running: 1 },
       { msg: 'terminating running jobs', running: 1 },
       { msg: 'job output', run: ready.run, stream: 'stdout', line: 'grandchild got TERM' },
-      { msg: 'job killed', run: ready.run, outcome: 'killed', signal: 'SIGTERM', reason: 'schedd is stopping; SIGKILL after 1000 ms grace' },
+      { msg: 'job killed', run: ready.run, outcome: 'killed', signal: 'SIGTERM', reason: 'schedd is stopping; SIGKILL after 1s grace' },
       { msg: 'schedd stopped' },
     ]);
     const terminating = daemon.all({ msg: 'terminating running jobs' })[0]!;

@@ -21,7 +21,7 @@ const OBSERVE_MS = 20_000;
 /** Descriptors are compared at rest: the fewest open in the first and in the last such window. */
 const FD_WINDOW_MS = 3000;
 const NEVER = '0 0 1 1 *'; // started by `run` only
-const ZOMBIE_TOLERANT = (reason: string): RegExp => new RegExp(`^${reason}(; SIGKILL after 1000 ms grace)?$`);
+const ZOMBIE_TOLERANT = (reason: string): RegExp => new RegExp(`^${reason}(; SIGKILL after 1s grace)?$`);
 
 test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, nothing left behind', async (t) => {
   const ws = workspace(t);
@@ -77,7 +77,7 @@ test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, n
 
   // A tree that ignores SIGTERM: SIGKILL after the grace, and every member of it is gone.
   const tree = await ended('tree');
-  assert.deepEqual([tree.msg, tree.reason], ['job timed out', 'timed out after 2000 ms; SIGKILL after 1000 ms grace']);
+  assert.deepEqual([tree.msg, tree.reason], ['job timed out', 'timed out after 2s; SIGKILL after 1s grace']);
   const treePids = pidsIn(ws.read('pids-tree'));
   assert.equal(treePids.length, treeSize(3));
   await poll('every process of the timed-out tree gone', () => treePids.every(hasExited), 10_000);
@@ -87,7 +87,7 @@ test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, n
   assert.equal(closer.msg, 'job timed out');
   // Killed by SIGTERM; a SIGKILL may follow only because an init that reaps slowly leaves the
   // reparented sleep a zombie, which still counts as a member of the group.
-  assert.match(closer.reason!, ZOMBIE_TOLERANT('timed out after 2000 ms'));
+  assert.match(closer.reason!, ZOMBIE_TOLERANT('timed out after 2s'));
   assert.ok(closer.durationMs! >= 2000, `${closer.durationMs} ms`);
   const closerRuns = readLedger(ledger).filter((e) => e.job === 'closer');
   assert.deepEqual(closerRuns.map((e) => e.kind), ['start']);
@@ -97,7 +97,7 @@ test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, n
   // a group kill. The shell and its sleep are killed; the escapee is cleaned up here.
   const escape = await ended('escape');
   assert.equal(escape.msg, 'job timed out');
-  assert.match(escape.reason!, ZOMBIE_TOLERANT('timed out after 2000 ms'));
+  assert.match(escape.reason!, ZOMBIE_TOLERANT('timed out after 2s'));
   escapee = pidsIn(ws.read('pid-escape'))[0]!;
   assert.equal(hasExited(escapee), false, 'a setsid escapee survives the timeout (outside the group)');
   process.kill(escapee, 'SIGKILL');
@@ -116,7 +116,7 @@ test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, n
   assert.equal(stop.code, 0, stop.stderr);
   assert.equal((await daemon.waitExit()).code, 0);
   const stopped = ['tree-stop', 'closer-stop'].map((job) => daemon.all((r) => r.job === job && RUN_END_MESSAGES.includes(r.msg)));
-  assert.deepEqual(stopped.map((records) => records.map((r) => [r.msg, r.reason])), [[['job killed', 'schedd is stopping; SIGKILL after 1000 ms grace']], [['job killed', stopped[1]![0]?.reason]]]);
+  assert.deepEqual(stopped.map((records) => records.map((r) => [r.msg, r.reason])), [[['job killed', 'schedd is stopping; SIGKILL after 1s grace']], [['job killed', stopped[1]![0]?.reason]]]);
   assert.match(stopped[1]![0]!.reason!, ZOMBIE_TOLERANT('schedd is stopping'));
 
   // Nothing of any job is left: no recorded pid, no live member of any job's process group.

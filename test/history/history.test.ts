@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { stableJitterMs } from '../../src/daemon/job-env.js';
 import type { RunRecord } from '../../src/store/types.js';
-import { hasExited, killAllDaemons, maxConcurrent, poll, workspace, Workspace, type DaemonProcess, type LogRecord } from '../helpers/daemon.js';
+import { fixture as daemonFixture, hasExited, killAllDaemons, maxConcurrent, poll, workspace, Workspace, type DaemonProcess, type LogRecord } from '../helpers/daemon.js';
 import {
   assertJson,
   cli,
@@ -453,6 +453,34 @@ describe('run history: the CLI', { concurrency: true }, () => {
       stderr: `# flaky run ${older.runId}, failed (exit 3), ${printed(older).length} bytes of output\n`,
     });
     assert.notEqual(printed(older), printed(latest));
+  });
+
+  it('regression (issue 11 item 20): a retried run shows its failed attempts in history, the table and --json alike, each with its output', async (t) => {
+    const ws = workspace(t);
+    // Fails twice, then succeeds; the slot is a yearly one, so the only runs are `schedd run`'s.
+    ws.write('crontab', `# schedd: name=flaky retries=2\n0 0 1 1 * ${daemonFixture('fail-until.sh')} ${ws.path('counter')} 3\n`);
+    const daemon = ws.start();
+    await daemon.waitFor({ msg: 'schedd started' });
+    assert.equal((await cli(ws, ['run', 'flaky'])).code, 0);
+    const done = await daemon.waitFor({ msg: 'job finished', job: 'flaky' }, 25_000);
+    assert.equal(await daemon.stop(), 0);
+    const runs = await history(ws, 'flaky');
+    const id = done.run!;
+    assert.deepEqual(
+      runs.map((r) => [r.runId, r.outcome, r.exitCode, r.attempt, r.reason, r.scheduledAt === runs[0]!.scheduledAt]),
+      [
+        [`${id}.1`, 'failed', 1, 1, 'attempt 1/3 failed (exit 1); retried after 1s', true],
+        [`${id}.2`, 'failed', 1, 2, 'attempt 2/3 failed (exit 1); retried after 2s', true],
+        [id, 'ok', 0, 3, null, true],
+      ],
+    );
+    const table = (await cli(ws, ['history', 'flaky'])).stdout.split('\n').slice(1, 4).map((line) => line.split(/\s{2,}/));
+    assert.deepEqual(table.map((cells) => [cells[0], cells[5], cells[6]]), [
+      [id, 'ok (attempt 3)', ''],
+      [`${id}.2`, 'failed (exit 1)', 'attempt 2/3 failed (exit 1); retried after 2s'],
+      [`${id}.1`, 'failed (exit 1)', 'attempt 1/3 failed (exit 1); retried after 1s'],
+    ]);
+    assert.equal((await cli(ws, ['output', 'flaky', '--run', `${id}.1`])).stdout, `attempt 1 run ${id}\n`);
   });
 
   it('output and history of what does not exist: exit 1 with the job or run named', async (t) => {

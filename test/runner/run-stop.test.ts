@@ -12,6 +12,11 @@ import { fixture, isAlive, lineCollector, readPid, removeTempDirs, spec, tempDir
 describe('startRun: timeout, stop() and leftover processes', () => {
   after(removeTempDirs);
 
+  it('regression (issue 11 item 17): the timeout reason says the duration as written (timeout=1s: "timed out after 1s", not 1000 ms)', async () => {
+    const result = await startRun(spec({ command: 'sleep 30', timeoutMs: 1000, killGraceMs: 1500 })).done;
+    assert.deepEqual([result.outcome, result.reason], ['timeout', 'timed out after 1s']);
+  });
+
   it('times out: SIGTERM to the group, then SIGKILL for a grandchild that ignores SIGTERM', async () => {
     const pidFile = join(tempDir(), 'grandchild.pid');
     const { lines, onLine } = lineCollector();
@@ -24,7 +29,7 @@ describe('startRun: timeout, stop() and leftover processes', () => {
     assert.equal(result.outcome, 'timeout');
     assert.equal(result.signal, 'SIGTERM');
     assert.equal(result.exitCode, null);
-    assert.equal(result.reason, 'timed out after 500 ms; SIGKILL after 300 ms grace');
+    assert.equal(result.reason, 'timed out after 500ms; SIGKILL after 300ms grace');
     assert.ok(result.durationMs >= 790, `durationMs ${result.durationMs} should include the grace`);
     assert.deepEqual(lines.stdout, ['ready']);
     await waitFor(`grandchild ${grandchild} to die`, () => !isAlive(grandchild));
@@ -42,7 +47,7 @@ describe('startRun: timeout, stop() and leftover processes', () => {
     const grandchild = readPid(pidFile);
     assert.equal(result.outcome, 'killed');
     assert.equal(result.signal, 'SIGTERM');
-    assert.equal(result.reason, 'operator request; SIGKILL after 200 ms grace');
+    assert.equal(result.reason, 'operator request; SIGKILL after 200ms grace');
     await waitFor(`grandchild ${grandchild} to die`, () => !isAlive(grandchild));
     handle.stop('after the run is over: a no-op');
   });

@@ -82,6 +82,9 @@ class FakeStore implements RunStore {
   finished(runId: string): void {
     this.note('finished', runId);
   }
+  retrying(runId: string): void {
+    this.note('retrying', runId);
+  }
   cancelled(runId: string): void {
     this.note('cancelled', runId);
   }
