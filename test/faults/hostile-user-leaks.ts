@@ -1,7 +1,9 @@
 // Attacks 5-7 of the hostile-user scenario: a descriptor of the starter's shell reaching jobs,
 // the instance lock squatted before root starts, and job output that attacks a terminal.
 // Each returns what went wrong, judged by outcome only; an empty list means the attack failed.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { cliPath } from '../helpers/cli.js';
 import { Instance, waitUntil } from '../helpers/detached.js';
 import { rootFile, type AttackContext } from './hostile-user-files.js';
 import { answers, ledgerLines, PYTHON, rawControl, spawnCli, SQUAT, startAs } from './hostile-user-world.js';
@@ -87,19 +89,52 @@ export async function lockSquat({ attacker }: AttackContext, variant: string): P
 export const ESCAPE_COMMAND = (ledger: string): string =>
   `printf '\\033]0;pwned\\007\\033[2Jfake\\rschedd: job finished\\n\\302\\233c\\n'; printf '\\033[5mblink\\033[0m\\r\\n' >&2; echo "$SCHEDD_RUN_ID"; echo "$SCHEDD_RUN_ID" >> ${ledger}; exit 3`;
 
+/** A foreground daemon whose log goes to a terminal (a pty from `script`), with the escape job. */
+export interface TerminalDaemon {
+  instance: Instance;
+  ledger: string;
+  /** Everything the daemon has written to its terminal so far. */
+  screen(): string;
+}
+
+export function startOnTerminal(instance: Instance, ledger: string): TerminalDaemon {
+  const command = [process.execPath, cliPath, 'start', '--foreground', '-c', instance.crontabPath, '--state-dir', instance.stateDir].map((arg) => `'${arg}'`).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: instance.dir, env: { ...process.env, TZ: 'UTC', HOME: instance.dir, SCHEDD_TEST_MARK: instance.mark, NODE_TEST_CONTEXT: undefined }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let screen = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (screen += chunk));
+  child.stderr.resume();
+  return { instance, ledger, screen: () => screen };
+}
+
 /**
- * 7. A run of the escape job, then every view of it for people: none may carry a raw control
- * byte (tab and the newlines between records excepted).
+ * What a terminal would act on: schedd's own colours (SGR, `ESC[...m`) and the pty's CR before
+ * each LF are its own doing, so they are taken out first (the job's SGR goes with them).
  */
-export async function terminalEscapes(daemon: { instance: Instance; job: string; ledger: string }): Promise<string[]> {
-  const { instance: s, job, ledger } = daemon;
+function rawOnTerminal(text: string): string | null {
+  return rawControl(text.replace(/\u001b\[[0-9;]*m/gu, '').replace(/\r\n/gu, '\n'));
+}
+
+/** Starts the escape job and resolves with its run id once the run has ended. */
+async function runEscape(s: Instance, job: string, ledger: string): Promise<string> {
   const seen = ledgerLines(ledger).length;
   const run = await s.cli(['run', job, '--state-dir', s.stateDir]);
   if (run.code !== 0) throw new Error(`setup: schedd run ${job}: ${JSON.stringify(run)}`);
-  const runId = await waitUntil(`${job} to run`, () => ledgerLines(ledger)[seen], 15_000);
+  return waitUntil(`${job} to run`, () => ledgerLines(ledger)[seen], 15_000);
+}
+
+/**
+ * 7. A run of the escape job, then every view of it for people (`logs`, `output`, `status`,
+ * `history` of the detached daemon; the foreground log on a terminal): none may carry a raw
+ * control byte (tab and the newlines between records excepted).
+ */
+export async function terminalEscapes(daemon: { instance: Instance; job: string; ledger: string }, terminal: TerminalDaemon): Promise<string[]> {
+  const { instance: s, job, ledger } = daemon;
+  const from = terminal.screen().length;
+  const [runId, terminalRunId] = await Promise.all([runEscape(s, job, ledger), runEscape(terminal.instance, job, terminal.ledger)]);
   // The output is captured once the run has ended; its id is in it.
   await waitUntil(`the output of ${runId}`, async () => (await s.cli(['output', job, '--run', runId, '--state-dir', s.stateDir])).stdout.includes(runId), 15_000);
   await waitUntil(`the log to show ${runId}`, async () => (await s.cli(['logs', '-n', '200', '--state-dir', s.stateDir])).stdout.includes(runId), 15_000);
+  await waitUntil(`the terminal to show ${terminalRunId}`, () => terminal.screen().slice(from).includes(terminalRunId), 15_000);
   const views: Record<string, string[]> = {
     logs: ['logs', '-n', '200'],
     'logs --job': ['logs', '--job', job, '-n', '50'],
@@ -113,5 +148,7 @@ export async function terminalEscapes(daemon: { instance: Instance; job: string;
     const raw = rawControl(result.stdout) ?? rawControl(result.stderr);
     if (raw !== null) problems.push(`schedd ${name} printed ${raw}`);
   }
+  const onTerminal = rawOnTerminal(terminal.screen().slice(from));
+  if (onTerminal !== null) problems.push(`schedd start --foreground wrote to its terminal ${onTerminal}`);
   return problems;
 }

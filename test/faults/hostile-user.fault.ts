@@ -11,7 +11,7 @@ import { cleanupAll, Instance, waitUntil } from '../helpers/detached.js';
 import { ensureUser, needsRoot } from '../helpers/users.js';
 import { faultSeed, seededRandom } from './crash-helpers.js';
 import { crontabSwap, foreignCrontab, foreignStateDir, rootFile, symlinkChown, type AttackContext } from './hostile-user-files.js';
-import { ESCAPE_COMMAND, inheritedFd, lockSquat, terminalEscapes, type Fd50Daemon } from './hostile-user-leaks.js';
+import { ESCAPE_COMMAND, inheritedFd, lockSquat, startOnTerminal, terminalEscapes, type Fd50Daemon } from './hostile-user-leaks.js';
 import { answers, fdProbe, runWithFd50, spawnWithFd50, World } from './hostile-user-world.js';
 import { ledgerCommand, readLedger, reportFigures } from './ledger.js';
 
@@ -21,13 +21,13 @@ const NEVER = '0 0 1 1 *'; // started by `schedd run` only
 
 /** Each kind of attack, with the variants its rounds take (one round per variant). */
 const KINDS: { kind: number; name: string; variants: string[] }[] = [
-  { kind: 1, name: 'symlink chown', variants: ['restart', 'restart'] },
-  { kind: 2, name: 'foreign state dir', variants: ['owned', 'link', 'socket'] },
-  { kind: 3, name: 'crontab swap', variants: ['system', 'system', 'plain'] },
+  { kind: 1, name: 'symlink chown', variants: ['restart', 'restart', 'restart', 'restart'] },
+  { kind: 2, name: 'foreign state dir', variants: ['owned', 'link', 'socket', 'owned', 'link', 'socket'] },
+  { kind: 3, name: 'crontab swap', variants: ['system', 'system', 'system', 'plain'] },
   { kind: 4, name: 'foreign crontab', variants: ['owned', 'group', 'world'] },
-  { kind: 5, name: 'inherited fd', variants: ['detached+foreground', 'detached+foreground', 'detached+foreground'] },
-  { kind: 6, name: 'lock squat', variants: ['detached', 'foreground'] },
-  { kind: 7, name: 'terminal escapes', variants: ['logs+output+status+history', 'logs+output+status+history', 'logs+output+status+history'] },
+  { kind: 5, name: 'inherited fd', variants: ['detached+foreground', 'detached+foreground', 'detached+foreground', 'detached+foreground'] },
+  { kind: 6, name: 'lock squat', variants: ['detached', 'foreground', 'detached', 'foreground'] },
+  { kind: 7, name: 'terminal escapes', variants: ['views+terminal', 'views+terminal', 'views+terminal', 'views+terminal'] },
 ];
 
 /** Longest pause in the per-second job, a ledger tick to the next (the window's edges count). */
@@ -77,6 +77,14 @@ test('hostile local user: the attacks of items 1-7 in a seeded loop against root
     { mode: 'foreground', instance: fg, probes: fgProbes },
   ];
 
+  // A foreground daemon logging to a terminal, for the escape job.
+  const tty = new Instance();
+  t.after(() => tty.cleanup());
+  const ttyEscapes = tty.path('escapes');
+  rootFile(tty.crontabPath, `# schedd: name=esc\n${NEVER} ${ESCAPE_COMMAND(ttyEscapes)}\n`);
+  const terminal = startOnTerminal(tty, ttyEscapes);
+  assert.ok(await answers(tty, null), `setup: the foreground daemon on a terminal did not come up:\n${terminal.screen()}`);
+
   await waitUntil('the per-second job to fire', () => readLedger(ticks).filter((e) => e.kind === 'start').length >= 2, 15_000);
   const observedFrom = Date.now();
   const outcomes: { kind: number; variant: string; problems: string[]; durationMs: number }[] = [];
@@ -89,7 +97,7 @@ test('hostile local user: the attacks of items 1-7 in a seeded loop against root
     else if (kind === 4) problems = await foreignCrontab(ctx, variant);
     else if (kind === 5) problems = await inheritedFd(ctx, fdDaemons);
     else if (kind === 6) problems = await lockSquat(ctx, variant);
-    else problems = await terminalEscapes({ instance: main, job: 'esc', ledger: escapes });
+    else problems = await terminalEscapes({ instance: main, job: 'esc', ledger: escapes }, terminal);
     outcomes.push({ kind, variant, problems, durationMs: Date.now() - began });
   }
   const observedTo = Date.now();
