@@ -33,7 +33,7 @@ export async function inheritedFd(ctx: AttackContext, daemons: readonly Fd50Daem
   }
   for (const { daemon, job, ledger, seen } of runs) {
     const line = await waitUntil(`${job} (${daemon.mode}) to report`, () => ledgerLines(ledger)[seen], 15_000);
-    const [, uid, fd50, read] = /^(\d+) fd50=(.*) read=(.*)$/.exec(line) ?? [];
+    const [, uid, fds, fd50, read] = /^(\d+) fds=(\S*) fd50=(.*) read=(.*)$/.exec(line) ?? [];
     if (uid === undefined) {
       problems.push(`${job} (${daemon.mode}): unreadable report ${JSON.stringify(line)}`);
       continue;
@@ -41,6 +41,8 @@ export async function inheritedFd(ctx: AttackContext, daemons: readonly Fd50Daem
     const who = uid === '0' ? 'root' : `uid ${uid}`;
     if (fd50 !== 'none') problems.push(`fd 50 of the starter's shell reached a job run as ${who} (${daemon.mode}): -> ${fd50}`);
     if (read!.includes(ctx.world.secretText)) problems.push(`a job run as ${who} (${daemon.mode}) read the root-only file through fd 50`);
+    const extra = fds!.split(',').filter((fd) => !['0', '1', '2', '50'].includes(fd));
+    if (extra.length > 0) problems.push(`a job run as ${who} (${daemon.mode}) holds descriptors beyond 0, 1, 2: ${extra.join(', ')}`);
   }
   return problems;
 }

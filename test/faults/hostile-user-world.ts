@@ -234,13 +234,34 @@ export async function answers(instance: Instance, child: { exitCode: number | nu
 }
 
 /**
- * A job that reports, as one ledger line, its uid, where its fd 50 points (or `none`) and what
- * it could read through it. pread, not read: the descriptor's offset is shared by every process
- * that inherited it, so the first reader would leave the others at end of file.
+ * The probe a job runs to report, as one ledger line, its uid, the descriptors its shell holds,
+ * where fd 50 points (or `none`) and what it could read through it. pread, not read: the
+ * descriptor's offset is shared by every process that inherited it, so the first reader would
+ * leave the others at end of file. The probe lists its parent's descriptors, the job's shell,
+ * and writes its ledger itself: a redirection would have the shell hold copies (dash saves the
+ * originals above 9).
  */
-export function fdProbe(ledger: string): string {
-  const read = `${PYTHON} -c "import os; print(os.pread(50, 256, 0).decode().strip())"`;
-  return `bash -c 'echo "$(id -u) fd50=$(readlink /proc/$$/fd/50 || echo none) read=$(${read} 2>/dev/null || echo none)"' >> ${ledger} 2>&1`;
+const FD_PROBE = `import os, sys
+fds = sorted(int(name) for name in os.listdir('/proc/' + str(os.getppid()) + '/fd'))
+try:
+    aim = os.readlink('/proc/self/fd/50')
+except OSError:
+    aim = 'none'
+try:
+    got = os.pread(50, 256, 0).decode().strip() or 'nothing'
+except OSError:
+    got = 'none'
+with open(sys.argv[1], 'a') as ledger:
+    print(os.getuid(), 'fds=' + ','.join(map(str, fds)), 'fd50=' + aim, 'read=' + got, file=ledger)
+`;
+
+/** Writes the probe into `folder` (root's, 0755) and returns the job command that runs it. */
+export function fdProbe(folder: string, ledger: string): string {
+  const script = join(folder, 'fd-probe.py');
+  writeFileSync(script, FD_PROBE);
+  chmodSync(script, 0o644);
+  // Not the last command, so the shell does not exec python in its place.
+  return `${PYTHON} ${script} ${ledger}; true`;
 }
 
 /** Raw control bytes a job can send to a terminal: C0 but tab and newline, DEL, C1. */

@@ -57,7 +57,8 @@ test('hostile local user: the attacks of items 1-7 in a seeded loop against root
   const ticks = main.path('ticks');
   const escapes = main.path('escapes');
   const probes = (mode: string): Map<string, string> => new Map([['fd-root', world.ledger(`fd-root-${mode}`)], ['fd-user', world.ledger(`fd-user-${mode}`)]]);
-  const probeEntries = (ledgers: Map<string, string>): string => `# schedd: name=fd-root\n${NEVER} ${fdProbe(ledgers.get('fd-root')!)}\n# schedd: name=fd-user user=${attacker.name}\n${NEVER} ${fdProbe(ledgers.get('fd-user')!)}\n`;
+  const probeFolder = world.folder('probe');
+  const probeEntries = (ledgers: Map<string, string>): string => `# schedd: name=fd-root\n${NEVER} ${fdProbe(probeFolder, ledgers.get('fd-root')!)}\n# schedd: name=fd-user user=${attacker.name}\n${NEVER} ${fdProbe(probeFolder, ledgers.get('fd-user')!)}\n`;
   const mainProbes = probes('detached');
   rootFile(main.crontabPath, `# schedd: name=tick\n* * * * * * ${ledgerCommand(ticks)}\n# schedd: name=esc\n${NEVER} ${ESCAPE_COMMAND(escapes)}\n${probeEntries(mainProbes)}`);
   const started = await runWithFd50(main, world.secret, ['start', '-c', main.crontabPath, '--state-dir', main.stateDir]);
