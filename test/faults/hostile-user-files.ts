@@ -66,15 +66,16 @@ function schedulerPids(s: Instance): number[] {
 export async function symlinkChown({ world, attacker, random }: AttackContext): Promise<string[]> {
   const s = new Instance();
   try {
-    // The scheduler reads the crontab after dropping to the attacker.
+    // The scheduler reads the crontab after dropping to the attacker; its job shows it is up.
     chmodSync(s.dir, 0o755);
-    rootFile(s.path('crontab'), IDLE_CRONTAB);
+    const ticks = world.ledger('user-ticks');
+    rootFile(s.path('crontab'), `# schedd: name=tick\n* * * * * * echo tick >> ${ticks}\n`);
     const start = await s.start(['--user', attacker.name]);
     if (start.code !== 0) throw new Error(`setup: schedd start --user ${attacker.name} failed: ${JSON.stringify(start)}`);
-    const { schedulerPid } = await s.status();
+    // Found in /proc, not asked over the socket: root need not trust a socket she serves.
+    const schedulerPid = await waitUntil('the scheduler', () => schedulerPids(s)[0]);
     const names = pick(random, STATE_NAMES, 4);
     const targets = names.map((name) => snapshot(world.target(name)));
-    const problems: string[] = [];
     try {
       await plantLinks(attacker, s.stateDir, names.map((name, i) => [name, targets[i]!.path]));
     } catch {
@@ -85,16 +86,16 @@ export async function symlinkChown({ world, attacker, random }: AttackContext): 
     // If she cannot kill it, a crash does: the restart must be just as careful.
     if (killed.code !== 0) process.kill(schedulerPid, 'SIGKILL');
     await waitUntil(`scheduler ${schedulerPid} to die`, () => hasExited(schedulerPid));
-    // The restart has done its damage once the new scheduler answers or has given up. A
+    const ticksAtKill = ledgerLines(ticks).length;
+    // The restart has done its damage once the new scheduler fires its job or has given up. A
     // watchdog that never restarts it leaves nothing to judge but the files: no deadline error.
     let next = 0;
-    await waitUntil('a restarted scheduler to answer or exit', async () => {
+    await waitUntil('a restarted scheduler to fire or exit', () => {
       if (next === 0) next = schedulerPids(s).find((pid) => pid !== schedulerPid) ?? 0;
-      if (next === 0) return s.pidfile() === null && s.processes().length === 0;
-      if (hasExited(next)) return true;
-      const status = await s.cli(['status', '--json', '--state-dir', s.stateDir]);
-      return status.code === 0 && (JSON.parse(status.stdout) as { schedulerPid: number }).schedulerPid === next;
+      if (next === 0) return s.processes().length === 0;
+      return hasExited(next) || ledgerLines(ticks).length > ticksAtKill;
     }, 15_000).catch(() => undefined);
+    const problems: string[] = [];
     for (const [i, target] of targets.entries()) {
       const change = changed(target);
       if (change !== null) problems.push(`${names[i]} -> ${change}`);

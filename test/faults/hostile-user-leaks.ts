@@ -105,6 +105,8 @@ export function startOnTerminal(instance: Instance, ledger: string): TerminalDae
   let screen = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (screen += chunk));
   child.stderr.resume();
+  // script(1) is util-linux's; without it the setup fails saying so.
+  child.on('error', (error) => (screen += `\ncannot run script(1): ${error.message}\n`));
   return { instance, ledger, screen: () => screen };
 }
 
