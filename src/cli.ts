@@ -228,8 +228,9 @@ export function buildProgram(): Command {
     .argument('<job>', 'job id')
     .addOption(stateDirOption())
     .option('--run <id>', 'this run instead of the latest')
-    .action((job: string, options: { stateDir?: string; run?: string }) => {
-      exitCode = outputCommand(stateDir(options.stateDir), job, options.run);
+    .option('--raw', 'the bytes as the job wrote them (by default control characters are shown escaped, as \\x1b)')
+    .action((job: string, options: { stateDir?: string; run?: string; raw?: boolean }) => {
+      exitCode = outputCommand(stateDir(options.stateDir), job, options.run, { raw: options.raw === true });
     });
 
   withStartOptions(program.command('__watchdog', { hidden: true })).action(async (flags: StartFlags) => {

@@ -1,6 +1,7 @@
 import { call } from '../control/client.js';
 import { socketPath } from '../daemon/pidfile.js';
 import { ExitCode } from '../errors.js';
+import { escapeText } from '../terminal.js';
 
 interface ReloadResult {
   ok: boolean;
@@ -17,7 +18,7 @@ interface ReloadResult {
 export async function reloadCommand(stateDir: string): Promise<number> {
   const result = await call<ReloadResult>(socketPath(stateDir), { cmd: 'reload' });
   if (!result.ok) {
-    for (const error of result.errors) process.stderr.write(`${error}\n`);
+    for (const error of result.errors) process.stderr.write(`${escapeText(error)}\n`);
     process.stderr.write('schedd: reload rejected; the current schedule keeps running\n');
     return ExitCode.failure;
   }
