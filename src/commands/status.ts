@@ -10,8 +10,11 @@ import { describe, openHistory } from './history.js';
 /** How many of the latest failed runs `status` shows. */
 const FAILURES_SHOWN = 5;
 
-/** The last failed runs, from the history; none when it cannot be read (status still answers). */
-function recentFailures(stateDir: string): RunRecord[] {
+/**
+ * The last failed runs, from the history (none when there is no history yet). A history that
+ * cannot be read is said so, not shown as no failures; status still answers.
+ */
+function recentFailures(stateDir: string): RunRecord[] | { error: string } {
   try {
     const store = openHistory(stateDir);
     try {
@@ -19,9 +22,19 @@ function recentFailures(stateDir: string): RunRecord[] {
     } finally {
       store?.close();
     }
-  } catch {
-    return [];
+  } catch (error) {
+    return { error: (error as Error).message };
   }
+}
+
+/** `failures:    backup failed (exit 1), 5m ago: reason`, one line per run. */
+function failureLines(failures: RunRecord[] | { error: string }, since: (iso: string) => string): string[] {
+  if (!Array.isArray(failures)) return [`failures:    unknown (${failures.error})`];
+  if (failures.length === 0) return ['failures:    none recorded'];
+  return failures.map((run, i) => {
+    const reason = run.reason === null ? '' : `: ${run.reason}`;
+    return `${i === 0 ? 'failures:    ' : '             '}${run.job} ${describe(run)}, ${since(run.finishedAt ?? run.scheduledAt)} ago${reason}`;
+  });
 }
 
 /** `schedd status`: exit 0 when running, 3 when not. */
@@ -48,7 +61,7 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
   }
   const failures = recentFailures(stateDir);
   if (options.json) {
-    process.stdout.write(`${terminalJson({ ...status, lastFailures: failures }, 2)}\n`);
+    process.stdout.write(`${terminalJson({ ...status, lastFailures: Array.isArray(failures) ? failures : null }, 2)}\n`);
     return ExitCode.ok;
   }
   const now = Date.now();
@@ -66,11 +79,7 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
   lines.push(`restarts:    ${status.restarts}`);
   if (status.running.length === 0) lines.push('running:     nothing');
   for (const [i, run] of status.running.entries()) lines.push(`${i === 0 ? 'running:     ' : '             '}${run.job} (pid ${run.pid ?? '?'}, for ${since(run.startedAt)})`);
-  if (failures.length === 0) lines.push('failures:    none recorded');
-  for (const [i, run] of failures.entries()) {
-    const reason = run.reason === null ? '' : `: ${run.reason}`;
-    lines.push(`${i === 0 ? 'failures:    ' : '             '}${run.job} ${describe(run)}, ${since(run.finishedAt ?? run.scheduledAt)} ago${reason}`);
-  }
+  lines.push(...failureLines(failures, since));
   // Paths, crontab errors and job names can hold anything a crontab can: escaped, line by line.
   process.stdout.write(`${lines.map((line) => escapeText(line)).join('\n')}\n`);
   return ExitCode.ok;
