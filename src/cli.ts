@@ -129,7 +129,7 @@ function withStartOptions(command: Command): Command {
     .option('--max-concurrent <n>', 'at most this many jobs running at once', positiveInt)
     .addOption(durationOption('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', 10_000))
     .addOption(durationOption('--stop-grace <duration>', 'on stop, how long running jobs get to finish', 30_000))
-    .option('--user <name>', 'when started as root: run as this user once the socket, log and state files are open')
+    .option('--user <name>', 'when started as root: become this user once the state directory is checked, before anything in it is opened')
     .option('--keep-runs <n>', 'run history: records kept per job (default 100)', positiveInt)
     .option('--keep-days <n>', 'run history: also drop records older than this many days', positiveInt)
     .addOption(new Option('--crontab-name <name>').hideHelp());
