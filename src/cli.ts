@@ -13,9 +13,11 @@ import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
 import { crontabPath, defaultStateDir } from './config.js';
 import { logPath } from './daemon/pidfile.js';
-import { parseDuration } from './crontab/duration.js';
-import { ExitCode, ScheddError } from './errors.js';
+import { checkStateDirForClient } from './daemon/state-dir.js';
+import { formatDuration, parseDuration } from './crontab/duration.js';
+import { ExitCode, ScheddError, usageError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { escapeLines, escapeText } from './terminal.js';
 
 /** The commander program. This file is the only place that calls process.exit. */
 
@@ -29,19 +31,61 @@ function wholeNumber(value: string): number {
   return Number(value);
 }
 
-function duration(value: string): number {
-  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : parseDuration(value);
+/**
+ * A bare number is seconds. Beyond an hour it is refused: `--kill-grace 10000`, copied from help
+ * that once printed milliseconds, meant 2h46m40s. A longer duration is written with its units.
+ */
+const MAX_BARE_SECONDS = 3600;
+
+function parseDurationArgument(flag: string, value: string): number {
+  if (/^\d+$/.test(value)) {
+    const seconds = Number(value);
+    if (seconds > MAX_BARE_SECONDS) {
+      throw usageError(
+        `${flag} ${value}: a bare number is seconds, so this is ${formatDuration(seconds * 1000)} (expected at most ${MAX_BARE_SECONDS}; write ${formatDuration(seconds)} for ${value} milliseconds, ${formatDuration(seconds * 1000)} if you mean it)`,
+      );
+    }
+    return seconds * 1000;
+  }
+  const ms = parseDuration(value);
   if (ms === null) throw new InvalidArgumentError('expected a duration such as 10s, 2m or a number of seconds');
   return ms;
 }
 
+/** A duration option whose help shows its default as a duration (`10s`), as it is written. */
+function durationOption(flags: string, description: string, defaultMs: number): Option {
+  const flag = flags.split(' ')[0]!;
+  return new Option(flags, `${description} (10s, 2m, 1h30m; a bare number is seconds)`).argParser((value: string) => parseDurationArgument(flag, value)).default(defaultMs, formatDuration(defaultMs));
+}
+
+/**
+ * Commander keeps the last of a repeated option; for the one file or directory a command works
+ * on, a second one is far more likely a mistake (a script adding -c to a line that had one).
+ */
+function once(flag: string, what: string): (value: string, previous: string | undefined) => string {
+  return (value, previous) => {
+    if (previous !== undefined) throw usageError(`${flag} given twice (expected ${what})`);
+    return value;
+  };
+}
+
 const crontabOption = (): Option =>
-  new Option('-c, --crontab <file>', 'crontab file (default: $SCHEDD_CRONTAB, else ~/.config/schedd/crontab; /etc/schedd/crontab for root)');
+  new Option('-c, --crontab <file>', 'crontab file (default: $SCHEDD_CRONTAB, else ~/.config/schedd/crontab; /etc/schedd/crontab for root)').argParser(once('-c', 'one crontab'));
 const systemOption = (): Option => new Option('--system', 'system crontab format: a user name between the schedule and the command');
-const stateDirOption = (): Option => new Option('--state-dir <dir>', 'state directory (default: $SCHEDD_STATE_DIR, else ~/.local/state/schedd; /var/lib/schedd for root)');
+const stateDirOption = (): Option =>
+  new Option('--state-dir <dir>', 'state directory (default: $SCHEDD_STATE_DIR, else ~/.local/state/schedd; /var/lib/schedd for root)').argParser(
+    once('--state-dir', 'one state directory'),
+  );
 
 function stateDir(option: string | undefined): string {
   return option === undefined ? defaultStateDir() : resolve(option);
+}
+
+/** The state directory of a command that reads what a daemon left there: refused if someone else controls it. */
+function clientStateDir(option: string | undefined): string {
+  const dir = stateDir(option);
+  checkStateDirForClient(dir);
+  return dir;
 }
 
 interface StartFlags {
@@ -91,9 +135,9 @@ function withStartOptions(command: Command): Command {
     .option('--json-logs', 'JSON log lines even when stdout is a terminal (foreground)')
     .option('--clean-env', "give jobs cron's minimal environment instead of schedd's own")
     .option('--max-concurrent <n>', 'at most this many jobs running at once', positiveInt)
-    .option('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', duration, 10_000)
-    .option('--stop-grace <duration>', 'on stop, how long running jobs get to finish', duration, 30_000)
-    .option('--user <name>', 'when started as root: run as this user once the socket, log and state files are open')
+    .addOption(durationOption('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', 10_000))
+    .addOption(durationOption('--stop-grace <duration>', 'on stop, how long running jobs get to finish', 30_000))
+    .option('--user <name>', 'when started as root: become this user once the state directory is checked, before anything in it is opened')
     .option('--keep-runs <n>', 'run history: records kept per job (default 100)', positiveInt)
     .option('--keep-days <n>', 'run history: also drop records older than this many days', positiveInt)
     .addOption(new Option('--crontab-name <name>').hideHelp());
@@ -101,11 +145,31 @@ function withStartOptions(command: Command): Command {
 
 let exitCode: number = ExitCode.ok;
 
+const STOP_TIMEOUT_MS = 120_000;
+
+/**
+ * A usage error as one line, `schedd: unknown option '--bogus' (see schedd list --help)`, from
+ * commander's own text (`error: ...`, a suggestion on a line of its own).
+ */
+export function usageLine(text: string, command: string): string {
+  const what = text
+    .trim()
+    .replace(/^error: /, '')
+    .replace(/\n\(Did you mean (.*)\?\)$/, '; did you mean $1?')
+    .replace(/^option '([^']*)' argument '(.*)' is invalid\. ([^]*)$/, (_, flags: string, value: string, why: string) => {
+      // `-n, --count <n>`: the long name says most.
+      const flag = flags.split(/[\s,|]+/).filter((word) => word.startsWith('-')).pop() ?? flags;
+      return `${flag} '${value}' is invalid: ${why.charAt(0).toLowerCase()}${why.slice(1)}`;
+    })
+    .replace(/\. (Expected|Allowed)/, (_, word: string) => `; ${word.toLowerCase()}`)
+    .replace(/\.$/, '');
+  return `schedd: ${escapeText(what)} (see ${command} --help)\n`;
+}
+
 export function buildProgram(): Command {
   const program = new Command('schedd')
     .description('A cron replacement: runs a crontab-compatible file as supervised jobs')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
   program
@@ -115,6 +179,7 @@ export function buildProgram(): Command {
     .addOption(crontabOption())
     .addOption(systemOption())
     .action(async (file: string | undefined, options: { crontab?: string; system?: boolean }) => {
+      if (file !== undefined && options.crontab !== undefined) throw usageError('a crontab given twice, as FILE and as -c (expected one crontab)');
       const given = file ?? options.crontab;
       exitCode = await checkCommand(crontabPath(given), given ?? crontabPath(undefined), options);
     });
@@ -139,7 +204,7 @@ export function buildProgram(): Command {
     .option('--json', 'print a JSON array')
     .action(async (options: { crontab?: string; stateDir?: string; system?: boolean; json?: boolean }) => {
       const path = crontabPath(options.crontab);
-      exitCode = await listCommand(path, options.crontab ?? path, { ...options, stateDir: stateDir(options.stateDir), named: options.crontab !== undefined }, Date.now());
+      exitCode = await listCommand(path, options.crontab ?? path, { ...options, stateDir: clientStateDir(options.stateDir), named: options.crontab !== undefined }, Date.now());
     });
 
   withStartOptions(program.command('start').description('start the daemon (detached; --foreground to stay in this terminal)'))
@@ -152,14 +217,14 @@ export function buildProgram(): Command {
     .command('stop')
     .description('stop the daemon gracefully; returns when it has exited')
     .addOption(stateDirOption())
-    .option('--timeout <duration>', 'how long to wait for it to exit', duration, 120_000)
+    .addOption(durationOption('--timeout <duration>', 'how long to wait for it to exit', STOP_TIMEOUT_MS))
     .action(async (options: { stateDir?: string; timeout: number }) => {
-      exitCode = await stopCommand(stateDir(options.stateDir), { timeoutMs: options.timeout });
+      exitCode = await stopCommand(clientStateDir(options.stateDir), { timeoutMs: options.timeout });
     });
 
   withStartOptions(program.command('restart').description('stop the daemon if it runs, then start it (detached)')).action(async (flags: StartFlags) => {
     const options = startOptions(flags);
-    await stopCommand(options.stateDir, { timeoutMs: 120_000 });
+    await stopCommand(options.stateDir, { timeoutMs: STOP_TIMEOUT_MS });
     exitCode = await startCommand({ ...options, foreground: false });
   });
 
@@ -169,7 +234,7 @@ export function buildProgram(): Command {
     .addOption(stateDirOption())
     .option('--json', 'print JSON')
     .action(async (options: { stateDir?: string; json?: boolean }) => {
-      exitCode = await statusCommand(stateDir(options.stateDir), options);
+      exitCode = await statusCommand(clientStateDir(options.stateDir), options);
     });
 
   program
@@ -177,7 +242,7 @@ export function buildProgram(): Command {
     .description('re-read the crontab now; exit 1 with every error when it is rejected')
     .addOption(stateDirOption())
     .action(async (options: { stateDir?: string }) => {
-      exitCode = await reloadCommand(stateDir(options.stateDir));
+      exitCode = await reloadCommand(clientStateDir(options.stateDir));
     });
 
   program
@@ -186,7 +251,7 @@ export function buildProgram(): Command {
     .argument('<job>', 'job id, as schedd list shows it')
     .addOption(stateDirOption())
     .action(async (job: string, options: { stateDir?: string }) => {
-      exitCode = await runCommand(stateDir(options.stateDir), job);
+      exitCode = await runCommand(clientStateDir(options.stateDir), job);
     });
 
   program
@@ -208,7 +273,7 @@ export function buildProgram(): Command {
     .option('-n, --lines <n>', 'how many lines to print first', wholeNumber, 50)
     .option('--json', 'the raw JSON lines')
     .action(async (options: { stateDir?: string; follow?: boolean; job?: string; lines: number; json?: boolean }) => {
-      exitCode = await logsCommand({ logPath: logPath(stateDir(options.stateDir)), follow: options.follow === true, ...(options.job === undefined ? {} : { job: options.job }), lines: options.lines, json: options.json === true });
+      exitCode = await logsCommand({ logPath: logPath(clientStateDir(options.stateDir)), follow: options.follow === true, ...(options.job === undefined ? {} : { job: options.job }), lines: options.lines, json: options.json === true });
     });
 
   program
@@ -219,7 +284,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'how many runs', positiveInt, 20)
     .option('--json', 'print a JSON array')
     .action((job: string | undefined, options: { stateDir?: string; limit: number; json?: boolean }) => {
-      exitCode = historyCommand(stateDir(options.stateDir), job, options);
+      exitCode = historyCommand(clientStateDir(options.stateDir), job, options);
     });
 
   program
@@ -228,8 +293,9 @@ export function buildProgram(): Command {
     .argument('<job>', 'job id')
     .addOption(stateDirOption())
     .option('--run <id>', 'this run instead of the latest')
-    .action((job: string, options: { stateDir?: string; run?: string }) => {
-      exitCode = outputCommand(stateDir(options.stateDir), job, options.run);
+    .option('--raw', 'the bytes as the job wrote them (by default control characters are shown escaped, as \\x1b)')
+    .action((job: string, options: { stateDir?: string; run?: string; raw?: boolean }) => {
+      exitCode = outputCommand(clientStateDir(options.stateDir), job, options.run, { raw: options.raw === true });
     });
 
   withStartOptions(program.command('__watchdog', { hidden: true })).action(async (flags: StartFlags) => {
@@ -239,10 +305,32 @@ export function buildProgram(): Command {
     exitCode = await schedulerCommand(startOptions(flags));
   });
 
+  for (const command of [program, ...program.commands]) {
+    const name = command === program ? 'schedd' : `schedd ${command.name()}`;
+    command.configureOutput({ outputError: (text, write) => write(usageLine(text, name)) });
+  }
   return program;
 }
 
+/**
+ * Resolves once everything written to the stream has reached the OS. A pipe takes 64 KiB at a
+ * time: exiting with more still queued cut `schedd list --json | cat` at 65,536 bytes.
+ */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.destroyed || stream.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+/** A reader that went away (`schedd logs | head`) wants no more output: that is not an error. */
+function ignoreClosedReader(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 async function main(): Promise<void> {
+  ignoreClosedReader(process.stdout);
+  ignoreClosedReader(process.stderr);
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (error) {
@@ -250,13 +338,14 @@ async function main(): Promise<void> {
       // Help and version "errors" are successes; anything else commander rejects is usage.
       exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     } else if (error instanceof ScheddError) {
-      process.stderr.write(`schedd: ${error.message}\n`);
+      process.stderr.write(`schedd: ${escapeLines(error.message)}\n`);
       exitCode = error.exitCode;
     } else {
-      process.stderr.write(`schedd: internal error: ${(error as Error).stack ?? String(error)}\n`);
+      process.stderr.write(`schedd: internal error: ${escapeLines((error as Error).stack ?? String(error))}\n`);
       exitCode = ExitCode.failure;
     }
   }
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
   // Exit explicitly: after a daemon stops, nothing must keep the process alive.
   process.exit(exitCode);
 }

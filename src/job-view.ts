@@ -7,7 +7,10 @@ export interface JobView {
   id: string;
   line: number;
   schedule: string;
+  /** The whole command, as the daemon runs it. */
   command: string;
+  /** What the job gets on stdin: the crontab's `%` part (each further `%` a newline); null without. */
+  input: string | null;
   /** ISO-8601 with offset in the job's zone; null for @reboot and schedules that never fire. */
   next: string | null;
   zone: string;
@@ -37,7 +40,8 @@ export function jobView(entry: Entry, nowMs: number, zone: string): JobView & { 
     id: entry.id,
     line: entry.line,
     schedule: entry.schedule.text,
-    command: entry.stdin === null ? entry.command : `${entry.command}%…`,
+    command: entry.command,
+    input: entry.stdin,
     next: fire === null ? null : formatInstant(fire.at, zone),
     nextMs: fire?.at ?? null,
     zone,

@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { escapeText } from './terminal.js';
 
 /**
  * The daemon's log. Field names are defined here, once, as the type every log call takes, so a
@@ -150,7 +151,7 @@ export function createLog(options: LogOptions): Log {
     reopen = () => guard.reopen();
     logger = pino(base, destination);
   } else if (options.pretty) {
-    logger = pino(base, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', hideObject: true, ignore: 'pid,hostname', messageFormat: prettyMessage }));
+    logger = pino(base, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', hideObject: true, ignore: 'pid,hostname', messageFormat: (record, key) => escapeText(prettyMessage(record, key)) }));
   } else {
     // Asynchronous and bounded: a slow reader of stdout must not stall the scheduler or grow
     // memory without limit. minLength 1 still writes at once, but makes flush() wait for the

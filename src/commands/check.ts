@@ -1,5 +1,6 @@
 import { errorCount, formatDiagnostic, loadCrontab } from '../crontab-file.js';
 import { ExitCode } from '../errors.js';
+import { escapeText } from '../terminal.js';
 
 export interface CheckOptions {
   system?: boolean;
@@ -8,7 +9,7 @@ export interface CheckOptions {
 /** Lints a crontab: every problem on its own line; exit 0 when valid (warnings allowed), 1 when not. */
 export async function checkCommand(file: string, displayName: string, options: CheckOptions): Promise<number> {
   const parsed = await loadCrontab(file, { system: options.system === true }, displayName);
-  for (const d of parsed.diagnostics) process.stderr.write(`${formatDiagnostic(displayName, d)}\n`);
+  for (const d of parsed.diagnostics) process.stderr.write(`${escapeText(formatDiagnostic(displayName, d))}\n`);
   const errors = errorCount(parsed);
   const warnings = parsed.diagnostics.length + (parsed.omitted?.errors ?? 0) + (parsed.omitted?.warnings ?? 0) - errors;
   // The parser keeps the first diagnostics only (memory stays bounded whatever the file holds).

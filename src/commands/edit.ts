@@ -7,6 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { errorCount, formatDiagnostic, readCrontabText } from '../crontab-file.js';
 import { parseCrontab } from '../crontab/parse.js';
 import { ExitCode } from '../errors.js';
+import { escapeText } from '../terminal.js';
 
 /**
  * `schedd edit`, like `crontab -e`: the user edits a copy, and the crontab is replaced only by a
@@ -63,7 +64,7 @@ export async function editCommand(options: EditOptions): Promise<number> {
       return ExitCode.ok;
     }
     const parsed = parseCrontab(text, { system: options.system });
-    for (const d of parsed.diagnostics) errors.write(`${formatDiagnostic(name, d)}\n`);
+    for (const d of parsed.diagnostics) errors.write(`${escapeText(formatDiagnostic(name, d))}\n`);
     if (errorCount(parsed) === 0) {
       try {
         await installAtomically(target, text);

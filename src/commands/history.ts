@@ -5,6 +5,7 @@ import { formatLocal, formatTable } from '../format.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { RunRecord } from '../store/types.js';
 import { systemZone } from '../schedule/zone.js';
+import { escapeLines, escapeText, terminalJson } from '../terminal.js';
 
 /** Opens the run history for reading (works with or without a daemon: WAL allows readers). */
 export function openHistory(stateDir: string): SqliteStore | null {
@@ -17,7 +18,8 @@ export function openHistory(stateDir: string): SqliteStore | null {
   }
 }
 
-function describe(run: RunRecord): string {
+/** A run's outcome in a few words: `failed (exit 1)`, `timeout (SIGTERM)`. */
+export function describe(run: RunRecord): string {
   switch (run.outcome) {
     case 'failed':
       return `failed (exit ${run.exitCode})`;
@@ -37,11 +39,11 @@ export function historyCommand(stateDir: string, job: string | undefined, option
   const runs = store?.history(job, options.limit) ?? [];
   store?.close();
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+    process.stdout.write(`${terminalJson(runs, 2)}\n`);
     return ExitCode.ok;
   }
   if (runs.length === 0) {
-    process.stdout.write(store === null ? `no run history yet (${historyPath(stateDir)})\n` : `no runs recorded${job === undefined ? '' : ` for ${job}`}\n`);
+    process.stdout.write(escapeLines(store === null ? `no run history yet (${historyPath(stateDir)})\n` : `no runs recorded${job === undefined ? '' : ` for ${job}`}\n`));
     return ExitCode.ok;
   }
   const zone = systemZone();
@@ -55,14 +57,17 @@ export function historyCommand(stateDir: string, job: string | undefined, option
       run.durationMs === null ? '-' : `${(run.durationMs / 1000).toFixed(1)}s`,
       describe(run),
       run.reason ?? '',
-    ]);
+    ].map((cell) => escapeText(cell)));
   }
   process.stdout.write(`${formatTable(rows)}\n`);
   return ExitCode.ok;
 }
 
-/** `schedd output JOB [--run ID]`: the captured output of a run (the latest by default). */
-export function outputCommand(stateDir: string, job: string, runId: string | undefined): number {
+/**
+ * `schedd output JOB [--run ID]`: the captured output of a run (the latest by default). For
+ * people, control characters are escaped (see terminal.ts), newlines kept; `raw` gives the bytes.
+ */
+export function outputCommand(stateDir: string, job: string, runId: string | undefined, options: { raw?: boolean } = {}): number {
   const store = openHistory(stateDir);
   const found = store?.output(job, runId) ?? null;
   store?.close();
@@ -70,17 +75,18 @@ export function outputCommand(stateDir: string, job: string, runId: string | und
     throw new ScheddError('SCHEDD_NO_OUTPUT', runId === undefined ? `no recorded output for job '${job}'` : `no run '${runId}' of job '${job}'`);
   }
   const { run, output } = found;
-  process.stderr.write(`# ${run.job} run ${run.runId}, ${describe(run)}, ${output.bytes} bytes of output${output.truncated ? ' (head and tail shown)' : ''}\n`);
+  process.stderr.write(`${escapeText(`# ${run.job} run ${run.runId}, ${describe(run)}, ${output.bytes} bytes of output${output.truncated ? ' (head and tail shown)' : ''}`)}\n`);
+  const show = (text: string | Buffer): string | Buffer => (options.raw ? text : escapeLines(text.toString()));
   const head = Buffer.from(output.head);
   const tail = Buffer.from(output.tail);
-  process.stdout.write(head);
+  process.stdout.write(show(head));
   if (tail.length > 0) {
     if (output.truncated) {
       process.stdout.write(`\n[... ${output.bytes - head.length - tail.length} bytes not kept ...]\n`);
-      process.stdout.write(tail);
+      process.stdout.write(show(tail));
     } else {
       // Everything was kept: head and tail overlap; print the part of the tail after the head.
-      process.stdout.write(tail.subarray(Math.max(0, head.length + tail.length - output.bytes)));
+      process.stdout.write(show(tail.subarray(Math.max(0, head.length + tail.length - output.bytes))));
     }
   }
   return ExitCode.ok;

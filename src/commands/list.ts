@@ -7,6 +7,7 @@ import { formatLocal, formatSpan, formatTable } from '../format.js';
 import { jobView, lastRunView, type JobView } from '../job-view.js';
 import { openHistory } from './history.js';
 import { systemZone } from '../schedule/zone.js';
+import { escapeText, terminalJson } from '../terminal.js';
 
 export interface ListOptions {
   json?: boolean;
@@ -53,11 +54,11 @@ export async function listCommand(file: string, displayName: string, options: Li
     });
   }
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
+    process.stdout.write(`${terminalJson(views, 2)}\n`);
     return ExitCode.ok;
   }
   if (views.length === 0) {
-    process.stdout.write(`${displayName}: no jobs\n`);
+    process.stdout.write(`${escapeText(displayName)}: no jobs\n`);
     return ExitCode.ok;
   }
   const withRuns = views.some((view) => view.lastRun !== undefined);
@@ -70,8 +71,10 @@ export async function listCommand(file: string, displayName: string, options: Li
       const where = view.zone === zone ? '' : ` ${view.zone}`;
       next = `${formatLocal(nextMs, view.zone)}${where} (in ${formatSpan(nextMs - nowMs)})`;
     }
-    const command = view.user === undefined ? view.command : `(${view.user}) ${view.command}`;
-    rows.push([view.id, view.schedule, next, ...(withRuns ? [lastRunText(view, nowMs)] : []), command]);
+    // The table shows that a job has input, not the input (--json carries it whole).
+    const shown = view.input === null ? view.command : `${view.command}%…`;
+    const command = view.user === undefined ? shown : `(${view.user}) ${shown}`;
+    rows.push([view.id, view.schedule, next, ...(withRuns ? [lastRunText(view, nowMs)] : []), command].map((cell) => escapeText(cell)));
   }
   process.stdout.write(`${formatTable(rows)}\n`);
   return ExitCode.ok;

@@ -6,6 +6,7 @@ import { ScheddError, ExitCode } from '../errors.js';
 import { formatLocal } from '../format.js';
 import { prettyMessage } from '../log.js';
 import { systemZone } from '../schedule/zone.js';
+import { escapeText, terminalJsonText } from '../terminal.js';
 
 /**
  * `schedd logs`: the detached daemon's JSON log for people. The tail is read backwards in
@@ -75,12 +76,17 @@ export async function logsCommand(options: LogsOptions): Promise<number> {
   return ExitCode.ok;
 }
 
-/** One log line as shown, or null when the job filter leaves it out. */
+/**
+ * One log line as shown, or null when the job filter leaves it out. Job output and crontab text
+ * in it are escaped (see terminal.ts); a JSON line stays the same JSON, with DEL and C1, which
+ * JSON leaves raw, written as `\u00HH`.
+ */
 function renderLine(line: string, job: string | undefined, json: boolean, zone: string): string | null {
   const record = parseRecord(line);
   if (job !== undefined && record?.job !== job) return null;
-  if (json || record === null) return line;
-  return `${formatTime(record.time, zone)} ${formatLevel(record.level)} ${prettyMessage(record, 'msg')}`;
+  if (record === null) return escapeText(line);
+  if (json) return terminalJsonText(line);
+  return escapeText(`${formatTime(record.time, zone)} ${formatLevel(record.level)} ${prettyMessage(record, 'msg')}`);
 }
 
 function parseRecord(line: string): Record<string, unknown> | null {

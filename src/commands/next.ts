@@ -3,6 +3,7 @@ import { formatDiagnostic } from '../crontab-file.js';
 import { ExitCode, usageError } from '../errors.js';
 import { nextFires } from '../schedule/next-fire.js';
 import { formatInstant, isValidZone, offsetAt, systemZone } from '../schedule/zone.js';
+import { escapeText } from '../terminal.js';
 
 export interface NextOptions {
   count: number;
@@ -25,14 +26,14 @@ export function nextCommand(expression: string, options: NextOptions, nowMs: num
   if (!Number.isInteger(options.count) || options.count < 1) throw usageError(`invalid -n '${options.count}' (expected a whole number of 1 or more)`);
   const from = options.from === undefined ? nowMs : parseFrom(options.from, zone);
   const { expr, diagnostics } = parseSchedule(expression);
-  for (const d of diagnostics) process.stderr.write(`${formatDiagnostic('expression', d)}\n`);
+  for (const d of diagnostics) process.stderr.write(`${escapeText(formatDiagnostic('expression', d))}\n`);
   if (expr === null) return ExitCode.usage;
   if (expr.kind === 'reboot') {
     process.stdout.write('@reboot runs once per boot, at daemon start: it has no times\n');
     return ExitCode.ok;
   }
   const fires = nextFires(expr, zone, from, options.count);
-  if (fires.length === 0) process.stderr.write(`'${expression}' never fires\n`);
+  if (fires.length === 0) process.stderr.write(`'${escapeText(expression)}' never fires\n`);
   for (const fire of fires) {
     const note = fire.shifted === 'dst-gap' ? `  (slot ${new Date(fire.slotWall).toISOString().slice(11, 19)} is in the DST gap)` : '';
     process.stdout.write(`${formatInstant(fire.at, zone)}${note}\n`);

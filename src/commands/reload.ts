@@ -3,6 +3,7 @@ import { socketPath } from '../daemon/pidfile.js';
 import { ExitCode } from '../errors.js';
 import { formatLocal } from '../format.js';
 import { systemZone } from '../schedule/zone.js';
+import { escapeText } from '../terminal.js';
 
 interface ReloadResult {
   ok: boolean;
@@ -21,7 +22,7 @@ interface ReloadResult {
 export async function reloadCommand(stateDir: string): Promise<number> {
   const result = await call<ReloadResult>(socketPath(stateDir), { cmd: 'reload' });
   if (!result.ok) {
-    for (const error of result.errors) process.stderr.write(`${error}\n`);
+    for (const error of result.errors) process.stderr.write(`${escapeText(error)}\n`);
     process.stderr.write('schedd: reload rejected; the current schedule keeps running\n');
     return ExitCode.failure;
   }

@@ -3,7 +3,39 @@ import type { StatusResult } from '../daemon/control-handler.js';
 import { socketPath } from '../daemon/pidfile.js';
 import { ExitCode, ScheddError } from '../errors.js';
 import { formatSpan } from '../format.js';
-import { openHistory } from './history.js';
+import type { RunRecord } from '../store/types.js';
+import { escapeText, terminalJson } from '../terminal.js';
+import { describe, openHistory } from './history.js';
+
+/** How many of the latest failed runs `status` shows. */
+const FAILURES_SHOWN = 5;
+
+/**
+ * The last failed runs, from the history (none when there is no history yet). A history that
+ * cannot be read is said so, not shown as no failures; status still answers.
+ */
+function recentFailures(stateDir: string): RunRecord[] | { error: string } {
+  try {
+    const store = openHistory(stateDir);
+    try {
+      return store?.recentFailures(FAILURES_SHOWN) ?? [];
+    } finally {
+      store?.close();
+    }
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+/** `failures:    backup failed (exit 1), 5m ago: reason`, one line per run. */
+function failureLines(failures: RunRecord[] | { error: string }, since: (iso: string) => string): string[] {
+  if (!Array.isArray(failures)) return [`failures:    unknown (${failures.error})`];
+  if (failures.length === 0) return ['failures:    none recorded'];
+  return failures.map((run, i) => {
+    const reason = run.reason === null ? '' : `: ${run.reason}`;
+    return `${i === 0 ? 'failures:    ' : '             '}${run.job} ${describe(run)}, ${since(run.finishedAt ?? run.scheduledAt)} ago${reason}`;
+  });
+}
 
 /** `schedd status`: exit 0 when running, 3 when not. */
 export async function statusCommand(stateDir: string, options: { json?: boolean }): Promise<number> {
@@ -17,18 +49,19 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
       const recent = store?.history(undefined, 50).filter((run) => run.outcome !== 'ok' && run.outcome !== 'skipped') ?? [];
       store?.close();
       const seen = lastSeen === null ? null : new Date(lastSeen).toISOString();
-      if (options.json) process.stdout.write(`${JSON.stringify({ notRunning: true, stateDir, lastSeen: seen })}\n`);
+      if (options.json) process.stdout.write(`${terminalJson({ notRunning: true, stateDir, lastSeen: seen })}\n`);
       else {
         const ago = lastSeen === null ? '' : `; last seen ${formatSpan(Date.now() - lastSeen)} ago`;
-        process.stdout.write(`schedd is not running (state directory ${stateDir}${ago})\n`);
-        if (recent.length > 0) process.stdout.write(`last problem: ${recent[0]!.job} ${recent[0]!.outcome} at ${recent[0]!.scheduledAt}${recent[0]!.reason === null ? '' : ` (${recent[0]!.reason})`}\n`);
+        process.stdout.write(`${escapeText(`schedd is not running (state directory ${stateDir}${ago})`)}\n`);
+        if (recent.length > 0) process.stdout.write(`${escapeText(`last problem: ${recent[0]!.job} ${recent[0]!.outcome} at ${recent[0]!.scheduledAt}${recent[0]!.reason === null ? '' : ` (${recent[0]!.reason})`}`)}\n`);
       }
       return ExitCode.notRunning;
     }
     throw error;
   }
+  const failures = recentFailures(stateDir);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    process.stdout.write(`${terminalJson({ ...status, lastFailures: Array.isArray(failures) ? failures : null }, 2)}\n`);
     return ExitCode.ok;
   }
   const now = Date.now();
@@ -48,6 +81,8 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
   if (status.unsupervisedSince !== null) lines.push(`supervision: none since ${status.unsupervisedSince} (its watchdog exited; schedd restart supervises it again)`);
   if (status.running.length === 0) lines.push('running:     nothing');
   for (const [i, run] of status.running.entries()) lines.push(`${i === 0 ? 'running:     ' : '             '}${run.job} (pid ${run.pid ?? '?'}, for ${since(run.startedAt)})`);
-  process.stdout.write(`${lines.join('\n')}\n`);
+  lines.push(...failureLines(failures, since));
+  // Paths, crontab errors and job names can hold anything a crontab can: escaped, line by line.
+  process.stdout.write(`${lines.map((line) => escapeText(line)).join('\n')}\n`);
   return ExitCode.ok;
 }

@@ -305,6 +305,18 @@ export class SqliteStore implements RunStore {
     return { run: toRecord(row), output: { head: row.output_head ?? '', tail: row.output_tail ?? '', bytes: row.output_bytes ?? 0, truncated: row.output_truncated === 1 } };
   }
 
+  /**
+   * The latest runs that ran and did not succeed (or were lost), newest first, for `status`.
+   * Skipped and missed slots are left out: a stall or an overlap policy makes many of them.
+   * Prepared here, not with the others: only the CLI asks, once.
+   */
+  recentFailures(limit: number): RunRecord[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM runs WHERE outcome NOT IN ('ok', 'running', 'skipped', 'missed') ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`)
+      .all(limit);
+    return (rows as Row[]).map(toRecord);
+  }
+
   lastRuns(): Map<string, RunRecord> {
     return new Map((this.statements.lastRuns.all() as Row[]).map((row) => [row.job, toRecord(row)]));
   }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cliPath, repoRoot, runCli } from '../helpers/cli.js';
+import { parseDuration } from '../../src/crontab/duration.js';
 
 const unitPath = join(repoRoot, 'contrib', 'schedd.service');
 const unitText = readFileSync(unitPath, 'utf8');
@@ -74,11 +75,12 @@ describe('contrib/schedd.service', () => {
     const help = await runCli(['start', '--help']);
     assert.equal(help.code, 0, help.stderr);
     const text = help.stdout.replace(/\s+/g, ' ');
-    const stopGraceMs = Number(/--stop-grace <duration> .*?\(default: (\d+)\)/.exec(text)?.[1]);
-    const killGraceMs = Number(/--kill-grace <duration> .*?\(default: (\d+)\)/.exec(text)?.[1]);
+    // Help shows the defaults as durations (issue 11 item 16: `10s`, not `10000`).
+    const stopGraceMs = parseDuration(/--stop-grace <duration> .*?\(default: (\S+?)\)/.exec(text)?.[1] ?? '');
+    const killGraceMs = parseDuration(/--kill-grace <duration> .*?\(default: (\S+?)\)/.exec(text)?.[1] ?? '');
     assert.deepEqual([stopGraceMs, killGraceMs], [30_000, 10_000]);
     const timeoutStopSec = seconds(value(unit, 'Service', 'TimeoutStopSec') ?? '');
-    assert.ok(timeoutStopSec * 1000 > stopGraceMs + killGraceMs, `TimeoutStopSec=${timeoutStopSec}`);
+    assert.ok(timeoutStopSec * 1000 > stopGraceMs! + killGraceMs!, `TimeoutStopSec=${timeoutStopSec}`);
     // The flags ExecStart passes exist.
     for (const flag of ['--foreground', '--json-logs']) assert.ok(help.stdout.includes(flag), flag);
   });

@@ -63,6 +63,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
       restarts: 0,
       lastReload: { at: status.lastReload?.at, ok: true, errors: [] },
       unsupervisedSince: null,
+      lastFailures: [],
     });
     assert.notEqual(schedulerPid, pid);
     assert.equal(procStat(schedulerPid).ppid, pid, "the scheduler is the watchdog's child");
@@ -86,6 +87,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
         line: 2,
         schedule: `${seconds} * * * * *`,
         command: 'echo "tick $SCHEDD_RUN_ID"',
+        input: null,
         next: isoSeconds(scheduledAt + 20_000),
         zone: 'UTC',
         running: false,
@@ -102,6 +104,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
         line: 4,
         schedule: '0 0 1 1 *',
         command: 'echo "manual $SCHEDD_RUN_ID" >> manual-ledger',
+        input: null,
         next: `${new Date().getUTCFullYear() + 1}-01-01T00:00:00+00:00`,
         zone: 'UTC',
         running: false,
@@ -112,7 +115,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
     s.write('other', '# schedd: name=other\n0 0 1 1 * true\n');
     const otherList = await s.cli(['list', '--json', '--state-dir', s.stateDir, '-c', s.path('other')]);
     assert.deepEqual(JSON.parse(otherList.stdout), [
-      { id: 'other', line: 2, schedule: '0 0 1 1 *', command: 'true', next: `${new Date().getUTCFullYear() + 1}-01-01T00:00:00+00:00`, zone: 'UTC' },
+      { id: 'other', line: 2, schedule: '0 0 1 1 *', command: 'true', input: null, next: `${new Date().getUTCFullYear() + 1}-01-01T00:00:00+00:00`, zone: 'UTC' },
     ]);
 
     // No -c: the running daemon's crontab, not the default one (which does not exist here).

@@ -492,7 +492,7 @@ describe('run history: the CLI', { concurrency: true }, () => {
     assert.deepEqual(await cli(ws, ['output', 'nosuch']), { code: 1, signal: null, stdout: '', stderr: "schedd: no recorded output for job 'nosuch'\n" });
     assert.deepEqual(await cli(ws, ['output', 'hello', '--run', 'nosuch']), { code: 1, signal: null, stdout: '', stderr: "schedd: no run 'nosuch' of job 'hello'\n" });
     assert.deepEqual(await cli(ws, ['history', 'nosuch']), { code: 0, signal: null, stdout: 'no runs recorded for nosuch\n', stderr: '' });
-    assert.deepEqual(await cli(ws, ['history', '--limit', '0']), { code: 2, signal: null, stdout: '', stderr: "error: option '--limit <n>' argument '0' is invalid. expected a whole number of 1 or more\n(run with --help for usage)\n" });
+    assert.deepEqual(await cli(ws, ['history', '--limit', '0']), { code: 2, signal: null, stdout: '', stderr: "schedd: --limit '0' is invalid: expected a whole number of 1 or more (see schedd history --help)\n" });
   });
 
   it('output of a long run: 16 KiB of head, a marker with the bytes not kept, 16 KiB of tail', async (t) => {
