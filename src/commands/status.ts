@@ -44,6 +44,7 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
     for (const error of status.lastReload.ok ? [] : status.lastReload.errors) lines.push(`  ${error}`);
   }
   lines.push(`restarts:    ${status.restarts}`);
+  if (status.logRecordsDropped > 0) lines.push(`log records dropped: ${status.logRecordsDropped}`);
   if (status.running.length === 0) lines.push('running:     nothing');
   for (const [i, run] of status.running.entries()) lines.push(`${i === 0 ? 'running:     ' : '             '}${run.job} (pid ${run.pid ?? '?'}, for ${since(run.startedAt)})`);
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -14,6 +14,8 @@ export interface StatusResult {
   running: { job: string; run: string; pid: number | null; startedAt: string }[];
   restarts: number;
   lastReload: { at: string; ok: boolean; errors: string[] } | null;
+  /** Log records dropped since start (full buffer, write fault, nearly full disk). */
+  logRecordsDropped: number;
 }
 
 export interface HandlerContext {
@@ -43,6 +45,7 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
           running: daemon.running().map((r) => ({ job: r.job, run: r.run, pid: r.pid, startedAt: new Date(r.startedAt).toISOString() })),
           restarts: context.restarts,
           lastReload: reload === null ? null : { at: new Date(reload.at).toISOString(), ok: reload.ok, errors: reload.errors },
+          logRecordsDropped: context.log.dropped,
         };
         return okReply(request, status);
       }

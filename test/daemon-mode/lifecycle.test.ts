@@ -62,6 +62,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
       running: [],
       restarts: 0,
       lastReload: { at: status.lastReload?.at, ok: true, errors: [] },
+      logRecordsDropped: 0,
     });
     assert.notEqual(schedulerPid, pid);
     assert.equal(procStat(schedulerPid).ppid, pid, "the scheduler is the watchdog's child");
