@@ -1,8 +1,10 @@
 import { pino, type Logger } from 'pino';
 import { checkLogFile, LOG_MAX_BYTES, openLogFile, rotateLogFile } from './log-file.js';
 
-/** Bytes of log kept in memory when the reader is slow; beyond it records are dropped. */
+/** Bytes of log kept in memory when the reader is slow; beyond it job output is dropped. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Room kept beyond that for schedd's own records (`job started`, `job finished`, ...). */
+const OWN_RESERVE_BYTES = 1024 * 1024;
 /** While the log cannot be written, schedd's own records are kept up to this; job output is not. */
 const FAULT_BUFFER_BYTES = 1024 * 1024;
 /** How often (at most) the file is looked at for rotation and free space while records come. */
@@ -45,6 +47,8 @@ export class LogStream {
   private checkedAt = Date.now();
   private bytesSinceCheck = 0;
   private readonly checkBytes: number;
+  /** What the destination holds, in characters (close enough to bytes for a bound). */
+  private buffered = 0;
 
   constructor(
     private readonly target: { fd: number } | { path: string },
@@ -67,7 +71,11 @@ export class LogStream {
       this.fault.bytes += record.length;
     } else if (output && this.lowSpace) {
       return this.drop('low disk space');
+    } else if (output && this.buffered + record.length > MAX_BUFFERED_BYTES) {
+      // A slow reader: job output goes first, so that the records of what schedd did remain.
+      return this.drop('the log buffer was full');
     }
+    this.buffered += record.length;
     this.destination.write(record);
   }
 
@@ -124,7 +132,8 @@ export class LogStream {
   }
 
   private attach(fd: number): Destination {
-    const destination = pino.destination({ fd, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES });
+    const destination = pino.destination({ fd, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES + OWN_RESERVE_BYTES });
+    this.buffered = 0;
     let last: unknown = null;
     destination.on('error', (error: NodeJS.ErrnoException) => {
       // pino's own listener hands the first error on a second time.
@@ -134,8 +143,10 @@ export class LogStream {
       this.fault ??= { error, since: Date.now(), dropped: 0, bytes: 0 };
     });
     destination.on('drop', () => this.drop('the log buffer was full'));
-    destination.on('write', () => {
-      if (this.fault === null || destination !== this.destination) return;
+    destination.on('write', (bytes: number) => {
+      if (destination !== this.destination) return;
+      this.buffered = Math.max(0, this.buffered - bytes);
+      if (this.fault === null) return;
       const { error, since, dropped } = this.fault;
       this.fault = null;
       this.logger?.error(
@@ -145,7 +156,9 @@ export class LogStream {
     });
     // The buffer emptied: writing has caught up, so what was dropped can be told.
     destination.on('drain', () => {
-      if (destination === this.destination && !this.lowSpace) this.report();
+      if (destination !== this.destination) return;
+      this.buffered = 0;
+      if (!this.lowSpace) this.report();
     });
     // Exiting, pino writes what is buffered synchronously, retrying until it works: with the fault
     // still there that is forever, so what cannot be written is given up instead.
