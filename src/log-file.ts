@@ -52,8 +52,13 @@ function unsafe(path: string, problem: string): ScheddError {
 
 /** The log file is rotated to `<path>.1` (one kept) when it reaches this size. */
 export const LOG_MAX_BYTES = 64 * 1024 * 1024;
-/** The share of its file system the log leaves free for the run history: 10%, at most 64 MiB. */
+/**
+ * What the log leaves free on its file system for the run history: 10% of it, at least 8 MiB
+ * (SQLite's journal grows to 4 MiB between checkpoints, and the database by its high-water
+ * mark) and at most 64 MiB. On a file system smaller than the floor no job output is logged.
+ */
 const RESERVE_SHARE = 0.1;
+const RESERVE_MIN_BYTES = 8 * 1024 * 1024;
 const RESERVE_MAX_BYTES = 64 * 1024 * 1024;
 
 export type FileCheck = { kind: 'ok'; lowSpace: boolean } | { kind: 'rotate' } | { kind: 'moved' };
@@ -78,7 +83,7 @@ export function checkLogFile(fd: number, path: string, maxBytes: number): FileCh
   if (current && own.size >= maxBytes) return { kind: 'rotate' };
   if (!current && at(`${path}.1`)) return { kind: 'moved' };
   const fs = statfsSync(dirname(path));
-  const reserve = Math.min(RESERVE_MAX_BYTES, fs.blocks * fs.bsize * RESERVE_SHARE);
+  const reserve = Math.min(RESERVE_MAX_BYTES, Math.max(RESERVE_MIN_BYTES, fs.blocks * fs.bsize * RESERVE_SHARE));
   return { kind: 'ok', lowSpace: fs.bavail * fs.bsize < reserve };
 }
 

@@ -10,6 +10,8 @@ const FAULT_BUFFER_BYTES = 1024 * 1024;
 /** How often (at most) the file is looked at for rotation and free space while records come. */
 const CHECK_MS = 1000;
 const CHECK_BYTES = 1024 * 1024;
+/** While the disk stays nearly full, what it costs is told once a minute. */
+const REPORT_MS = 60_000;
 
 type Destination = ReturnType<typeof pino.destination>;
 
@@ -44,6 +46,7 @@ export class LogStream {
   private pending: { count: number; since: number; why: Set<string> } | null = null;
   private fault: { error: NodeJS.ErrnoException; since: number; dropped: number; bytes: number } | null = null;
   private lowSpace = false;
+  private reportedAt = 0;
   private checkedAt = Date.now();
   private bytesSinceCheck = 0;
   private readonly checkBytes: number;
@@ -108,6 +111,7 @@ export class LogStream {
     if (this.pending === null || this.logger === null) return;
     const { count, since, why } = this.pending;
     this.pending = null;
+    this.reportedAt = Date.now();
     this.logger.warn({ count, since: new Date(since).toISOString(), reason: [...why].join(', ') }, 'log records dropped');
   }
 
@@ -153,12 +157,13 @@ export class LogStream {
         { err: error, reason: error.code, count: dropped },
         `the log could not be written from ${new Date(since).toISOString()} (${error.message}); ${dropped} records were dropped, the rest were written late`,
       );
+      this.report();
     });
     // The buffer emptied: writing has caught up, so what was dropped can be told.
     destination.on('drain', () => {
       if (destination !== this.destination) return;
       this.buffered = 0;
-      if (!this.lowSpace) this.report();
+      if (!this.lowSpace || Date.now() - this.reportedAt >= REPORT_MS) this.report();
     });
     // Exiting, pino writes what is buffered synchronously, retrying until it works: with the fault
     // still there that is forever, so what cannot be written is given up instead.
