@@ -58,8 +58,9 @@ export class LogStream {
     private readonly maxBytes = LOG_MAX_BYTES,
   ) {
     this.checkBytes = Math.min(CHECK_BYTES, Math.max(1, Math.floor(maxBytes / 8)));
-    if ('path' in target) this.fd = openLogFile(target.path);
-    this.destination = this.attach(this.fd ?? (target as { fd: number }).fd);
+    const fd = 'path' in target ? openLogFile(target.path) : target.fd;
+    if ('path' in target) this.fd = fd;
+    this.destination = this.attach(fd);
   }
 
   write(record: string): void {
