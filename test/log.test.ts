@@ -213,4 +213,31 @@ describe('log rotation', () => {
     assert.deepEqual([...previous, ...current], Array.from({ length: previous.length + current.length }, (_, i) => 2000 - previous.length - current.length + i));
     assert.equal(stream.dropped, 0);
   });
+
+  it('the other process of a state directory (watchdog and scheduler share the log) follows a rotation to the new file', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'schedd.log');
+    const maxBytes = 64 * 1024;
+    const open = () => {
+      const stream = new LogStream({ path }, maxBytes);
+      const logger = pino({ base: null, timestamp: false }, stream);
+      stream.logger = logger;
+      return { stream, logger, flushed: () => new Promise<void>((resolve) => stream.flush(() => resolve())) };
+    };
+    const scheduler = open();
+    const watchdog = open();
+    watchdog.logger.info({}, 'watchdog before');
+    await watchdog.flushed();
+    for (let i = 0; i < 1000 && !existsSync(`${path}.1`); i++) {
+      scheduler.logger.info({ count: i, line: 'z'.repeat(100) }, 'job output');
+      if (i % 50 === 0) await scheduler.flushed();
+    }
+    await scheduler.flushed();
+    assert.ok(existsSync(`${path}.1`), 'the scheduler did not rotate the log');
+    // The watchdog's next look at the file (a second later, or after maxBytes / 8 written) finds it moved.
+    watchdog.logger.info({ line: 'w'.repeat(maxBytes / 8) }, 'watchdog after');
+    await watchdog.flushed();
+    assert.deepEqual(records(`${path}.1`).filter((r) => r.msg.startsWith('watchdog')).map((r) => r.msg), ['watchdog before']);
+    assert.deepEqual(records(path).filter((r) => r.msg.startsWith('watchdog')).map((r) => r.msg), ['watchdog after']);
+  });
 });
