@@ -29,7 +29,10 @@ import { performance } from 'node:perf_hooks';
 import type { Clock } from './clock.js';
 import { MinHeap } from './heap.js';
 import { nextFire, type Fire } from './next-fire.js';
+import { latestDue, stallDetail } from './passed-slots.js';
 import type { Entry } from '../crontab/types.js';
+
+export { stallDetail };
 
 export const MAX_WAIT_MS = 30_000;
 /**
@@ -357,7 +360,7 @@ export class Scheduler {
         // jump a wildcard job runs once for now, so its latest due slot (and the one before it,
         // the end of what was skipped) is looked up from now rather than left thousands away.
         overflow = true;
-        if (mode === 'jump') due.push(...latestDue(job, now, due[due.length - 1]!.at));
+        if (mode === 'jump') due.push(...latestDue(job.entry.schedule, job.zone, now, due[due.length - 1]!.at));
         fire = nextFire(job.entry.schedule, job.zone, now);
         break;
       }
@@ -398,27 +401,4 @@ export class Scheduler {
     }
     if (overflow) report({ firstAt: last.at, lastAt: now, count: 0, atLeast: true }, mode === 'jump' ? 'clock-jump' : 'too-many');
   }
-}
-
-/** What a stall is called in the history and the log. */
-export function stallDetail(driftMs: number): string {
-  return `schedd was stalled for ${Math.round(driftMs / 1000)} s (process stopped or machine suspended)`;
-}
-
-/**
- * The last two slots of a job after `floor` and at or before `now` (fewer when there are not
- * two), oldest first: enumerated over growing spans back from now, so that a per-second job
- * costs a few steps rather than the thousands since `floor`.
- */
-function latestDue(job: ScheduledJob, now: number, floor: number): Fire[] {
-  for (const backMs of [1000, 60_000, 3_600_000, 3 * 3_600_000]) {
-    const from = Math.max(floor, now - backMs);
-    const last: Fire[] = [];
-    for (let fire = nextFire(job.entry.schedule, job.zone, from); fire !== null && fire.at <= now; fire = nextFire(job.entry.schedule, job.zone, fire.at)) {
-      last.push(fire);
-      if (last.length > 2) last.shift();
-    }
-    if (last.length === 2 || from === floor) return last;
-  }
-  return [];
 }
