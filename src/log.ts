@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { escapeText } from './terminal.js';
+import { LogStream } from './log-stream.js';
 
 /**
  * The daemon's log. Field names are defined here, once, as the type every log call takes, so a
@@ -35,6 +36,8 @@ export interface LogFields {
   unchanged?: number;
   running?: number;
   droppedBytes?: number;
+  /** Start of a span, ISO-8601 UTC (records dropped since). */
+  since?: string;
   waiting?: number;
   err?: unknown;
 }
@@ -52,6 +55,8 @@ export interface Log {
   readonly level: string;
   /** Reopens the log file (after logrotate moved it); a no-op for stdout. */
   reopen(): void;
+  /** Records that never reached the log (a full buffer, a write fault, a nearly full disk). */
+  readonly dropped: number;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -63,7 +68,7 @@ export interface LogOptions {
   pretty: boolean;
   /** File descriptor to write to; 1 (stdout) in the foreground. */
   fd?: number;
-  /** Append to this file instead (detached mode); it can be reopened. */
+  /** Append to this file instead (detached mode): opened without following links, rotated, reopened. */
   file?: string;
 }
 
@@ -81,86 +86,35 @@ export function prettyMessage(record: Record<string, unknown>, messageKey: strin
   return `${prefix}${String(message)}${details.length > 0 ? ` (${details.join(' ')})` : ''}`;
 }
 
-/** Bytes of log kept in memory when the reader is slow; beyond it records are dropped. */
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
-
-type Destination = ReturnType<typeof pino.destination>;
-
-/**
- * A log that cannot be written (full disk, a file that became a directory) must not stop the
- * daemon. Unhandled, the destination's write error is an uncaught exception, and the exit
- * handler then retries the write every 100 ms forever: the scheduler hangs, neither firing nor
- * exiting, so the watchdog never restarts it. Here a failed write is remembered (records keep
- * buffering up to MAX_BUFFERED_BYTES, then are dropped and counted); the destination retries on
- * each new record, and the first write that works says what happened, once. A failed reopen
- * keeps writing to the file already open, and says so at once.
- */
-function guardWrites(destination: Destination, logger: () => Logger): { reopen(): void } {
-  let fault: { error: NodeJS.ErrnoException; since: number; dropped: number } | null = null;
-  let reopening = false;
-  let last: unknown = null;
-  destination.on('error', (error: NodeJS.ErrnoException) => {
-    // pino's own listener hands the first error on a second time.
-    if (error === last) return;
-    last = error;
-    // After a failed reopen and a good one, the old descriptor is closed twice: nothing is lost.
-    if (error.syscall === 'close') return;
-    if (reopening) {
-      reopening = false;
-      logger().error({ err: error, reason: error.code }, `cannot reopen the log file (${error.message}); still writing to the one already open`);
-      return;
-    }
-    fault ??= { error, since: Date.now(), dropped: 0 };
-  });
-  destination.on('drop', () => {
-    if (fault !== null) fault.dropped++;
-  });
-  destination.on('ready', () => (reopening = false));
-  destination.on('write', () => {
-    if (fault === null) return;
-    const { error, since, dropped } = fault;
-    fault = null;
-    logger().error(
-      { err: error, reason: error.code, count: dropped },
-      `the log could not be written from ${new Date(since).toISOString()} (${error.message}); ${dropped} records were dropped, the rest were written late`,
-    );
-  });
-  // Exiting, pino writes what is buffered synchronously, retrying until it works: with the fault
-  // still there that is forever, so what cannot be written is given up instead.
-  const flushSync = destination.flushSync.bind(destination);
-  destination.flushSync = () => {
-    if (fault === null) flushSync();
-  };
-  return {
-    reopen() {
-      reopening = true;
-      destination.reopen();
-    },
-  };
-}
-
 export function createLog(options: LogOptions): Log {
   const fd = options.fd ?? 1;
   // No base fields: `pid` in a record is always a job's process, never the daemon's.
   const base = { level: options.level, base: null, timestamp: pino.stdTimeFunctions.isoTime };
   let logger: Logger;
-  let reopen = (): void => undefined;
+  let stream: LogStream | null = null;
   if (options.file !== undefined) {
-    const destination = pino.destination({ dest: options.file, append: true, mkdir: true, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES });
-    const guard = guardWrites(destination, () => logger);
-    reopen = () => guard.reopen();
-    logger = pino(base, destination);
+    stream = new LogStream({ path: options.file });
+    logger = pino(base, stream);
   } else if (options.pretty) {
     logger = pino(base, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', hideObject: true, ignore: 'pid,hostname', messageFormat: (record, key) => escapeText(prettyMessage(record, key)) }));
   } else {
     // Asynchronous and bounded: a slow reader of stdout must not stall the scheduler or grow
     // memory without limit. minLength 1 still writes at once, but makes flush() wait for the
     // write in flight; with 0 it returns at once, and records written at exit overtook it.
-    const destination = pino.destination({ fd, sync: false, minLength: 1, maxLength: MAX_BUFFERED_BYTES });
-    guardWrites(destination, () => logger);
-    logger = pino(base, destination);
+    stream = new LogStream({ fd });
+    logger = pino(base, stream);
   }
+  if (stream !== null) stream.logger = logger;
   const log = logger as unknown as Log;
-  log.reopen = reopen;
+  log.reopen = () => {
+    if (stream === null) return;
+    try {
+      stream.reopen();
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      logger.error({ err: error, reason: code }, `cannot reopen the log file (${message}); still writing to the one already open`);
+    }
+  };
+  Object.defineProperty(log, 'dropped', { get: () => stream?.dropped ?? 0 });
   return log;
 }

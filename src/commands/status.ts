@@ -79,6 +79,7 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
   }
   lines.push(`restarts:    ${status.restarts}`);
   if (status.unsupervisedSince !== null) lines.push(`supervision: none since ${status.unsupervisedSince} (its watchdog exited; schedd restart supervises it again)`);
+  if (status.logRecordsDropped > 0) lines.push(`log records dropped: ${status.logRecordsDropped}`);
   if (status.running.length === 0) lines.push('running:     nothing');
   for (const [i, run] of status.running.entries()) lines.push(`${i === 0 ? 'running:     ' : '             '}${run.job} (pid ${run.pid ?? '?'}, for ${since(run.startedAt)})`);
   lines.push(...failureLines(failures, since));

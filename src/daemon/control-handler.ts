@@ -17,6 +17,8 @@ export interface StatusResult {
   lastReload: { at: string; ok: boolean; errors: string[]; errorCount?: number } | null;
   /** When the watchdog died and this scheduler carried on alone; null while supervised. */
   unsupervisedSince: string | null;
+  /** Log records dropped since start (full buffer, write fault, nearly full disk). */
+  logRecordsDropped: number;
 }
 
 export interface HandlerContext {
@@ -48,6 +50,7 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
           restarts: context.restarts,
           lastReload: reload === null ? null : { at: new Date(reload.at).toISOString(), ok: reload.ok, errors: reload.errors, ...(reload.errorCount === undefined ? {} : { errorCount: reload.errorCount }) },
           unsupervisedSince: context.unsupervisedSince ?? null,
+          logRecordsDropped: context.log.dropped,
         };
         return okReply(request, status);
       }

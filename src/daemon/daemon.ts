@@ -15,7 +15,7 @@ import type { Entry, ParsedCrontab } from '../crontab/types.js';
 import { ScheddError } from '../errors.js';
 import type { Log } from '../log.js';
 import { systemClock, type Clock } from '../schedule/clock.js';
-import { Scheduler, type ReloadDiff } from '../schedule/scheduler.js';
+import { Scheduler, stallDetail, type ReloadDiff } from '../schedule/scheduler.js';
 import { systemZone } from '../schedule/zone.js';
 
 /** How long a crontab that looks cut short (empty, or no final newline) is left to settle. */
@@ -101,12 +101,13 @@ export class Daemon {
         this.dispatcher.fire(job.entry, fire.at);
       },
       skip: (job, skipped) => {
-        this.store.notRun(job.id, skipped.firstAt, 'skipped', `${skipped.atLeast ? 'at least ' : ''}${skipped.count} slot${skipped.count === 1 ? '' : 's'} up to ${new Date(skipped.lastAt).toISOString()}: ${skipped.reason}`);
+        this.store.notRun(job.id, skipped.firstAt, skipped.outcome, `${skipped.atLeast ? 'at least ' : ''}${skipped.count} slot${skipped.count === 1 ? '' : 's'} up to ${new Date(skipped.lastAt).toISOString()}: ${skipped.detail}`);
         log.warn(
           { job: job.id, count: skipped.count, reason: skipped.reason, scheduledAt: new Date(skipped.firstAt).toISOString() },
-          `slots skipped: ${skipped.atLeast ? 'at least ' : ''}${skipped.count} between ${new Date(skipped.firstAt).toISOString()} and ${new Date(skipped.lastAt).toISOString()} (${skipped.reason})`,
+          `slots ${skipped.outcome}: ${skipped.atLeast ? 'at least ' : ''}${skipped.count} between ${new Date(skipped.firstAt).toISOString()} and ${new Date(skipped.lastAt).toISOString()} (${skipped.detail})`,
         );
       },
+      stalled: (stalledMs) => log.warn({ delayMs: stalledMs, reason: 'stall' }, `${stallDetail(stalledMs)}: wildcard jobs fire once for now, fixed-time slots once each`),
       clockJump: (deltaMs, kind) => log.warn({ delayMs: deltaMs, reason: kind }, `wall clock jumped ${deltaMs > 0 ? 'forward' : 'back'} by ${Math.round(Math.abs(deltaMs) / 1000)} s (${kind})`),
     });
   }

@@ -7,10 +7,17 @@
  * re-reads the wall clock. On each wake it compares the wall clock with when it expected to wake
  * and handles the slots that came due since the last wake:
  *
- * - on time, or woken up to 5 minutes late: every due slot fires once, late;
- * - the clock jumped forward by up to 3 hours: fixed-time jobs fire each skipped slot once,
- *   wildcard jobs fire once for now and the other slots are reported skipped;
- * - a larger jump forward is a clock correction: the skipped slots are reported, none fires;
+ * - on time, or woken up to STALL_MS (5 s) late (a busy loop, a GC pause): every due slot
+ *   fires once, late;
+ * - later than that, by up to 3 hours, fixed-time jobs fire each passed slot once, in order,
+ *   and wildcard jobs fire once for now, their other slots reported. Whether the process was
+ *   stalled (SIGSTOP, a paused VM: monotonic time ran on as far as the wall clock) or the wall
+ *   clock was set forward (monotonic time did not follow) only changes what the report says:
+ *   slots *missed* during a stall (schedd was not running, as when it is down), slots
+ *   *skipped* by a clock jump. Firing every slot of a wildcard job at once is no catch-up: the
+ *   overlap policy would skip all but one of them and report them as overlaps;
+ * - a larger jump forward (or stall) is a clock correction: the passed slots are reported,
+ *   none fires;
  * - the clock went back by up to 3 hours: nothing repeats, since each job's next slot is after
  *   the last one it fired; a larger jump back is a correction and jobs reschedule from now.
  *
@@ -22,10 +29,19 @@ import { performance } from 'node:perf_hooks';
 import type { Clock } from './clock.js';
 import { MinHeap } from './heap.js';
 import { nextFire, type Fire } from './next-fire.js';
+import { latestDue, stallDetail } from './passed-slots.js';
 import type { Entry } from '../crontab/types.js';
 
+export { stallDetail };
+
 export const MAX_WAIT_MS = 30_000;
-export const LATE_LIMIT_MS = 5 * 60_000;
+/**
+ * A wake later than this is a stall or a jump, not a busy loop. Well above what a loaded machine
+ * delays a timer by (tens to hundreds of ms; a second in a bad GC pause), so a per-second job
+ * that is a little late still fires every slot; well below a human-scale stall, which must
+ * not fire a burst of runs that the overlap policy would then record as overlaps.
+ */
+export const STALL_MS = 5_000;
 export const JUMP_LIMIT_MS = 3 * 3_600_000;
 /** A fire later than this is reported as late rather than on time. */
 const LATE_NOTICE_MS = 1000;
@@ -42,9 +58,12 @@ const PREPARE_BATCH = 4;
 /** Slots handled one by one per job and wake; beyond this they are counted, not enumerated. */
 const MAX_SLOTS_PER_WAKE = 1000;
 
+/** A fire after a stall is `late`: the slot's time is right, schedd was not running. */
 export type FireCause = 'on-time' | 'late' | 'clock-jump' | 'dst-gap';
-export type SkipReason = 'clock-jump' | 'clock-correction' | 'too-many';
+export type SkipReason = 'clock-jump' | 'clock-correction' | 'stall' | 'too-many';
 type Mode = 'normal' | 'jump' | 'correction';
+/** What made a wake late: the process stalled, or the wall clock was changed. */
+type Cause = 'stall' | 'clock';
 
 /** Slots a job did not fire, as one report: `count` of them between firstAt and lastAt. */
 export interface Skipped {
@@ -54,6 +73,10 @@ export interface Skipped {
   /** True when there were more than `count` (too many to enumerate). */
   atLeast: boolean;
   reason: SkipReason;
+  /** `missed` when schedd was stalled (it did not run, as when it is down), else `skipped`. */
+  outcome: 'skipped' | 'missed';
+  /** The reason for people: `schedd was stalled for 90 s (...)`; the reason code otherwise. */
+  detail: string;
 }
 
 export interface ScheduledJob {
@@ -83,6 +106,8 @@ export interface SchedulerListener {
   fire(job: ScheduledJob, fire: Fire, cause: FireCause, lateMs: number): void;
   skip(job: ScheduledJob, skipped: Skipped): void;
   clockJump?(deltaMs: number, kind: 'forward' | 'backward' | 'correction'): void;
+  /** The loop woke `stalledMs` late by both clocks: the process was stopped or starved. */
+  stalled?(stalledMs: number): void;
 }
 
 export interface ReloadDiff {
@@ -122,6 +147,8 @@ export class Scheduler {
   /** Wall time of the last wake and when the armed timer should go off. */
   private lastWakeAt = 0;
   private expectedWakeAt = 0;
+  /** The same expected wake on the monotonic clock. */
+  private expectedWakeMono = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -202,6 +229,7 @@ export class Scheduler {
     const actionAt = this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY;
     const delayMs = more ? 0 : Math.min(Math.max(actionAt - now, 0), MAX_WAIT_MS);
     this.expectedWakeAt = now + delayMs;
+    this.expectedWakeMono = this.clock.monotonicNow() + delayMs;
     this.timer = this.clock.setTimer(() => this.wake(), delayMs);
   }
 
@@ -211,12 +239,15 @@ export class Scheduler {
     if (!this.running) return;
     const now = this.clock.now();
     const driftMs = now - this.expectedWakeAt;
+    // A stall moves both clocks; a clock set forward moves the wall clock alone. Whatever part of
+    // the lateness monotonic time does not account for (beyond the noise) was a jump.
+    const cause: Cause = this.clock.monotonicNow() - this.expectedWakeMono >= driftMs - STALL_MS ? 'stall' : 'clock';
     let more = false;
     try {
       if (now < this.lastWakeAt) this.wentBack(now, -driftMs);
-      else if (driftMs > JUMP_LIMIT_MS) more = this.handleDue(now, 'correction', driftMs);
-      else if (driftMs > LATE_LIMIT_MS) more = this.handleDue(now, 'jump', driftMs);
-      else more = this.handleDue(now, 'normal', driftMs);
+      else if (driftMs > JUMP_LIMIT_MS) more = this.handleDue(now, 'correction', driftMs, cause);
+      else if (driftMs > STALL_MS) more = this.handleDue(now, 'jump', driftMs, cause);
+      else more = this.handleDue(now, 'normal', driftMs, cause);
     } finally {
       // Whatever happened above, the loop goes on.
       this.lastWakeAt = now;
@@ -266,8 +297,9 @@ export class Scheduler {
     job.preparedFor = null;
   }
 
-  private handleDue(now: number, mode: Mode, driftMs: number): boolean {
-    if (mode !== 'normal') this.listener.clockJump?.(driftMs, mode === 'jump' ? 'forward' : 'correction');
+  private handleDue(now: number, mode: Mode, driftMs: number, cause: Cause): boolean {
+    if (mode !== 'normal' && cause === 'stall') this.listener.stalled?.(driftMs);
+    else if (mode !== 'normal') this.listener.clockJump?.(driftMs, mode === 'jump' ? 'forward' : 'correction');
     // Take every job that needs attention now. Due slots come first, and among them the
     // prepared ones (releasing a held process is quick; starting one is not).
     const due: ScheduledJob[] = [];
@@ -279,7 +311,7 @@ export class Scheduler {
     due.sort((a, b) => Number(b.preparedFor === b.next!.at) - Number(a.preparedFor === a.next!.at));
     for (const job of due) {
       try {
-        this.handleSlot(job, now, mode);
+        this.handleSlot(job, now, mode, cause, driftMs);
       } catch (error) {
         // Nothing in the listener should throw; if it does, the job stays scheduled.
         this.listener.error?.(job, error);
@@ -313,7 +345,7 @@ export class Scheduler {
   }
 
   /** A job's slot is due: fire it (or report it skipped), then schedule its next slot. */
-  private handleSlot(job: ScheduledJob, now: number, mode: Mode): void {
+  private handleSlot(job: ScheduledJob, now: number, mode: Mode, cause: Cause, driftMs: number): void {
     const slot = job.next!;
     if (mode === 'normal') {
       // Fire first, then work out the next slot: the next slot may need a cold zone table.
@@ -328,7 +360,7 @@ export class Scheduler {
         // jump a wildcard job runs once for now, so its latest due slot (and the one before it,
         // the end of what was skipped) is looked up from now rather than left thousands away.
         overflow = true;
-        if (mode === 'jump') due.push(...latestDue(job, now, due[due.length - 1]!.at));
+        if (mode === 'jump') due.push(...latestDue(job.entry.schedule, job.zone, now, due[due.length - 1]!.at));
         fire = nextFire(job.entry.schedule, job.zone, now);
         break;
       }
@@ -341,50 +373,32 @@ export class Scheduler {
     this.unschedule(job);
     job.lastSlotAt = overflow ? now : due[due.length - 1]!.at;
     this.schedule(job, fire);
-    this.dispatch(job, mode === 'normal' ? due.slice(1) : due, overflow, now, mode);
+    this.dispatch(job, mode === 'normal' ? due.slice(1) : due, overflow, now, mode, cause, driftMs);
   }
 
-  private dispatch(job: ScheduledJob, due: Fire[], overflow: boolean, now: number, mode: Mode): void {
+  private dispatch(job: ScheduledJob, due: Fire[], overflow: boolean, now: number, mode: Mode, cause: Cause, driftMs: number): void {
     if (due.length === 0) return;
     const first = due[0]!;
     const last = due[due.length - 1]!;
+    const stalled = mode !== 'normal' && cause === 'stall';
+    const report = (skipped: Omit<Skipped, 'outcome' | 'detail' | 'reason'>, reason: SkipReason): void => {
+      const why = stalled ? 'stall' : reason;
+      this.listener.skip(job, { ...skipped, reason: why, outcome: stalled ? 'missed' : 'skipped', detail: stalled ? stallDetail(driftMs) : why });
+    };
     if (mode === 'correction') {
-      this.listener.skip(job, { firstAt: first.at, lastAt: overflow ? now : last.at, count: due.length, atLeast: overflow, reason: 'clock-correction' });
+      report({ firstAt: first.at, lastAt: overflow ? now : last.at, count: due.length, atLeast: overflow }, 'clock-correction');
       return;
     }
     if (mode === 'jump' && !job.entry.schedule.fixedTime) {
-      if (due.length > 1 || overflow) {
-        const skipped = { firstAt: first.at, lastAt: due[due.length - 2]?.at ?? first.at, count: due.length - 1, atLeast: overflow, reason: 'clock-jump' as const };
-        this.listener.skip(job, skipped);
-      }
-      this.listener.fire(job, last, 'clock-jump', now - last.at);
+      if (due.length > 1 || overflow) report({ firstAt: first.at, lastAt: due[due.length - 2]?.at ?? first.at, count: due.length - 1, atLeast: overflow }, 'clock-jump');
+      this.listener.fire(job, last, stalled ? 'late' : 'clock-jump', now - last.at);
       return;
     }
     for (const fire of due) {
       const lateMs = now - fire.at;
-      const cause: FireCause = fire.shifted === 'dst-gap' ? 'dst-gap' : mode === 'jump' ? 'clock-jump' : lateMs > LATE_NOTICE_MS ? 'late' : 'on-time';
-      this.listener.fire(job, fire, cause, lateMs);
+      const fireCause: FireCause = fire.shifted === 'dst-gap' ? 'dst-gap' : mode === 'jump' && !stalled ? 'clock-jump' : lateMs > LATE_NOTICE_MS ? 'late' : 'on-time';
+      this.listener.fire(job, fire, fireCause, lateMs);
     }
-    if (overflow) {
-      this.listener.skip(job, { firstAt: last.at, lastAt: now, count: 0, atLeast: true, reason: mode === 'jump' ? 'clock-jump' : 'too-many' });
-    }
+    if (overflow) report({ firstAt: last.at, lastAt: now, count: 0, atLeast: true }, mode === 'jump' ? 'clock-jump' : 'too-many');
   }
-}
-
-/**
- * The last two slots of a job after `floor` and at or before `now` (fewer when there are not
- * two), oldest first: enumerated over growing spans back from now, so that a per-second job
- * costs a few steps rather than the thousands since `floor`.
- */
-function latestDue(job: ScheduledJob, now: number, floor: number): Fire[] {
-  for (const backMs of [1000, 60_000, 3_600_000, 3 * 3_600_000]) {
-    const from = Math.max(floor, now - backMs);
-    const last: Fire[] = [];
-    for (let fire = nextFire(job.entry.schedule, job.zone, from); fire !== null && fire.at <= now; fire = nextFire(job.entry.schedule, job.zone, fire.at)) {
-      last.push(fire);
-      if (last.length > 2) last.shift();
-    }
-    if (last.length === 2 || from === floor) return last;
-  }
-  return [];
 }

@@ -64,6 +64,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
       lastReload: { at: status.lastReload?.at, ok: true, errors: [] },
       unsupervisedSince: null,
       lastFailures: [],
+      logRecordsDropped: 0,
     });
     assert.notEqual(schedulerPid, pid);
     assert.equal(procStat(schedulerPid).ppid, pid, "the scheduler is the watchdog's child");

@@ -249,6 +249,8 @@ describe('state file modes', () => {
       process.umask(umask);
       const s = instance(t);
       s.write('crontab', YEARLY);
+      // A crontab written under umask 000 is world-writable, which a root daemon refuses.
+      chmodSync(s.crontabPath, 0o644);
       // The foreground: this process's umask is the daemon's.
       const foreground = s.cli(['start', '--foreground', '--json-logs', '-c', s.crontabPath, '--state-dir', s.stateDir]);
       await waitUntil('the foreground daemon to write its pidfile and open its history', () => s.pidfile() !== null && existsSync(join(s.stateDir, 'history.db')));

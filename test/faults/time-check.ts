@@ -91,6 +91,10 @@ export function checkSimulation(zone: string, jobs: readonly SimJob[], result: S
       if (event.kind !== 'skip') continue;
       const skip = event.skipped!;
       if (fixed && skip.reason === 'clock-jump') fail(`fixed-time ${job.name} had slots skipped by a jump under 3 h: ${JSON.stringify(skip)}`);
+      // The simulation's stalls are all under 3 h: a fixed-time job fires every slot they passed.
+      if (fixed && skip.reason === 'stall') fail(`fixed-time ${job.name} had slots missed in a stall under 3 h: ${JSON.stringify(skip)}`);
+      if (skip.reason === 'stall' && !jumpKinds.has('stall')) fail(`${job.name}: a stall miss without a stall: ${JSON.stringify(skip)}`);
+      if ((skip.outcome === 'missed') !== (skip.reason === 'stall')) fail(`${job.name}: slots of a stall are missed, all others skipped: ${JSON.stringify(skip)}`);
       if (skip.reason === 'clock-correction' && !jumpKinds.has('correction')) fail(`${job.name}: a correction skip without a correction: ${JSON.stringify(skip)}`);
       if (skip.reason === 'clock-jump' && !jumpKinds.has('forward')) fail(`${job.name}: a jump skip without a forward jump: ${JSON.stringify(skip)}`);
       if (skip.reason === 'too-many') fail(`${job.name}: too-many skip in a minute-level simulation: ${JSON.stringify(skip)}`);
@@ -111,16 +115,23 @@ export function checkSimulation(zone: string, jobs: readonly SimJob[], result: S
       if (kind === 'gap-end') stats.gapEndSlots++;
       if (kind === 'second-pass') stats.secondPassWildcardSlots++;
     }
-    // A jump forward under 3 h fires a wildcard job once for now, however many slots it skipped.
+    // A jump forward under 3 h fires a wildcard job once for now, however many slots it skipped;
+    // so does a stall (the slots that wake fires are the ones up to its wall time).
     if (!fixed) {
       let sinceJump = 0;
+      let stall: { wakeAt: number; fired: number } | null = null;
       for (const event of events) {
-        if (event.kind === 'jump') sinceJump = 0;
-        else if (event.job === job.name && event.kind === 'fire' && event.cause === 'clock-jump' && ++sinceJump > 1) fail(`wildcard ${job.name} fired more than once for one jump`);
+        if (event.kind === 'jump') {
+          sinceJump = 0;
+          stall = event.jumpKind === 'stall' ? { wakeAt: event.wakeAt!, fired: 0 } : null;
+        } else if (event.job === job.name && event.kind === 'fire') {
+          if (event.cause === 'clock-jump' && ++sinceJump > 1) fail(`wildcard ${job.name} fired more than once for one jump`);
+          if (stall !== null && event.at <= stall.wakeAt && ++stall.fired > 1) fail(`wildcard ${job.name} fired more than once for one stall`);
+        }
       }
     }
-    // Without a jump forward beyond 5 min, nothing may be skipped: small jumps and stalls drop nothing.
-    if (!jumpKinds.has('forward') && !jumpKinds.has('correction') && skipped.size > 0) fail(`${job.name}: slots skipped without a jump: ${[...skipped.keys()].map((at) => iso(zone, at)).join(', ')}`);
+    // Without a stall or a jump forward beyond 5 s, nothing may be skipped: a late wake drops nothing.
+    if (!jumpKinds.has('forward') && !jumpKinds.has('correction') && !jumpKinds.has('stall') && skipped.size > 0) fail(`${job.name}: slots skipped without a jump or a stall: ${[...skipped.keys()].map((at) => iso(zone, at)).join(', ')}`);
   }
   stats.secondPassFixedSuppressed += counters.secondPassFixed;
   stats.transitionsCrossed += transitionsIn(zone, new Date(startMs).getUTCFullYear()).filter((tr) => tr.at > startMs && tr.at <= horizonMs).length;

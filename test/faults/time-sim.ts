@@ -37,7 +37,10 @@ export interface SimEvent {
   at: number;
   cause?: FireCause;
   skipped?: Skipped;
-  jumpKind?: 'forward' | 'backward' | 'correction';
+  /** `stall`: the process was stopped (both clocks moved), not the wall clock set. */
+  jumpKind?: 'forward' | 'backward' | 'correction' | 'stall';
+  /** Of a stall: the wall time of the wake that found it. */
+  wakeAt?: number;
 }
 
 export interface SimResult {
@@ -63,6 +66,7 @@ export function simulate(zone: string, jobs: readonly SimJob[], startMs: number,
     fire: (job, fire, cause) => void events.push({ kind: 'fire', job: job.id, at: fire.at, cause }),
     skip: (job, skipped) => void events.push({ kind: 'skip', job: job.id, at: skipped.firstAt, skipped }),
     clockJump: (deltaMs, kind) => void events.push({ kind: 'jump', job: '', at: deltaMs, jumpKind: kind }),
+    stalled: (stalledMs) => void events.push({ kind: 'jump', job: '', at: stalledMs, jumpKind: 'stall', wakeAt: clock.now() }),
     error: (job, error) => {
       throw new Error(`listener error for ${job.id}: ${String(error)}`);
     },

@@ -42,6 +42,7 @@ export interface LogRecord {
   delayMs?: number;
   running?: number;
   waiting?: number;
+  since?: string;
 }
 
 /** A record matches when every given field is deep-equal; a function decides for itself. */

@@ -19,6 +19,10 @@ export class FakeClock implements Clock {
     return this.mono + this.wallOffset;
   }
 
+  monotonicNow(): number {
+    return this.mono;
+  }
+
   setTimer(callback: () => void, delayMs: number): unknown {
     this.delays.push(delayMs);
     const timer = { id: this.nextId++, dueMono: this.mono + delayMs, callback };

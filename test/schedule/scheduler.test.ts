@@ -21,7 +21,12 @@ function setup(crontab: string, startIso: string, zone = 'UTC') {
       events.push({ job: job.id, kind: 'fire', slot: iso(fire.at), detail: `${cause} +${lateMs}` });
     },
     skip(job: ScheduledJob, skipped: Skipped) {
-      events.push({ job: job.id, kind: 'skip', slot: `${iso(skipped.firstAt)}-${iso(skipped.lastAt)}`, detail: `${skipped.count}${skipped.atLeast ? '+' : ''} ${skipped.reason}` });
+      // `skipped` with the reason code as its detail is the norm; anything else is spelled out.
+      const plain = skipped.outcome === 'skipped' && skipped.detail === skipped.reason;
+      events.push({ job: job.id, kind: 'skip', slot: `${iso(skipped.firstAt)}-${iso(skipped.lastAt)}`, detail: `${skipped.count}${skipped.atLeast ? '+' : ''} ${skipped.reason}${plain ? '' : ` ${skipped.outcome}: ${skipped.detail}`}` });
+    },
+    stalled(stalledMs) {
+      jumps.push(`stalled ${Math.round(stalledMs / 1000)}s`);
     },
     clockJump(deltaMs, kind) {
       jumps.push(`${kind} ${Math.round(deltaMs / 60_000)}m`);
@@ -51,12 +56,45 @@ describe('scheduler loop (injected clock)', () => {
     assert.ok(clock.delays.every((d) => d === MAX_WAIT_MS));
   });
 
-  it('fires every missed slot once when woken up to 5 minutes late', () => {
-    const { clock, fires } = setup('# schedd: name=a\n* * * * * a\n# schedd: name=d\n0 11 * * * d\n', '2026-01-01T10:55:30Z');
+  it('fires every due slot, late, when woken up to 5 s late (a busy loop)', () => {
+    const { clock, events, fires } = setup('# schedd: name=tick\n* * * * * * t\n', '2026-01-01T10:00:00.500Z');
+    clock.advance(1000);
+    clock.stall(4_400);
+    assert.deepEqual(fires('tick'), ['10:00:01 on-time +0', '10:00:02 late +3900', '10:00:03 late +2900', '10:00:04 late +1900', '10:00:05 on-time +900']);
+    assert.deepEqual(events.filter((e) => e.kind === 'skip'), []);
+  });
+
+  it('regression (issue 11 item 10): a 4-minute stall fires each fixed-time slot once, in order, and a wildcard job once for now, its other slots missed (they all fired at once, and overlap=skip recorded them as overlaps)', () => {
+    const { clock, events, jumps, fires } = setup('# schedd: name=a\n* * * * * a\n# schedd: name=d\n56,57,58 10 * * * d\n# schedd: name=e\n0 11 * * * e\n', '2026-01-01T10:55:30Z');
     clock.stall(4 * 60_000);
-    assert.deepEqual(fires('a'), ['10:56:00 late +210000', '10:57:00 late +150000', '10:58:00 late +90000', '10:59:00 late +30000']);
+    assert.deepEqual(jumps, ['stalled 210s']);
+    assert.deepEqual(fires('a'), ['10:59:00 late +30000']);
+    assert.deepEqual(fires('d'), ['10:56:00 late +210000', '10:57:00 late +150000', '10:58:00 late +90000']);
+    assert.deepEqual(events.filter((e) => e.kind === 'skip').map((e) => `${e.job} ${e.slot} ${e.detail}`), ['a 10:56:00-10:58:00 3 stall missed: schedd was stalled for 210 s (process stopped or machine suspended)']);
     clock.advance(61_000);
-    assert.deepEqual(fires('d'), ['11:00:00 on-time +0']);
+    assert.deepEqual(fires('e'), ['11:00:00 on-time +0']);
+    assert.deepEqual(fires('a').slice(1), ['11:00:00 on-time +0']);
+  });
+
+  it('regression (issue 11 item 10): a 90 s stall of a per-second job runs it once for now and records the other 89 slots missed, not 89 overlaps', () => {
+    const { clock, events, jumps, fires } = setup('# schedd: name=tick\n* * * * * * t\n', '2026-01-01T10:00:00.500Z');
+    clock.advance(1000);
+    clock.stall(90_000);
+    assert.deepEqual(jumps, ['stalled 90s']);
+    assert.deepEqual(fires('tick'), ['10:00:01 on-time +0', '10:01:31 late +500']);
+    assert.deepEqual(events.filter((e) => e.kind === 'skip').map((e) => `${e.slot} ${e.detail}`), ['10:00:02-10:01:30 89 stall missed: schedd was stalled for 90 s (process stopped or machine suspended)']);
+    clock.advance(1000);
+    assert.deepEqual(fires('tick').slice(2), ['10:01:32 on-time +0']);
+  });
+
+  it('a 30 s jump of the wall clock alone (monotonic time did not follow) is a jump, its wildcard slots skipped, not missed', () => {
+    const { clock, events, jumps, fires } = setup('# schedd: name=tick\n* * * * * * t\n', '2026-01-01T10:00:00.500Z');
+    clock.advance(1000);
+    clock.jumpWall(30_000);
+    clock.advance(1000);
+    assert.deepEqual(jumps, ['forward 1m']);
+    assert.deepEqual(fires('tick'), ['10:00:01 on-time +0', '10:00:32 clock-jump +0']);
+    assert.deepEqual(events.filter((e) => e.kind === 'skip').map((e) => `${e.slot} ${e.detail}`), ['10:00:02-10:00:31 30 clock-jump']);
   });
 
   it('forward jump up to 3 h: fixed-time slots fire once each, wildcard jobs once for now', () => {

@@ -41,6 +41,7 @@ function fakeLog(clock: Clock): Log & { records: Logged[] } {
     flush: (callback) => callback?.(),
     level: 'info',
     reopen: () => undefined,
+    dropped: 0,
   };
 }
 
