@@ -1,10 +1,10 @@
 import { constants, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ScheddError } from './errors.js';
 import { parseCrontab } from './crontab/parse.js';
 import type { Diagnostic, ParseOptions, ParsedCrontab } from './crontab/types.js';
-import { unsafeAncestor } from './safe-path.js';
+import { unsafeAncestor, unsafeWalk } from './safe-path.js';
 
 /**
  * The largest crontab read. The bench's 100,000-job crontab is about 13 MiB; a file past this
@@ -65,13 +65,16 @@ function refuse(path: string, name: string, fd: number, stat: Stats, forEditing:
     if ((stat.mode & 0o022) !== 0) return `${name}: refused: group- or world-writable (mode ${(stat.mode & 0o777).toString(8)}; expected no write bit for them: chmod go-w it)`;
   }
   if (stat.size > MAX_CRONTAB_BYTES) return tooBig(name, stat.size);
-  const owners = [stat.uid, euid];
-  for (const dir of new Set([dirname(path), dirname(openedPath(path, fd))])) {
-    const problem = unsafeAncestor(dir, owners);
-    // Whoever can change the directory can swap the crontab for their own between two reads.
-    if (problem !== null) return `${name}: refused: directory ${problem}`;
-  }
-  return null;
+  // Root editing another user's file installs it as root: only directories no one else can
+  // change, or they could swap a directory for a link to /etc/schedd while the editor is open.
+  const owners = euid === 0 && forEditing ? [0] : [stat.uid, euid];
+  // Whoever can change a directory on the way (a link's included) can swap the crontab for
+  // their own between two reads, or point a link at another file.
+  const problem = unsafeWalk(resolve(path), owners) ?? unsafeAncestor(dirname(openedPath(path, fd)), owners);
+  if (problem === null) return null;
+  return euid === 0 && forEditing && stat.uid !== 0
+    ? `${name}: refused: directory ${problem}; edit it as its owner (su - USER -c 'schedd edit -c FILE')`
+    : `${name}: refused: directory ${problem}`;
 }
 
 /** The real path of the file behind `fd`: the kernel's, so no link can be swapped under it. */
