@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { call } from '../control/client.js';
 import { isLocked } from '../daemon/lock.js';
 import { processAlive } from '../runner/process-group.js';
@@ -15,10 +15,16 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-/** True when /proc says this pid is a schedd (so a recycled pid is never signalled). */
-function isSchedd(pid: number): boolean {
+/**
+ * True when /proc says this pid is a schedd run by the state directory's owner, so neither a
+ * recycled pid nor a pid that the owner wrote into the pidfile (a --user account naming one of
+ * root's processes) is ever signalled by a root `schedd stop`.
+ */
+function isSchedd(pid: number, ownerUid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('schedd');
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('schedd')) return false;
+    const uids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return uids !== null && Number(uids[1]) === ownerUid && Number(uids[2]) === ownerUid;
   } catch {
     return false;
   }
@@ -36,8 +42,11 @@ export async function stopCommand(stateDir: string, options: { timeoutMs: number
   let pid: number;
   try {
     const reply = await call<{ pid: number; schedulerPid: number }>(socketPath(stateDir), { cmd: 'stop' });
+    // The reply comes from whoever serves the socket: a pid it names is shown and waited on.
+    if (!Number.isInteger(reply.pid) || reply.pid < 1) throw new ScheddError('SCHEDD_PROTOCOL', `the daemon answered stop without a valid pid; check ${stateDir}`);
     pid = reply.pid;
   } catch (error) {
+    if (error instanceof ScheddError && error.code === 'SCHEDD_PROTOCOL') throw error;
     if (!(error instanceof ScheddError)) throw error;
     const locked = (await isLocked(stateDir, 'watchdog')) || (await isLocked(stateDir, 'scheduler'));
     const pidfilePid = readPidfile(stateDir);
@@ -45,7 +54,7 @@ export async function stopCommand(stateDir: string, options: { timeoutMs: number
       say('not running');
       return ExitCode.ok;
     }
-    if (pidfilePid === null || !isSchedd(pidfilePid)) {
+    if (pidfilePid === null || !isSchedd(pidfilePid, statSync(stateDir).uid)) {
       throw new ScheddError('SCHEDD_STOP', `the daemon does not answer (${error.message}) and its pidfile names no schedd process; check ${stateDir}`);
     }
     process.kill(pidfilePid, 'SIGTERM');
