@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { constants, watch, type FSWatcher } from 'node:fs';
+import { lstat, open, stat, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname } from 'node:path';
 import { ScheddError, ExitCode } from '../errors.js';
@@ -110,15 +110,27 @@ function formatLevel(level: unknown): string {
   return name.padEnd(5);
 }
 
+/**
+ * The log, opened as the daemon opens its state files: never through a link (root following a
+ * --user account's log would print whatever file she points it at), never blocking on a FIFO,
+ * and only a regular file with one link, owned by the state directory's owner.
+ */
 async function openLog(path: string): Promise<FileHandle | null> {
+  let handle: FileHandle;
   try {
-    return await open(path, 'r');
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
-    const why = code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const why = code === 'EACCES' ? 'permission denied' : code === 'ELOOP' ? 'is a symbolic link (expected a regular file; remove it)' : (error as Error).message;
     throw new ScheddError('SCHEDD_LOG_UNREADABLE', `cannot read log ${path}: ${why}`, { cause: error });
   }
+  const stat = await handle.stat();
+  const owner = (await lstat(dirname(path))).uid;
+  const problem = !stat.isFile() ? 'is not a regular file' : stat.nlink !== 1 ? `has ${stat.nlink} hard links` : stat.uid !== owner ? `is owned by uid ${stat.uid}, not by the state directory's owner (uid ${owner})` : null;
+  if (problem === null) return handle;
+  await handle.close();
+  throw new ScheddError('SCHEDD_LOG_UNREADABLE', `cannot read log ${path}: ${problem} (expected the file schedd writes; remove it)`);
 }
 
 /**
