@@ -52,6 +52,10 @@ const GATE_SCRIPT = 'read -r _ <&3 || exit 111; exec 3<&-; exec "$0" -c "$1"';
 const GATE_SHELL = '/bin/sh';
 const GATE_FD = 3;
 
+/** Enters the job's working directory as the job's user, then execs the job (or its gate). */
+const CD_SCRIPT = 'cd -- "$1" || exit 126; shift; exec "$@"';
+const CD_SHELL = '/bin/sh';
+
 /** The gate's program and arguments for a job's shell and command. */
 function gateArgs(shell: string, command: string): [string, string[]] {
   // When the job's shell is the gate's own, the command follows the gate in the same script:
@@ -105,13 +109,29 @@ class Supervisor {
       this.handle = { pid: null, startedAt: this.startedAt, done, stop: () => {}, release: () => {}, abort: () => {} };
       return;
     }
+    let cwd = spec.cwd;
+    if (account !== undefined) {
+      // The working directory is entered as the user, not as root: spawn's chdir comes before
+      // setuid (and setpriv is exec'd only after it), so a cwd behind a directory the user may
+      // not search (a link into root's 0700 folder) would hand them a way in. A missing cwd is
+      // still reported as such, from a look taken here.
+      const kind = pathKind(cwd);
+      if (kind !== 'directory') {
+        this.finish({ outcome: 'error', exitCode: null, signal: null, reason: `cannot start: cwd ${cwd} ${kind === 'missing' ? 'does not exist' : 'is not a directory'}` });
+        this.handle = { pid: null, startedAt: this.startedAt, done, stop: () => {}, release: () => {}, abort: () => {} };
+        return;
+      }
+      args = ['-c', CD_SCRIPT, 'schedd-cd', cwd, file, ...args];
+      file = CD_SHELL;
+      cwd = '/';
+    }
     if (viaSetpriv) {
       args = [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file, ...args];
       file = SETPRIV!;
     }
     try {
       this.child = spawn(file, args, {
-        cwd: spec.cwd,
+        cwd,
         env: spec.env,
         detached: true,
         // No input means /dev/null, as under cron, not a socket: Debian's bash reads ~/.bashrc
