@@ -14,8 +14,12 @@
  * is the separator we produce.
  */
 
-const CONTROL_CLASS = '\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f';
-const CONTROL_NO_NEWLINE_CLASS = '\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f';
+// Beyond C0, DEL and C1: the invisible and direction-changing characters (zero-width spaces and
+// joiners, LRM/RLM, the line and paragraph separators, the bidi embeddings, overrides and
+// isolates, BOM), with which a job can reorder or hide what a line seems to say.
+const INVISIBLE = '\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff';
+const CONTROL_CLASS = `\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f${INVISIBLE}`;
+const CONTROL_NO_NEWLINE_CLASS = `\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f${INVISIBLE}`;
 
 // A run of backslashes before `x`, `u` or a control character is doubled; a control character
 // becomes its escape. Anything else is left as it is.
@@ -42,11 +46,14 @@ export function escapeLines(text: string): string {
   return escapeText(text, { keepNewlines: true });
 }
 
-const JSON_UNSAFE = /[\x7f-\x9f]/g;
+const JSON_UNSAFE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
 /**
- * JSON text made safe for a terminal. JSON escapes C0 but leaves DEL and C1 raw; here they are
- * written as `\u00HH` too, which is the same JSON value (a parser reads back the same string).
+ * JSON text made safe for a terminal. JSON escapes C0 but leaves DEL, C1 and the invisible
+ * characters raw; here they are written as `\u00HH` too, which is the same JSON value (a
+ * parser reads back the same string). A raw C0 character (a CR, say) can only be in a line that
+ * schedd did not write (JSON allows it only as whitespace): it is escaped all the same, so a
+ * forged line cannot return the cursor. Tab and newline stay: indented JSON is made of them.
  */
 export function terminalJsonText(json: string): string {
   return json.replace(JSON_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -20,6 +20,6 @@ export async function checkCommand(file: string, displayName: string, options: C
     return ExitCode.failure;
   }
   const note = warnings > 0 ? ` (${plural(warnings, 'warning')})` : '';
-  process.stdout.write(`${displayName}: ok, ${plural(parsed.entries.length, 'job')}${note}\n`);
+  process.stdout.write(`${escapeText(`${displayName}: ok, ${plural(parsed.entries.length, 'job')}${note}`)}\n`);
   return ExitCode.ok;
 }

@@ -33,9 +33,10 @@ export async function reloadCommand(stateDir: string): Promise<number> {
     // as if the save was ignored.
     const last = result.lastChange;
     const time = last == null ? '' : formatLocal(Date.parse(last.at), systemZone()).slice(11);
-    process.stdout.write(last == null ? 'crontab unchanged since schedd started\n' : `crontab unchanged since the reload at ${time} (${last.reason}): ${parts(last)}\n`);
+    // Job ids come from the crontab, the reason and time from the reply: all escaped.
+    process.stdout.write(escapeText(last == null ? 'crontab unchanged since schedd started' : `crontab already applied by the reload at ${time} (${last.reason}): ${parts(last)}`) + '\n');
     return ExitCode.ok;
   }
-  process.stdout.write(`reloaded: ${parts(result)}\n`);
+  process.stdout.write(`${escapeText(`reloaded: ${parts(result)}`)}\n`);
   return ExitCode.ok;
 }
