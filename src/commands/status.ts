@@ -2,7 +2,8 @@ import { call } from '../control/client.js';
 import type { StatusResult } from '../daemon/control-handler.js';
 import { socketPath } from '../daemon/pidfile.js';
 import { ExitCode, ScheddError } from '../errors.js';
-import { formatSpan } from '../format.js';
+import { formatLocal, formatSpan } from '../format.js';
+import { systemZone } from '../schedule/zone.js';
 import type { RunRecord } from '../store/types.js';
 import { escapeText, terminalJson } from '../terminal.js';
 import { describe, openHistory } from './history.js';
@@ -46,14 +47,14 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
     if (error instanceof ScheddError && error.exitCode === ExitCode.notRunning) {
       const store = openHistory(stateDir);
       const lastSeen = store?.lastHeartbeat() ?? null;
-      const recent = store?.history(undefined, 50).filter((run) => run.outcome !== 'ok' && run.outcome !== 'skipped') ?? [];
+      const recent = store?.recentFailures(1) ?? [];
       store?.close();
       const seen = lastSeen === null ? null : new Date(lastSeen).toISOString();
       if (options.json) process.stdout.write(`${terminalJson({ notRunning: true, stateDir, lastSeen: seen })}\n`);
       else {
         const ago = lastSeen === null ? '' : `; last seen ${formatSpan(Date.now() - lastSeen)} ago`;
         process.stdout.write(`${escapeText(`schedd is not running (state directory ${stateDir}${ago})`)}\n`);
-        if (recent.length > 0) process.stdout.write(`${escapeText(`last problem: ${recent[0]!.job} ${recent[0]!.outcome} at ${recent[0]!.scheduledAt}${recent[0]!.reason === null ? '' : ` (${recent[0]!.reason})`}`)}\n`);
+        if (recent.length > 0) process.stdout.write(`${escapeText(`last problem: ${recent[0]!.job} ${recent[0]!.outcome} at ${formatLocal(Date.parse(recent[0]!.scheduledAt), systemZone())}${recent[0]!.reason === null ? '' : ` (${recent[0]!.reason})`}`)}\n`);
       }
       return ExitCode.notRunning;
     }

@@ -307,12 +307,13 @@ export class SqliteStore implements RunStore {
 
   /**
    * The latest runs that ran and did not succeed (or were lost), newest first, for `status`.
-   * Skipped and missed slots are left out: a stall or an overlap policy makes many of them.
+   * Skipped and missed slots are left out: a stall or an overlap policy makes many of them; so
+   * are the failed attempts of a retried run (`RUN.N`), whose own row says how it ended.
    * Prepared here, not with the others: only the CLI asks, once.
    */
   recentFailures(limit: number): RunRecord[] {
     const rows = this.db
-      .prepare(`SELECT * FROM runs WHERE outcome NOT IN ('ok', 'running', 'skipped', 'missed') ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`)
+      .prepare(`SELECT * FROM runs WHERE outcome NOT IN ('ok', 'running', 'skipped', 'missed') AND instr(run_id, '.') = 0 ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`)
       .all(limit);
     return (rows as Row[]).map(toRecord);
   }
