@@ -66,3 +66,17 @@ describe('terminal escaping', () => {
     for (const line of lines) assert.doesNotMatch(line, RAW_CONTROL);
   });
 });
+
+describe('terminal escaping: what a review found', () => {
+  it('regression (issue 11 item 7): bidi overrides, isolates and zero-width characters are escaped too', () => {
+    assert.equal(escapeText('backup \u202eDELIAF\u202c ok'), 'backup \\u202eDELIAF\\u202c ok');
+    assert.equal(escapeText('a\u200bb\u2066c\u2069\ufeff\u2028'), 'a\\u200bb\\u2066c\\u2069\\ufeff\\u2028');
+  });
+
+  it('regression (issue 11 item 7): a raw CR in a JSON line (a forged log line) cannot return the cursor', () => {
+    const forged = '{"msg":"backup FAILED"}\r{"msg":"backup ok"}';
+    assert.equal(terminalJsonText(forged), '{"msg":"backup FAILED"}\\u000d{"msg":"backup ok"}');
+    // The JSON schedd writes itself reads back the same.
+    assert.deepEqual(JSON.parse(terminalJsonText(JSON.stringify({ line: 'a\u202eb\rc' }))), { line: 'a\u202eb\rc' });
+  });
+});

@@ -154,7 +154,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
     // Issue 11 item 20: the reply says what the watcher's reload changed, and when.
     const again = await s.cli(['reload', '--state-dir', s.stateDir]);
     assert.deepEqual({ ...again, stdout: '' }, { code: 0, signal: null, stdout: '', stderr: '' });
-    assert.match(again.stdout, /^crontab unchanged since the reload at \d\d:\d\d:\d\d \(file changed\): added 1 \(extra\), changed 1 \(tick\), removed 0\n$/);
+    assert.match(again.stdout, /^crontab already applied by the reload at \d\d:\d\d:\d\d \(file changed\): added 1 \(extra\), changed 1 \(tick\), removed 0\n$/);
     await s.waitForLog({ msg: 'crontab unchanged', reason: 'schedd reload' }, { from: reloaded.index });
     const reloadedStatus = await s.status();
     assert.deepEqual([reloadedStatus.jobs, reloadedStatus.lastReload?.ok, reloadedStatus.schedulerPid], [3, true, schedulerPid]);

@@ -134,7 +134,7 @@ describe('schedd start (detached): stop and reload', { concurrency: true }, () =
     assert.deepEqual(await s.cli(['reload', '--state-dir', s.stateDir]), { code: 0, signal: null, stdout: 'reloaded: added 1 (d), changed 2 (a, b), removed 1 (c)\n', stderr: '' });
     const again = await s.cli(['reload', '--state-dir', s.stateDir]);
     assert.deepEqual({ ...again, stdout: '' }, { code: 0, signal: null, stdout: '', stderr: '' });
-    assert.match(again.stdout, /^crontab unchanged since the reload at \d\d:\d\d:\d\d \(schedd reload\): added 1 \(d\), changed 2 \(a, b\), removed 1 \(c\)\n$/);
+    assert.match(again.stdout, /^crontab already applied by the reload at \d\d:\d\d:\d\d \(schedd reload\): added 1 \(d\), changed 2 \(a, b\), removed 1 \(c\)\n$/);
 
     const status = await s.status();
     assert.deepEqual([status.jobs, status.lastReload?.ok, status.schedulerPid, status.restarts], [3, true, schedulerPid, 0]);
@@ -166,7 +166,7 @@ describe('schedd start (detached): stop and reload', { concurrency: true }, () =
     const applied = await s.waitForLog({ msg: 'crontab reloaded', reason: 'file changed' });
     const reply = await s.cli(['reload', '--state-dir', s.stateDir]);
     assert.deepEqual({ ...reply, stdout: '' }, { code: 0, signal: null, stdout: '', stderr: '' });
-    const said = /^crontab unchanged since the reload at (\d\d:\d\d:\d\d) \(file changed\): added 1 \(b\), changed 0, removed 0\n$/.exec(reply.stdout);
+    const said = /^crontab already applied by the reload at (\d\d:\d\d:\d\d) \(file changed\): added 1 \(b\), changed 0, removed 0\n$/.exec(reply.stdout);
     assert.ok(said !== null, reply.stdout);
     // The reload's start (the reply's time, TZ=UTC) is within a second of its log record.
     const loggedAt = new Date(applied.record.time).getTime();
