@@ -1,9 +1,12 @@
-// Scenario 7, hostile local user: the attacks of issue 11 items 1-7, run for real by an
-// unprivileged user (sdtalice) against root's daemons, in a seeded order, while a root daemon
-// started from a shell holding fd 50 keeps firing a per-second job throughout. Each attack is
-// judged by its outcome only (root's files unchanged, nothing created through a link, her job
-// never uid 0, fd 50 never in a job, root's daemon up despite a squat, no raw control byte in
-// what schedd prints for people): see hostile-user-files.ts and hostile-user-leaks.ts.
+// Scenario 7, hostile local user: the attacks of issue 11 items 1-7 (kinds 1-7) and the five a
+// security review found after them (kinds 8-12), run for real by an unprivileged user
+// (sdtalice) against root's daemons, in a seeded order, while a root daemon started from a
+// shell holding fd 50 keeps firing a per-second job throughout. Each attack is judged by its
+// outcome only (root's files unchanged, nothing created through a link, her job never uid 0,
+// fd 50 never in a job, root's daemon up despite a squat, no raw control byte in what schedd
+// prints for people, root's processes never signalled for her, no root-only secret in what
+// root prints or her job reads): see hostile-user-files.ts, hostile-user-leaks.ts and
+// hostile-user-review.ts.
 // SCHEDD_FAULT_SEED=N replays an order.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -12,6 +15,7 @@ import { ensureUser, needsRoot } from '../helpers/users.js';
 import { faultSeed, seededRandom } from './crash-helpers.js';
 import { crontabSwap, foreignCrontab, foreignStateDir, rootFile, symlinkChown, type AttackContext } from './hostile-user-files.js';
 import { ESCAPE_COMMAND, inheritedFd, lockSquat, startOnTerminal, terminalEscapes, type Fd50Daemon } from './hostile-user-leaks.js';
+import { cwdBehindRoot, followedLog, linkedCrontab, pidfileVictim, rootEdit } from './hostile-user-review.js';
 import { answers, fdProbe, runWithFd50, spawnWithFd50, World } from './hostile-user-world.js';
 import { ledgerCommand, readLedger, reportFigures } from './ledger.js';
 
@@ -28,6 +32,11 @@ const KINDS: { kind: number; name: string; variants: string[] }[] = [
   { kind: 5, name: 'inherited fd', variants: ['detached+foreground', 'detached+foreground', 'detached+foreground', 'detached+foreground'] },
   { kind: 6, name: 'lock squat', variants: ['detached', 'foreground', 'detached', 'foreground'] },
   { kind: 7, name: 'terminal escapes', variants: ['views+terminal', 'views+terminal', 'views+terminal', 'views+terminal'] },
+  { kind: 8, name: 'root edit in her folder', variants: ['dir-mv', 'dir-rm', 'file-link'] },
+  { kind: 9, name: 'crontab through her link', variants: ['chained', 'dir-link', 'direct'] },
+  { kind: 10, name: 'pid she names for stop', variants: ['sleeper', 'daemon', 'socket'] },
+  { kind: 11, name: 'logs -f through her link', variants: ['mv', 'rm', 'daemon'] },
+  { kind: 12, name: 'cwd behind root 0700', variants: ['direct', 'link', 'direct'] },
 ];
 
 /** Longest pause in the per-second job, a ledger tick to the next (the window's edges count). */
@@ -42,7 +51,7 @@ function plan(random: () => number): { kind: number; variant: string }[] {
   return rounds;
 }
 
-test('hostile local user: the attacks of items 1-7 in a seeded loop against root daemons, 0 succeed, jobs fire throughout', { skip: needsRoot, timeout: 240_000 }, async (t) => {
+test('hostile local user: the attacks of items 1-7 and the review\'s five in a seeded loop against root daemons, 0 succeed, jobs fire throughout', { skip: needsRoot, timeout: 240_000 }, async (t) => {
   const seed = faultSeed();
   t.diagnostic(`seed ${seed} (SCHEDD_FAULT_SEED=${seed} replays this order)`);
   const random = seededRandom(seed);
@@ -98,7 +107,12 @@ test('hostile local user: the attacks of items 1-7 in a seeded loop against root
     else if (kind === 4) problems = await foreignCrontab(ctx, variant);
     else if (kind === 5) problems = await inheritedFd(ctx, fdDaemons);
     else if (kind === 6) problems = await lockSquat(ctx, variant);
-    else problems = await terminalEscapes({ instance: main, job: 'esc', ledger: escapes }, terminal);
+    else if (kind === 7) problems = await terminalEscapes({ instance: main, job: 'esc', ledger: escapes }, terminal);
+    else if (kind === 8) problems = await rootEdit(ctx, variant);
+    else if (kind === 9) problems = await linkedCrontab(ctx, variant);
+    else if (kind === 10) problems = await pidfileVictim(ctx, variant);
+    else if (kind === 11) problems = await followedLog(ctx, variant);
+    else problems = await cwdBehindRoot(ctx, variant);
     outcomes.push({ kind, variant, problems, durationMs: Date.now() - began });
   }
   const observedTo = Date.now();
