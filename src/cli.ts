@@ -134,11 +134,11 @@ function withStartOptions(command: Command): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .option('--json-logs', 'JSON log lines even when stdout is a terminal (foreground)')
     .option('--clean-env', "give jobs cron's minimal environment instead of schedd's own")
-    .option('--max-concurrent <n>', 'at most this many jobs running at once', positiveInt)
+    .option('--max-concurrent <n>', 'at most this many jobs running at once (default: no limit; further due runs wait, in order)', positiveInt)
     .addOption(durationOption('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', 10_000))
     .addOption(durationOption('--stop-grace <duration>', 'on stop, how long running jobs get to finish', 30_000))
     .option('--user <name>', 'when started as root: become this user once the state directory is checked, before anything in it is opened')
-    .option('--keep-runs <n>', 'run history: records kept per job (default 100)', positiveInt)
+    .option('--keep-runs <n>', 'run history: records kept per job (default: 100)', positiveInt)
     .option('--keep-days <n>', 'run history: also drop records older than this many days', positiveInt)
     .addOption(new Option('--crontab-name <name>').hideHelp());
 }
@@ -239,7 +239,7 @@ export function buildProgram(): Command {
 
   program
     .command('reload')
-    .description('re-read the crontab now; exit 1 with every error when it is rejected')
+    .description('re-read the crontab now; exit 1 with its errors (the first 20, then a count) when it is rejected')
     .addOption(stateDirOption())
     .action(async (options: { stateDir?: string }) => {
       exitCode = await reloadCommand(clientStateDir(options.stateDir));

@@ -8,21 +8,14 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cliPath } from '../helpers/cli.js';
 import { hasExited } from '../helpers/daemon.js';
-import { cleanupAll, instance, waitUntil, type Instance } from '../helpers/detached.js';
+import { cleanupAll, instance, sharedInstance as sharedTemp, waitUntil, type Instance } from '../helpers/detached.js';
 import { ensureUser, needsRoot, runAs, type TestUser } from '../helpers/users.js';
 
 after(cleanupAll);
 
 const YEARLY = '# schedd: name=yearly\n0 0 1 1 * true\n';
 
-/** An instance whose directory other users can traverse (its own files stay root's). */
-function sharedInstance(t: { after(fn: () => unknown): void }): Instance {
-  const s = instance(t);
-  chmodSync(s.dir, 0o755);
-  s.write('crontab', YEARLY);
-  chmodSync(s.crontabPath, 0o644);
-  return s;
-}
+const sharedInstance = (t: { after(fn: () => unknown): void }): Instance => sharedTemp(t, YEARLY);
 
 describe('a local user against a root schedd', { skip: needsRoot, concurrency: true }, () => {
   let alice: TestUser;

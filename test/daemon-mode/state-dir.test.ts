@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cliPath, runCli } from '../helpers/cli.js';
 import { hasExited } from '../helpers/daemon.js';
-import { cleanupAll, instance, waitUntil, type Instance } from '../helpers/detached.js';
+import { cleanupAll, instance, sharedInstance as sharedTemp, waitUntil, type Instance } from '../helpers/detached.js';
 import { ensureUser, needsRoot, runAs, spawnAs, type TestUser } from '../helpers/users.js';
 
 after(cleanupAll);
@@ -38,14 +38,7 @@ function victim(s: Instance): { path: string; intact(): void } {
   };
 }
 
-/** An instance whose directory other users can traverse (its own files stay root's). */
-function sharedInstance(t: { after(fn: () => unknown): void }): Instance {
-  const s = instance(t);
-  chmodSync(s.dir, 0o755);
-  s.write('crontab', YEARLY);
-  chmodSync(s.crontabPath, 0o644);
-  return s;
-}
+const sharedInstance = (t: { after(fn: () => unknown): void }): Instance => sharedTemp(t, YEARLY);
 
 const refusal = (stderr: string): { code: number; signal: null; stdout: string; stderr: string } => ({ code: 1, signal: null, stdout: '', stderr: `schedd: ${stderr}\n` });
 

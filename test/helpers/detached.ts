@@ -2,7 +2,7 @@
 // state directory, reads its JSON log file, talks raw NDJSON to its control socket, and makes
 // sure nothing it started outlives the test.
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,6 +237,18 @@ export function instance(t: { after(fn: () => unknown): void }, options: { cront
   const created = new Instance(options);
   t.after(() => created.cleanup());
   return created;
+}
+
+/**
+ * An instance whose directory other users can traverse (its own files stay root's), with a
+ * root-owned 0644 crontab of `crontab`: the start of the attacks of another local user.
+ */
+export function sharedInstance(t: { after(fn: () => unknown): void }, crontab: string): Instance {
+  const s = instance(t);
+  chmodSync(s.dir, 0o755);
+  s.write('crontab', crontab);
+  chmodSync(s.crontabPath, 0o644);
+  return s;
 }
 
 /** A raw control-socket connection: write anything, read reply lines, see when it closes. */
