@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { collect, type CliResult } from './cli.js';
+import { join } from 'node:path';
+import { cliPath, collect, repoRoot, type CliResult } from './cli.js';
 
 /**
  * Real local users for the attacks a root daemon must withstand: created with `useradd` the
@@ -17,8 +18,28 @@ export interface TestUser {
   home: string;
 }
 
+/**
+ * Whether a user other than root can read this checkout's CLI and what it loads. In a clone
+ * made inside a private directory (`mktemp -d`, 0700) no other user can: a daemon started with
+ * `--user`, or the CLI run as another user, cannot even load. `.ci/run` makes the directories
+ * above the checkout searchable, so in CI these tests run.
+ */
+function reachableByOthers(): boolean {
+  const paths = [cliPath, join(repoRoot, 'dist', 'src', 'cli.js'), join(repoRoot, 'node_modules', 'better-sqlite3', 'package.json')];
+  try {
+    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'sh', '-c', 'for f; do test -r "$f" || exit 1; done', 'sh', ...paths], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Why a test that needs other users cannot run here, or false when it can. */
-export const needsRoot: string | false = isRoot ? false : 'needs root (creates local users with useradd)';
+export const needsRoot: string | false = !isRoot
+  ? 'needs root (creates local users with useradd)'
+  : !reachableByOthers()
+    ? 'other users cannot read this checkout (cloned into a private directory): see .ci/run'
+    : false;
 
 function lookup(name: string): TestUser | null {
   try {
