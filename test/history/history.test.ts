@@ -131,7 +131,9 @@ describe('run history: a daemon killed during a run', { concurrency: true }, () 
     // and answers kill(pid, 0) as if it still ran.
     await poll(`process ${started.pid} to be reaped`, () => !pidExists(started.pid!), 10_000);
 
-    const second = ws.start();
+    // A short stop grace: a slot of `gone` (a 30 s sleep) may start just before the stop, and the
+    // default grace of 30 s would outlast the stop's wait (seen in CI on a loaded machine).
+    const second = ws.start({ args: ['--stop-grace', '1s', '--kill-grace', '1s'] });
     const lost = await second.waitForCount({ msg: 'run lost: schedd died while it was in flight' }, 2);
     assert.deepEqual(
       lost.map((r) => [r.job, r.run, r.pid, r.reason]).sort(),
