@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cliPath, collect, runCli, tempDir } from '../helpers/cli.js';
+import { cliEnv, cliPath, collect, runCli, tempDir } from '../helpers/cli.js';
 
 // runCli reads the CLI's stdout and stderr through pipes, as `schedd ... | cat` does: a pipe
 // takes 64 KiB at a time, so output beyond that is still queued when the command returns.
@@ -51,7 +51,7 @@ describe('output through a pipe', () => {
   it('a reader that stops early (| head -c 1) ends the command quietly, exit 0 (no EPIPE error once the CLI waits for its output)', async () => {
     // The shell reports the CLI's own exit code and stderr; head exits after one byte.
     const script = `"${process.execPath}" "${cliPath}" list --json -c many 2>err | head -c 1 >/dev/null; echo "\${PIPESTATUS[0]}"; cat err`;
-    const result = await collect(spawn('bash', ['-c', script], { cwd: tmp.dir, env: { ...process.env, ...env, TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const result = await collect(spawn('bash', ['-c', script], { cwd: tmp.dir, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
     assert.deepEqual([result.code, result.stdout, result.stderr], [0, '0\n', '']);
   });
 });

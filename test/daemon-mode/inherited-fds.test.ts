@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { cliPath, collect } from '../helpers/cli.js';
+import { cliEnv, cliPath, collect } from '../helpers/cli.js';
 import { cleanupAll, instance, type Instance, type LogLine } from '../helpers/detached.js';
 import { ensureUser, needsRoot } from '../helpers/users.js';
 
@@ -22,7 +22,7 @@ function withInheritedFd(s: Instance, secret: string, args: readonly string[]): 
   const fd = openSync(secret, 'r');
   const stdio = ['ignore', 'pipe', 'pipe', ...Array<'ignore'>(INHERITED_FD - 3).fill('ignore'), fd] as const;
   try {
-    const env = { ...process.env, TZ: 'UTC', HOME: s.dir, SCHEDD_TEST_MARK: s.mark, NODE_TEST_CONTEXT: undefined };
+    const env = cliEnv({ HOME: s.dir, SCHEDD_TEST_MARK: s.mark, NODE_TEST_CONTEXT: undefined });
     return spawn(process.execPath, [cliPath, ...args], { cwd: s.dir, env, stdio: [...stdio] }) as never;
   } finally {
     closeSync(fd);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cliPath } from '../helpers/cli.js';
+import { cliEnv, cliPath } from '../helpers/cli.js';
 import { hasExited } from '../helpers/daemon.js';
 import { cleanupAll, instance, sharedInstance as sharedTemp, waitUntil, type Instance } from '../helpers/detached.js';
 import { ensureUser, needsRoot, runAs, type TestUser } from '../helpers/users.js';
@@ -103,7 +103,7 @@ describe('a local user against a root schedd', { skip: needsRoot, concurrency: t
     mkdirSync(s.stateDir, { mode: 0o700 });
     chownSync(s.stateDir, alice.uid, alice.gid);
     assert.equal((await asAlice(`echo '{"level":30,"time":"2026-12-01T00:00:00.000Z","msg":"first"}' > ${s.logPath}`)).code, 0);
-    const follower = spawn(process.execPath, [cliPath, 'logs', '-f', '--state-dir', s.stateDir], { env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const follower = spawn(process.execPath, [cliPath, 'logs', '-f', '--state-dir', s.stateDir], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     t.after(() => follower.kill('SIGKILL'));
     let out = '';
     let err = '';

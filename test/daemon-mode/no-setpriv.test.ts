@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { cliPath, collect } from '../helpers/cli.js';
+import { cliEnv, cliPath, collect } from '../helpers/cli.js';
 import { cleanupAll, instance, type Instance } from '../helpers/detached.js';
 import { ensureUser, needsRoot } from '../helpers/users.js';
 
@@ -12,7 +12,7 @@ after(cleanupAll);
 /** `schedd ARGS` with /usr/bin/setpriv (and so /bin/setpriv, /bin being a link or a copy) hidden. */
 function withoutSetpriv(s: Instance, args: readonly string[]): ReturnType<typeof collect> {
   const hide = 'for p in /usr/bin/setpriv /bin/setpriv; do [ -e "$p" ] && mount --bind /dev/null "$p"; done; exec "$@"';
-  const env = { ...process.env, TZ: 'UTC', HOME: s.dir, SCHEDD_TEST_MARK: s.mark, NODE_TEST_CONTEXT: undefined };
+  const env = cliEnv({ HOME: s.dir, SCHEDD_TEST_MARK: s.mark, NODE_TEST_CONTEXT: undefined });
   return collect(spawn('unshare', ['--mount', 'sh', '-c', hide, 'sh', process.execPath, cliPath, ...args], { cwd: s.dir, env, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 

@@ -3,7 +3,7 @@
 // Each returns what went wrong, judged by outcome only; an empty list means the attack failed.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cliPath } from '../helpers/cli.js';
+import { cliEnv, cliPath } from '../helpers/cli.js';
 import { Instance, waitUntil } from '../helpers/detached.js';
 import { rootFile, type AttackContext } from './hostile-user-files.js';
 import { answers, ledgerLines, PYTHON, rawControl, spawnCli, SQUAT, startAs } from './hostile-user-world.js';
@@ -101,7 +101,7 @@ export interface TerminalDaemon {
 
 export function startOnTerminal(instance: Instance, ledger: string): TerminalDaemon {
   const command = [process.execPath, cliPath, 'start', '--foreground', '-c', instance.crontabPath, '--state-dir', instance.stateDir].map((arg) => `'${arg}'`).join(' ');
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: instance.dir, env: { ...process.env, TZ: 'UTC', HOME: instance.dir, SCHEDD_TEST_MARK: instance.mark, NODE_TEST_CONTEXT: undefined }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: instance.dir, env: cliEnv({ HOME: instance.dir, SCHEDD_TEST_MARK: instance.mark, NODE_TEST_CONTEXT: undefined }), stdio: ['ignore', 'pipe', 'pipe'] });
   let screen = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (screen += chunk));
   child.stderr.resume();

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { cliPath, collect, type CliResult } from '../helpers/cli.js';
+import { cliEnv, cliPath, collect, type CliResult } from '../helpers/cli.js';
 import { waitUntil, type Instance } from '../helpers/detached.js';
 import { spawnAs, type TestUser } from '../helpers/users.js';
 
@@ -207,7 +207,7 @@ time.sleep(10 ** 6)
  * as fd 50, then execs schedd, carrying the instance's cleanup mark (see detached.ts).
  */
 export function spawnWithFd50(instance: Instance, file: string, args: readonly string[]): ChildProcessByStdio<null, Readable, Readable> {
-  const env = { ...process.env, TZ: 'UTC', HOME: instance.dir, SCHEDD_TEST_MARK: instance.mark, NODE_TEST_CONTEXT: undefined };
+  const env = cliEnv({ HOME: instance.dir, SCHEDD_TEST_MARK: instance.mark, NODE_TEST_CONTEXT: undefined });
   return spawn('bash', ['-c', 'exec 50<"$0"; exec "$@"', file, process.execPath, cliPath, ...args], { cwd: instance.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
@@ -217,7 +217,7 @@ export function runWithFd50(instance: Instance, file: string, args: readonly str
 
 /** The built CLI as a child the caller owns (a foreground daemon), with the instance's mark. */
 export function spawnCli(instance: Instance, args: readonly string[]): ChildProcessByStdio<null, Readable, Readable> {
-  const env = { ...process.env, TZ: 'UTC', HOME: instance.dir, SCHEDD_TEST_MARK: instance.mark, NODE_TEST_CONTEXT: undefined };
+  const env = cliEnv({ HOME: instance.dir, SCHEDD_TEST_MARK: instance.mark, NODE_TEST_CONTEXT: undefined });
   return spawn(process.execPath, [cliPath, ...args], { cwd: instance.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
