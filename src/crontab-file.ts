@@ -1,10 +1,10 @@
-import { constants, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ScheddError } from './errors.js';
 import { parseCrontab } from './crontab/parse.js';
 import type { Diagnostic, ParseOptions, ParsedCrontab } from './crontab/types.js';
-import { unsafeAncestor, unsafeWalk } from './safe-path.js';
+import { unsafeWalk } from './safe-path.js';
 
 /**
  * The largest crontab read. The bench's 100,000-job crontab is about 13 MiB; a file past this
@@ -22,8 +22,9 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  * The file is opened once and everything is judged from that descriptor: its fstat (owner,
  * mode, kind, size) and its bytes. A check by path followed by a read by path lets whoever can
  * write the directory swap the file in between (renameat2 RENAME_EXCHANGE). Links are
- * followed (a Kubernetes ConfigMap is a chain of them); the directory of the path as given and
- * of the file actually opened must both pass the OpenSSH rule (safe-path.ts).
+ * followed (a Kubernetes ConfigMap is a chain of them), and every directory the lookup passes
+ * through, each link's included, down to the file's own, must pass the OpenSSH rule
+ * (safe-path.ts unsafeWalk): nobody else can then have swapped what was opened.
  */
 export async function readCrontabText(path: string, name = path, options: ReadOptions = {}): Promise<string> {
   let handle: FileHandle;
@@ -35,7 +36,7 @@ export async function readCrontabText(path: string, name = path, options: ReadOp
   }
   try {
     const stat = await handle.stat();
-    const refusal = refuse(path, name, handle.fd, stat, options.forEditing === true);
+    const refusal = refuse(path, name, stat, options.forEditing === true);
     if (refusal !== null) throw new ScheddError('SCHEDD_CRONTAB_REFUSED', refusal);
     return await readBounded(handle, path, name);
   } finally {
@@ -52,7 +53,7 @@ export interface ReadOptions {
 }
 
 /** Why this opened file must not be trusted, or null. */
-function refuse(path: string, name: string, fd: number, stat: Stats, forEditing: boolean): string | null {
+function refuse(path: string, name: string, stat: Stats, forEditing: boolean): string | null {
   if (stat.isDirectory()) return `cannot read crontab ${path}: is a directory, not a crontab file`;
   if (!stat.isFile()) return `${name}: refused: not a regular file (expected a crontab file)`;
   const euid = process.geteuid?.() ?? -1;
@@ -70,20 +71,11 @@ function refuse(path: string, name: string, fd: number, stat: Stats, forEditing:
   const owners = euid === 0 && forEditing ? [0] : [stat.uid, euid];
   // Whoever can change a directory on the way (a link's included) can swap the crontab for
   // their own between two reads, or point a link at another file.
-  const problem = unsafeWalk(resolve(path), owners) ?? unsafeAncestor(dirname(openedPath(path, fd)), owners);
+  const problem = unsafeWalk(resolve(path), owners);
   if (problem === null) return null;
   return euid === 0 && forEditing && stat.uid !== 0
     ? `${name}: refused: directory ${problem}; edit it as its owner (su - USER -c 'schedd edit -c FILE')`
     : `${name}: refused: directory ${problem}`;
-}
-
-/** The real path of the file behind `fd`: the kernel's, so no link can be swapped under it. */
-function openedPath(path: string, fd: number): string {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return realpathSync(path);
-  }
 }
 
 /** Reads at most MAX_CRONTAB_BYTES (the file may grow after its fstat): more is refused. */

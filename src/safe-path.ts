@@ -19,13 +19,8 @@ export function unsafeAncestor(dir: string, owners: readonly number[]): string |
   }
   const allowed = new Set([0, ...owners]);
   for (let current = real; ; current = dirname(current)) {
-    const stat = lstatSync(current);
-    if (!allowed.has(stat.uid)) return `${current} is owned by uid ${stat.uid} (expected ${expectedUids(allowed)})`;
-    const sticky = (stat.mode & 0o1000) !== 0;
-    if ((stat.mode & 0o022) !== 0 && !sticky) {
-      return `${current} is writable by group or others (mode ${(stat.mode & 0o7777).toString(8)}; expected no write bit for them, or the sticky bit)`;
-    }
-    if (current === sep || current === dirname(current)) return null;
+    const problem = unsafeDirectory(current, allowed);
+    if (problem !== null || current === sep || current === dirname(current)) return problem;
   }
 }
 
@@ -44,9 +39,10 @@ const MAX_LINKS = 40;
  * directory alone misses a link that sits in someone else's directory (`/srv/theirs/lnk` to a
  * root file): they cannot change the target, but they can point the link at another one. The
  * last component itself is not judged: the caller checks what it opened. Returns the first
- * problem, or null.
+ * problem, or null. With missingOk, also null when a component does not exist yet, and a
+ * failed look (EACCES) is thrown.
  */
-export function unsafeWalk(path: string, owners: readonly number[]): string | null {
+export function unsafeWalk(path: string, owners: readonly number[], options: { missingOk?: boolean } = {}): string | null {
   const allowed = new Set([0, ...owners]);
   const pending = components(path);
   let dir: string = sep;
@@ -64,7 +60,11 @@ export function unsafeWalk(path: string, owners: readonly number[]): string | nu
     try {
       stat = lstatSync(full);
     } catch (error) {
-      return `${full}: ${(error as Error).message}`;
+      if (options.missingOk !== true) return `${full}: ${(error as Error).message}`;
+      // Not there yet (a state directory `start` will create): nothing below it to judge. Any
+      // other failure (EACCES) is the caller's to word.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
     }
     if (stat.isSymbolicLink()) {
       if (++links > MAX_LINKS) return `${path}: too many levels of symbolic links`;

@@ -1,7 +1,7 @@
 import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ScheddError } from '../errors.js';
-import { unsafeAncestor } from '../safe-path.js';
+import { unsafeAncestor, unsafeWalk } from '../safe-path.js';
 
 /**
  * The state directory is where a root daemon writes (pidfile, log, history, socket). If anyone
@@ -38,25 +38,12 @@ function errnoOf(error: unknown): string | undefined {
 }
 
 /**
- * The ancestor rule on the path as given, before links are resolved: a link inside a directory
- * someone else controls could be repointed, and `mkdir -p` would create through it. (The real
- * path is checked too, by checkAncestors.) Returns the first problem, or null.
+ * The ancestor rule on the path as given, walked as the kernel walks it: a link inside a
+ * directory someone else controls could be repointed, and `mkdir -p` would create through it.
+ * (The real path is checked too, by checkAncestors.) Returns the first problem, or null.
  */
 function lexicalProblem(dir: string, owners: number[]): string | null {
-  const chain: string[] = [];
-  for (let current = dirname(dir); ; current = dirname(current)) {
-    chain.unshift(current);
-    if (dirname(current) === current) break;
-  }
-  for (const current of chain) {
-    const stat = lstatSync(current, { throwIfNoEntry: false });
-    if (stat === undefined) return null;
-    // A link: the directory holding it was checked; where it leads, the next prefix checks.
-    if (!stat.isDirectory()) continue;
-    const problem = unsafeAncestor(current, owners);
-    if (problem !== null) return problem;
-  }
-  return null;
+  return unsafeWalk(dir, owners, { missingOk: true });
 }
 
 /**
