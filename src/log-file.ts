@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, renameSync, statfsSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, renameSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ScheddError } from './errors.js';
 
@@ -8,11 +8,12 @@ export const LOG_FILE_MODE = 0o640;
 /**
  * Opens the log file for appending without following links: a root daemon must not append to
  * whatever a planted `schedd.log` symlink points at. The file opened must be a regular file with
- * one link, owned by us; created, it gets LOG_FILE_MODE through its descriptor. Throws a one-line
+ * one link, owned by us (or by `owner`, the --user account); created, it gets LOG_FILE_MODE and
+ * that owner through its descriptor. Throws a one-line
  * ScheddError (code SCHEDD_LOG_UNSAFE) for a file that is refused, the errno error otherwise.
  * The descriptor is close-on-exec (libuv opens every file so): jobs never inherit it.
  */
-export function openLogFile(path: string): number {
+export function openLogFile(path: string, owner?: { uid: number; gid: number }): number {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   // O_NONBLOCK: opening a planted FIFO would wait for a reader forever (on a file it does nothing).
   const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -33,12 +34,17 @@ export function openLogFile(path: string): number {
     }
   }
   try {
+    if (created) {
+      fchmodSync(fd, LOG_FILE_MODE);
+      // As root for a --user daemon (`schedd start` opening the watchdog's log): made the user's.
+      if (owner !== undefined && owner.uid !== process.geteuid?.()) fchownSync(fd, owner.uid, owner.gid);
+      return fd;
+    }
     const stat = fstatSync(fd);
-    const uid = process.geteuid?.() ?? stat.uid;
+    const uid = owner?.uid ?? process.geteuid?.() ?? stat.uid;
     if (!stat.isFile()) throw unsafe(path, 'is not a regular file (expected a regular file)');
     if (stat.nlink !== 1) throw unsafe(path, `has ${stat.nlink} links (expected 1)`);
     if (stat.uid !== uid) throw unsafe(path, `is owned by uid ${stat.uid} (expected ${uid})`);
-    if (created) fchmodSync(fd, LOG_FILE_MODE);
     return fd;
   } catch (error) {
     closeSync(fd);

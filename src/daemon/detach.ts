@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { closeSync, constants, fchownSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { ScheddError } from '../errors.js';
-import { createStateFile, openStateFile } from '../state-file.js';
+import { openLogFile } from '../log-file.js';
 import { logPath } from './pidfile.js';
 
 /**
@@ -11,23 +11,10 @@ import { logPath } from './pidfile.js';
  * listening) or why it is not. No sleeping, no guessing.
  *
  * The state directory is already validated (and, with --user, the user's). The log, which this
- * process may open as root, is created O_EXCL with mode 0640 (handed to the user through its
- * descriptor when we made it), or opened without following a link and checked: never written
- * through something the user planted.
+ * process may open as root, is opened as the daemon opens it (openLogFile: created O_EXCL, or
+ * never through a link, and checked), and handed to the user through its descriptor when we
+ * made it: never written through something the user planted.
  */
-
-const LOG_FLAGS = constants.O_WRONLY | constants.O_APPEND;
-
-function openLogFile(path: string, owner: { uid: number; gid: number } | null): number {
-  const created = createStateFile(path, 0o640, LOG_FLAGS);
-  if (created !== null) {
-    if (owner !== null && owner.uid !== process.geteuid?.()) fchownSync(created, owner.uid, owner.gid);
-    return created;
-  }
-  const fd = openStateFile(path, LOG_FLAGS);
-  // Removed between the two opens: try once more from the start.
-  return fd ?? openLogFile(path, owner);
-}
 
 export interface Started {
   pid: number;
@@ -35,7 +22,7 @@ export interface Started {
 }
 
 export async function startDetached(cliPath: string, watchdogArgs: string[], stateDir: string, owner: { uid: number; gid: number } | null, env: NodeJS.ProcessEnv = process.env): Promise<Started> {
-  const logFd = openLogFile(logPath(stateDir), owner);
+  const logFd = openLogFile(logPath(stateDir), owner ?? undefined);
   const child = spawn(process.execPath, [cliPath, '__watchdog', ...watchdogArgs], {
     detached: true,
     cwd: '/',
