@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { ScheddError } from './errors.js';
 
@@ -16,14 +16,18 @@ function refused(path: string, what: string, cause?: unknown): ScheddError {
   return new ScheddError('SCHEDD_STATE_FILE', `${path}: refused: ${what}; remove it`, cause === undefined ? {} : { cause });
 }
 
+/** Why an opened state file is not what schedd made (a regular file with one link, the state directory owner's), or null. */
+export function stateFileProblem(path: string, stat: Stats): string | null {
+  const ownerUid = lstatSync(dirname(path)).uid;
+  if (!stat.isFile()) return 'not a regular file (expected one)';
+  if (stat.nlink !== 1) return `${stat.nlink} hard links (expected 1)`;
+  if (stat.uid !== ownerUid) return `owned by uid ${stat.uid} (expected ${ownerUid}, the state directory's owner)`;
+  return null;
+}
+
 /** Checks an open state file; closes it and throws when it is not what schedd made. */
 export function verifyOpen(path: string, fd: number): number {
-  const stat = fstatSync(fd);
-  let problem: string | null = null;
-  const ownerUid = lstatSync(dirname(path)).uid;
-  if (!stat.isFile()) problem = 'not a regular file (expected one)';
-  else if (stat.nlink !== 1) problem = `${stat.nlink} hard links (expected 1)`;
-  else if (stat.uid !== ownerUid) problem = `owned by uid ${stat.uid} (expected ${ownerUid}, the state directory's owner)`;
+  const problem = stateFileProblem(path, fstatSync(fd));
   if (problem === null) return fd;
   closeSync(fd);
   throw refused(path, problem);

@@ -1,11 +1,12 @@
 import { constants, watch, type FSWatcher } from 'node:fs';
-import { lstat, open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname } from 'node:path';
 import { ScheddError, ExitCode } from '../errors.js';
 import { formatLocal } from '../format.js';
 import { prettyMessage } from '../log.js';
 import { systemZone } from '../schedule/zone.js';
+import { stateFileProblem } from '../state-file.js';
 import { escapeText, terminalJsonText } from '../terminal.js';
 
 /**
@@ -125,12 +126,10 @@ async function openLog(path: string): Promise<FileHandle | null> {
     const why = code === 'EACCES' ? 'permission denied' : code === 'ELOOP' ? 'is a symbolic link (expected a regular file; remove it)' : (error as Error).message;
     throw new ScheddError('SCHEDD_LOG_UNREADABLE', `cannot read log ${path}: ${why}`, { cause: error });
   }
-  const stat = await handle.stat();
-  const owner = (await lstat(dirname(path))).uid;
-  const problem = !stat.isFile() ? 'is not a regular file' : stat.nlink !== 1 ? `has ${stat.nlink} hard links` : stat.uid !== owner ? `is owned by uid ${stat.uid}, not by the state directory's owner (uid ${owner})` : null;
+  const problem = stateFileProblem(path, await handle.stat());
   if (problem === null) return handle;
   await handle.close();
-  throw new ScheddError('SCHEDD_LOG_UNREADABLE', `cannot read log ${path}: ${problem} (expected the file schedd writes; remove it)`);
+  throw new ScheddError('SCHEDD_LOG_UNREADABLE', `cannot read log ${path}: ${problem}; remove it`);
 }
 
 /**
