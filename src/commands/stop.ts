@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { call } from '../control/client.js';
 import { isLocked } from '../daemon/lock.js';
-import { processAlive } from '../runner/process-group.js';
+import { commandLine, processAlive } from '../runner/process-group.js';
 import { readPidfile, socketPath } from '../daemon/pidfile.js';
 import { checkStateDirForClient } from '../daemon/state-dir.js';
 import { ExitCode, ScheddError } from '../errors.js';
@@ -22,7 +22,7 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
  */
 function isSchedd(pid: number, ownerUid: number): boolean {
   try {
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('schedd')) return false;
+    if (commandLine(pid)?.some((arg) => arg.includes('schedd')) !== true) return false;
     const uids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return uids !== null && Number(uids[1]) === ownerUid && Number(uids[2]) === ownerUid;
   } catch {

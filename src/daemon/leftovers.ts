@@ -1,6 +1,6 @@
 import { formatDuration } from '../crontab/duration.js';
 import type { Log } from '../log.js';
-import { liveMembers, terminateGroup } from '../runner/index.js';
+import { groupExists, liveMembers, terminateGroup } from '../runner/index.js';
 
 /** How often a tracked group is checked for having emptied by itself: one kill(2) each time. */
 const CHECK_MS = 5000;
@@ -79,14 +79,5 @@ export class Leftovers {
     clearInterval(tracked.check);
     if (tracked.deadline !== null) clearTimeout(tracked.deadline);
     this.groups.delete(pgid);
-  }
-}
-
-function groupExists(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

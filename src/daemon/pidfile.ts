@@ -1,5 +1,6 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { commandLine } from '../runner/process-group.js';
 import { readStateFile, writeStateFile } from '../state-file.js';
 
 /**
@@ -44,11 +45,7 @@ export function historyPath(stateDir: string): string {
 
 /** True when `pid` is a detached scheduler: named by the pidfile only once its watchdog died. */
 function isScheduler(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('__scheduler');
-  } catch {
-    return false;
-  }
+  return commandLine(pid)?.includes('__scheduler') === true;
 }
 
 /** Why a second daemon does not start, naming the one that runs (and an orphan as such). */

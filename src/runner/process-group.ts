@@ -36,14 +36,20 @@ export function killGroup(pid: number, signal: NodeJS.Signals): boolean {
  */
 export function isGroupAlive(pid: number): boolean {
   assertGroupId(pid);
+  if (!groupExists(pid)) return false;
+  // The leader (the job's shell) alive answers without a scan of every process.
+  return processAlive(pid) || countLive(pid, 1) > 0;
+}
+
+/** True while group `pgid` has any member, zombies included: one kill(2). */
+export function groupExists(pgid: number): boolean {
   try {
-    process.kill(-pid, 0);
+    process.kill(-pgid, 0);
+    return true;
   } catch (err) {
     // EPERM: members exist but belong to someone we may not signal.
-    if (errnoCode(err) !== 'EPERM') return false;
+    return errnoCode(err) === 'EPERM';
   }
-  // The leader (the job's shell) alive answers without a scan of every process.
-  return processAlive(pid) || hasLiveMember(pid);
 }
 
 /**
@@ -61,22 +67,6 @@ export function processAlive(pid: number | null): boolean {
   return stat === undefined || (stat !== null && stat.state !== 'Z');
 }
 
-function hasLiveMember(pgid: number): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const entry of entries) {
-    const first = entry.charCodeAt(0);
-    if (first < 48 || first > 57) continue; // not a pid
-    const stat = procStat(entry);
-    if (stat?.pgrp === pgid && stat.state !== 'Z') return true;
-  }
-  return false;
-}
-
 /**
  * How many live (non-zombie) processes group `pgid` holds: 0 at the cost of one kill(2) when
  * the group is gone, the common case once a job's shell has exited; a scan of /proc otherwise.
@@ -84,11 +74,11 @@ function hasLiveMember(pgid: number): boolean {
  */
 export function liveMembers(pgid: number): number {
   assertGroupId(pgid);
-  try {
-    process.kill(-pgid, 0);
-  } catch (err) {
-    if (errnoCode(err) !== 'EPERM') return 0;
-  }
+  return groupExists(pgid) ? countLive(pgid, Number.POSITIVE_INFINITY) : 0;
+}
+
+/** Live members of the group found in /proc, counting up to `limit`; 1 without /proc. */
+function countLive(pgid: number, limit: number): number {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -100,9 +90,18 @@ export function liveMembers(pgid: number): number {
     const first = entry.charCodeAt(0);
     if (first < 48 || first > 57) continue; // not a pid
     const stat = procStat(entry);
-    if (stat?.pgrp === pgid && stat.state !== 'Z') count++;
+    if (stat?.pgrp === pgid && stat.state !== 'Z' && ++count >= limit) break;
   }
   return count;
+}
+
+/** A process's arguments from /proc/PID/cmdline; null when it is gone (or there is no /proc). */
+export function commandLine(pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return null;
+  }
 }
 
 /**
