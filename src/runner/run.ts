@@ -104,45 +104,38 @@ class Supervisor {
     let [file, args] = this.held ? gateArgs(spec.shell, spec.command) : [spec.shell, ['-c', spec.command]];
     const account = spec.account;
     const viaSetpriv = account !== undefined && SETPRIV !== null;
-    if (account !== undefined && !viaSetpriv && !onlyPrimaryGroup(account)) {
-      this.finish({ outcome: 'error', exitCode: null, signal: null, reason: `cannot run as ${account.name} with their supplementary groups: setpriv (util-linux) is not installed` });
-      this.handle = { pid: null, startedAt: this.startedAt, done, stop: () => {}, release: () => {}, abort: () => {} };
-      return;
-    }
-    let cwd = spec.cwd;
-    if (account !== undefined) {
-      // The working directory is entered as the user, not as root: spawn's chdir comes before
-      // setuid (and setpriv is exec'd only after it), so a cwd behind a directory the user may
-      // not search (a link into root's 0700 folder) would hand them a way in. A missing cwd is
-      // still reported as such, from a look taken here.
-      const kind = pathKind(cwd);
-      if (kind !== 'directory') {
-        this.finish({ outcome: 'error', exitCode: null, signal: null, reason: `cannot start: cwd ${cwd} ${kind === 'missing' ? 'does not exist' : 'is not a directory'}` });
-        this.handle = { pid: null, startedAt: this.startedAt, done, stop: () => {}, release: () => {}, abort: () => {} };
-        return;
+    const refusal = account === undefined ? null : refuseAccount(account, spec.cwd, viaSetpriv);
+    if (refusal !== null) {
+      this.finish({ outcome: 'error', exitCode: null, signal: null, reason: refusal });
+    } else {
+      let cwd = spec.cwd;
+      if (account !== undefined) {
+        // The working directory is entered as the user, not as root: spawn's chdir comes before
+        // setuid (and setpriv is exec'd only after it), so a cwd behind a directory the user may
+        // not search (a link into root's 0700 folder) would hand them a way in.
+        args = ['-c', CD_SCRIPT, 'schedd-cd', cwd, file, ...args];
+        file = CD_SHELL;
+        cwd = '/';
       }
-      args = ['-c', CD_SCRIPT, 'schedd-cd', cwd, file, ...args];
-      file = CD_SHELL;
-      cwd = '/';
-    }
-    if (viaSetpriv) {
-      args = [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file, ...args];
-      file = SETPRIV!;
-    }
-    try {
-      this.child = spawn(file, args, {
-        cwd,
-        env: spec.env,
-        detached: true,
-        // No input means /dev/null, as under cron, not a socket: Debian's bash reads ~/.bashrc
-        // when its stdin is a socket, which Node's 'pipe' is.
-        stdio: [spec.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(this.held ? (['pipe'] as const) : [])],
-        ...(account !== undefined && !viaSetpriv ? { uid: account.uid, gid: account.gid } : {}),
-      });
-      this.supervise(this.child);
-    } catch (err) {
-      // Invalid options (e.g. a non-integer uid) throw synchronously instead of emitting 'error'.
-      this.failToStart(err);
+      if (viaSetpriv) {
+        args = [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file, ...args];
+        file = SETPRIV!;
+      }
+      try {
+        this.child = spawn(file, args, {
+          cwd,
+          env: spec.env,
+          detached: true,
+          // No input means /dev/null, as under cron, not a socket: Debian's bash reads ~/.bashrc
+          // when its stdin is a socket, which Node's 'pipe' is.
+          stdio: [spec.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(this.held ? (['pipe'] as const) : [])],
+          ...(account !== undefined && !viaSetpriv ? { uid: account.uid, gid: account.gid } : {}),
+        });
+        this.supervise(this.child);
+      } catch (err) {
+        // Invalid options (e.g. a non-integer uid) throw synchronously instead of emitting 'error'.
+        this.failToStart(err);
+      }
     }
     const self = this;
     this.handle = {
@@ -310,6 +303,18 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => isExecutable
 /** Whether jobs for other users get their supplementary groups (see RunSpec.account). */
 export function hasSetpriv(): boolean {
   return SETPRIV !== null;
+}
+
+/**
+ * Why a job for another user cannot start, or null: without setpriv it would lose its
+ * supplementary groups; a cwd that is missing is said as such (it is entered only later, in
+ * the user's own shell, where the failure would read as the job's).
+ */
+function refuseAccount(account: NonNullable<RunSpec['account']>, cwd: string, viaSetpriv: boolean): string | null {
+  if (!viaSetpriv && !onlyPrimaryGroup(account)) return `cannot run as ${account.name} with their supplementary groups: setpriv (util-linux) is not installed`;
+  const kind = pathKind(cwd);
+  if (kind !== 'directory') return `cannot start: cwd ${cwd} ${kind === 'missing' ? 'does not exist' : 'is not a directory'}`;
+  return null;
 }
 
 /**
