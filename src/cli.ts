@@ -219,7 +219,8 @@ export function buildProgram(): Command {
     .addOption(stateDirOption())
     .addOption(durationOption('--timeout <duration>', 'how long to wait for it to exit', STOP_TIMEOUT_MS))
     .action(async (options: { stateDir?: string; timeout: number }) => {
-      exitCode = await stopCommand(clientStateDir(options.stateDir), { timeoutMs: options.timeout });
+      // stopCommand checks the directory itself (restart comes through it too).
+      exitCode = await stopCommand(stateDir(options.stateDir), { timeoutMs: options.timeout });
     });
 
   withStartOptions(program.command('restart').description('stop the daemon if it runs, then start it (detached)')).action(async (flags: StartFlags) => {

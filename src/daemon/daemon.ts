@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { safeUserName } from './job-env.js';
 import { lookupAccount, type Account } from './privileges.js';
 import { findMissed, markLostRuns, planCatchUp } from './recovery.js';
@@ -114,8 +113,8 @@ export class Daemon {
 
   /** Reads and installs the crontab, then starts firing. Throws with every error when invalid. */
   async start(): Promise<void> {
-    const { log, crontabName, stateDir } = this.options;
-    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    // The state directory was made and checked before (prepareStateDir), as the user we run as.
+    const { log, crontabName } = this.options;
     this.text = await readCrontabText(this.options.crontabPath, crontabName);
     // A stop (SIGTERM) may have come while the file was read: then start nothing.
     if (this.stopping !== null) return;
