@@ -17,6 +17,15 @@ const YEARLY = '# schedd: name=yearly\n0 0 1 1 * true\n';
 
 const sharedInstance = (t: { after(fn: () => unknown): void }): Instance => sharedTemp(t, YEARLY);
 
+/** A root-only secret, and the state directory made by root and handed to her, as `start --user` does. */
+function secretAndHerStateDir(s: Instance, her: TestUser): string {
+  const secret = s.write('secret', 'root only secret\n');
+  chmodSync(secret, 0o600);
+  mkdirSync(s.stateDir, { mode: 0o700 });
+  chownSync(s.stateDir, her.uid, her.gid);
+  return secret;
+}
+
 describe('a local user against a root schedd', { skip: needsRoot, concurrency: true }, () => {
   let alice: TestUser;
   const asAlice = (script: string): ReturnType<typeof runAs> => runAs(alice, 'sh', ['-c', script]);
@@ -79,11 +88,7 @@ describe('a local user against a root schedd', { skip: needsRoot, concurrency: t
   it("regression (issue 11 item 2): root's `schedd logs` does not follow a link the state directory's owner put where the log goes", async (t) => {
     alice = ensureUser('sdtalice');
     const s = sharedInstance(t);
-    const secret = s.write('secret', 'root only secret\n');
-    chmodSync(secret, 0o600);
-    // Made by root and handed to her, as `start --user` does.
-    mkdirSync(s.stateDir, { mode: 0o700 });
-    chownSync(s.stateDir, alice.uid, alice.gid);
+    const secret = secretAndHerStateDir(s, alice);
     assert.equal((await asAlice(`ln -s ${secret} ${s.stateDir}/schedd.log`)).code, 0);
     const result = await s.cli(['logs', '--state-dir', s.stateDir]);
     // The client's look at the state directory refuses it first.
@@ -98,10 +103,7 @@ describe('a local user against a root schedd', { skip: needsRoot, concurrency: t
   it("regression (issue 11 item 2): root's `schedd logs -f` does not follow the log into a link planted after it started", async (t) => {
     alice = ensureUser('sdtalice');
     const s = sharedInstance(t);
-    const secret = s.write('secret', 'root only secret\n');
-    chmodSync(secret, 0o600);
-    mkdirSync(s.stateDir, { mode: 0o700 });
-    chownSync(s.stateDir, alice.uid, alice.gid);
+    const secret = secretAndHerStateDir(s, alice);
     assert.equal((await asAlice(`echo '{"level":30,"time":"2026-12-01T00:00:00.000Z","msg":"first"}' > ${s.logPath}`)).code, 0);
     const follower = spawn(process.execPath, [cliPath, 'logs', '-f', '--state-dir', s.stateDir], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     t.after(() => follower.kill('SIGKILL'));
