@@ -1,5 +1,4 @@
-import { safeUserName } from './job-env.js';
-import { lookupAccount, type Account } from './privileges.js';
+import { lookupAccount, safeUserName, type Account } from '../accounts.js';
 import { findMissed, markLostRuns, planCatchUp } from './recovery.js';
 import { historyPath } from './pidfile.js';
 import { SafeStore } from '../store/safe-store.js';

@@ -26,7 +26,7 @@ import type { Log } from '../log.js';
 import { hasSetpriv, startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
 import { formatDuration } from '../crontab/duration.js';
 import { Leftovers } from './leftovers.js';
-import type { Account } from './privileges.js';
+import type { Account } from '../accounts.js';
 import type { RunStore } from '../store/types.js';
 
 export interface DispatcherOptions {

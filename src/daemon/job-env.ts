@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { homedir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import type { Entry } from '../crontab/types.js';
-import type { Account } from './privileges.js';
+import { safeUserName, type Account } from '../accounts.js';
 
 /**
  * What a job's process gets: cron's shell rule (SHELL from the crontab, else /bin/sh; never the
@@ -29,15 +29,6 @@ function cleanBase(): Readonly<Record<string, string>> {
     clean = { HOME: homedir(), LOGNAME: user, USER: user, SHELL: DEFAULT_SHELL, PATH: '/usr/bin:/bin' };
   }
   return clean;
-}
-
-/** The name of the user schedd runs as (a uid when the system has no name for it). */
-export function safeUserName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? '');
-  }
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { startRun } from '../../src/runner/index.js';
-import { lookupAccount } from '../../src/daemon/privileges.js';
+import { lookupAccount } from '../../src/accounts.js';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spec, tempDir } from './helpers.js';
