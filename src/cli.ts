@@ -12,8 +12,8 @@ import { schedulerCommand, startCommand, watchdogCommand, type StartOptions } fr
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
 import { crontabPath, defaultStateDir } from './config.js';
-import { logPath } from './daemon/pidfile.js';
-import { checkStateDirForClient } from './daemon/state-dir.js';
+import { checkStateDirForClient } from './state-dir/check.js';
+import { logPath } from './state-dir/paths.js';
 import { formatDuration, parseDuration } from './crontab/duration.js';
 import { ExitCode, ScheddError, usageError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { historyPath } from '../daemon/pidfile.js';
+import { historyPath } from '../state-dir/paths.js';
 import { ExitCode, ScheddError } from '../errors.js';
 import { formatLocal, formatTable } from '../format.js';
 import { SqliteStore } from '../store/sqlite-store.js';

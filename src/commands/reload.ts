@@ -1,5 +1,5 @@
 import { call } from '../control/client.js';
-import { socketPath } from '../daemon/pidfile.js';
+import { socketPath } from '../state-dir/paths.js';
 import { ExitCode } from '../errors.js';
 import { formatLocal } from '../format.js';
 import { systemZone } from '../schedule/zone.js';

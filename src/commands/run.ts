@@ -1,6 +1,6 @@
 import { call } from '../control/client.js';
 import type { FireResult } from '../daemon/dispatcher.js';
-import { socketPath } from '../daemon/pidfile.js';
+import { socketPath } from '../state-dir/paths.js';
 import { ExitCode } from '../errors.js';
 import { escapeText } from '../terminal.js';
 

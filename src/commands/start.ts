@@ -1,10 +1,10 @@
 import { closeSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startDetached } from '../daemon/detach.js';
-import { logPath } from '../daemon/pidfile.js';
+import { logPath } from '../state-dir/paths.js';
 import { lookupAccount, type Account } from '../accounts.js';
 import { dropPrivileges } from '../daemon/privileges.js';
-import { prepareStateDir } from '../daemon/state-dir.js';
+import { prepareStateDir } from '../state-dir/check.js';
 import { runService, type Readiness } from '../daemon/service.js';
 import { runWatchdog } from '../daemon/watchdog.js';
 import { ExitCode, ScheddError } from '../errors.js';

@@ -1,6 +1,6 @@
 import { call } from '../control/client.js';
 import type { StatusResult } from '../daemon/control-handler.js';
-import { socketPath } from '../daemon/pidfile.js';
+import { socketPath } from '../state-dir/paths.js';
 import { ExitCode, ScheddError } from '../errors.js';
 import { formatLocal, formatSpan } from '../format.js';
 import { systemZone } from '../schedule/zone.js';

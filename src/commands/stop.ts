@@ -2,8 +2,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { call } from '../control/client.js';
 import { isLocked } from '../daemon/lock.js';
 import { commandLine, processAlive } from '../runner/process-group.js';
-import { readPidfile, socketPath } from '../daemon/pidfile.js';
-import { checkStateDirForClient } from '../daemon/state-dir.js';
+import { readPidfile } from '../daemon/pidfile.js';
+import { checkStateDirForClient } from '../state-dir/check.js';
+import { socketPath } from '../state-dir/paths.js';
 import { ExitCode, ScheddError } from '../errors.js';
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {

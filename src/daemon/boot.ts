@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { uptime } from 'node:os';
-import { join } from 'node:path';
 import { readStateFile, writeStateFile } from '../state-file.js';
+import { bootIdPath } from '../state-dir/paths.js';
 
 /**
  * @reboot runs once per system boot, not per daemon start. The kernel's boot id says which
@@ -17,11 +17,9 @@ export function currentBootId(): string {
   }
 }
 
-const FILE = 'reboot-boot-id';
-
 /** True when @reboot jobs have not run yet in this boot; records that they now have. */
 export async function claimBoot(stateDir: string, bootId: string): Promise<boolean> {
-  const path = join(stateDir, FILE);
+  const path = bootIdPath(stateDir);
   // A planted link or foreign file is refused (thrown), not followed; the caller logs it.
   const previous = readStateFile(path)?.trim() ?? null;
   if (previous === bootId) return false;

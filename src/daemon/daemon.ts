@@ -1,6 +1,6 @@
 import { lookupAccount, safeUserName, type Account } from '../accounts.js';
 import { findMissed, markLostRuns, planCatchUp } from './recovery.js';
-import { historyPath } from './pidfile.js';
+import { historyPath } from '../state-dir/paths.js';
 import { SafeStore } from '../store/safe-store.js';
 import { DEFAULT_KEEP_RUNS, SqliteStore } from '../store/sqlite-store.js';
 import { dirname, resolve } from 'node:path';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { ScheddError } from '../errors.js';
 import { openLogFile } from '../log-file.js';
-import { logPath } from './pidfile.js';
+import { logPath } from '../state-dir/paths.js';
 
 /**
  * `schedd start` without --foreground: starts the watchdog in a new session (no controlling

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, statSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
-import { join } from 'node:path';
 import { ScheddError } from '../errors.js';
 import { createStateFile, readStateFile } from '../state-file.js';
+import { lockSecretPath as secretPath } from '../state-dir/paths.js';
 
 /**
  * One instance per state directory, with a lock that cannot go stale: a Linux abstract-namespace
@@ -25,13 +25,8 @@ export interface Lock {
   release(): void;
 }
 
-const SECRET_FILE = 'schedd.lock';
 const SECRET_CHARS = 64;
 const SECRET_PATTERN = new RegExp(`^[0-9a-f]{${SECRET_CHARS}}$`);
-
-function secretPath(stateDir: string): string {
-  return join(stateDir, SECRET_FILE);
-}
 
 /** The secret, waiting briefly for a racing creator to finish writing it; null when absent. */
 async function readSecret(stateDir: string): Promise<string | null> {

@@ -1,17 +1,13 @@
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { commandLine } from '../runner/process-group.js';
 import { readStateFile, writeStateFile } from '../state-file.js';
+import { pidfilePath } from '../state-dir/paths.js';
 
 /**
  * The pidfile, for tools that expect one (logrotate scripts, monitoring). schedd itself never
  * trusts it alone: the lock says whether the daemon runs, and `stop` asks the daemon. Mode 0644
  * (whatever the umask), as pidfiles commonly are; only the process it names removes it.
  */
-
-export function pidfilePath(stateDir: string): string {
-  return join(stateDir, 'schedd.pid');
-}
 
 export function writePidfile(stateDir: string, pid: number): void {
   writeStateFile(pidfilePath(stateDir), `${pid}\n`, 0o644);
@@ -29,18 +25,6 @@ export function readPidfile(stateDir: string): number | null {
 /** Removes the pidfile if it still names this process. */
 export function removePidfile(stateDir: string, pid: number): void {
   if (readPidfile(stateDir) === pid) rmSync(pidfilePath(stateDir), { force: true });
-}
-
-export function socketPath(stateDir: string): string {
-  return join(stateDir, 'schedd.sock');
-}
-
-export function logPath(stateDir: string): string {
-  return join(stateDir, 'schedd.log');
-}
-
-export function historyPath(stateDir: string): string {
-  return join(stateDir, 'history.db');
 }
 
 /** True when `pid` is a detached scheduler: named by the pidfile only once its watchdog died. */

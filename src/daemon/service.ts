@@ -1,8 +1,9 @@
 import { Daemon, type DaemonOptions } from './daemon.js';
 import { acquireLock, type Lock } from './lock.js';
-import { alreadyRunning, removePidfile, socketPath, writePidfile } from './pidfile.js';
+import { alreadyRunning, removePidfile, writePidfile } from './pidfile.js';
 import { controlHandler } from './control-handler.js';
-import { prepareStateDir } from './state-dir.js';
+import { prepareStateDir } from '../state-dir/check.js';
+import { socketPath } from '../state-dir/paths.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { ScheddError } from '../errors.js';
 import type { Log } from '../log.js';

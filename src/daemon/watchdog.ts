@@ -20,7 +20,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, rmSync, writeSync } from 'node:fs';
 import { acquireLock, isLocked } from './lock.js';
-import { alreadyRunning, removePidfile, socketPath, writePidfile } from './pidfile.js';
+import { alreadyRunning, removePidfile, writePidfile } from './pidfile.js';
+import { socketPath } from '../state-dir/paths.js';
 import type { Log } from '../log.js';
 
 const MAX_BACKOFF_MS = 60_000;

@@ -2,6 +2,7 @@ import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, ls
 import { basename, dirname, join } from 'node:path';
 import { ScheddError } from '../errors.js';
 import { unsafeAncestor, unsafeWalk } from '../safe-path.js';
+import { stateEntryKind } from './paths.js';
 
 /**
  * The state directory is where a root daemon writes (pidfile, log, history, socket). If anyone
@@ -15,15 +16,6 @@ import { unsafeAncestor, unsafeWalk } from '../safe-path.js';
  */
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
-
-/** Entry names schedd creates, with the kind each must be. */
-function expectedKind(name: string): 'file' | 'socket' | 'rotated-log' | null {
-  if (name === 'schedd.sock') return 'socket';
-  if (/^schedd\.log\..+/.test(name)) return 'rotated-log';
-  if (name === 'schedd.pid' || name === 'schedd.log' || name === 'reboot-boot-id' || name === 'schedd.lock' || name.endsWith('.tmp')) return 'file';
-  if (/^history\.db(-wal|-shm|-journal)?$/.test(name)) return 'file';
-  return null;
-}
 
 function refuse(message: string): never {
   throw new ScheddError('SCHEDD_STATE_DIR', message);
@@ -86,7 +78,7 @@ function describeKind(stat: Stats): string {
 /** Refuses a known entry of the wrong kind or owner: schedd would write through it. */
 function checkEntries(dir: string, ownerUid: number): void {
   for (const name of readdirSync(dir)) {
-    const kind = expectedKind(name);
+    const kind = stateEntryKind(name);
     if (kind === null) continue;
     let stat: Stats;
     try {
