@@ -1,5 +1,4 @@
 import { call } from '../control/client.js';
-import type { StatusResult } from '../daemon/control-handler.js';
 import { socketPath } from '../state-dir/paths.js';
 import { errorCount, formatDiagnostic, loadCrontab } from '../crontab-file.js';
 import { ExitCode, ScheddError } from '../errors.js';
@@ -21,9 +20,9 @@ export interface ListOptions {
  */
 async function fromDaemon(stateDir: string, file: string | null): Promise<JobView[] | null> {
   try {
-    const status = await call<StatusResult>(socketPath(stateDir), { cmd: 'status' }, 5000);
+    const status = await call(socketPath(stateDir), { cmd: 'status' }, 5000);
     if (file !== null && status.crontab !== file) return null;
-    return await call<JobView[]>(socketPath(stateDir), { cmd: 'list' }, 30_000);
+    return await call(socketPath(stateDir), { cmd: 'list' }, 30_000);
   } catch (error) {
     if (error instanceof ScheddError) return null;
     throw error;

@@ -5,22 +5,9 @@ import { formatLocal } from '../format.js';
 import { systemZone } from '../schedule/zone.js';
 import { escapeText } from '../terminal.js';
 
-interface ReloadResult {
-  ok: boolean;
-  errors: string[];
-  /** The file had not changed since the last load. */
-  fileUnchanged: boolean;
-  added: string[];
-  changed: string[];
-  removed: string[];
-  unchangedJobs: number;
-  /** With fileUnchanged: the reload that last changed the schedule, if any did. */
-  lastChange?: { at: string; reason: string; added: string[]; changed: string[]; removed: string[] };
-}
-
 /** `schedd reload`: like SIGHUP, but says what happened; exit 1 with every error when rejected. */
 export async function reloadCommand(stateDir: string): Promise<number> {
-  const result = await call<ReloadResult>(socketPath(stateDir), { cmd: 'reload' });
+  const result = await call(socketPath(stateDir), { cmd: 'reload' });
   if (!result.ok) {
     for (const error of result.errors) process.stderr.write(`${escapeText(error)}\n`);
     process.stderr.write('schedd: reload rejected; the current schedule keeps running\n');

@@ -1,5 +1,5 @@
 import { call } from '../control/client.js';
-import type { StatusResult } from '../daemon/control-handler.js';
+import type { StatusResult } from '../control/commands.js';
 import { socketPath } from '../state-dir/paths.js';
 import { ExitCode, ScheddError } from '../errors.js';
 import { formatLocal, formatSpan } from '../format.js';
@@ -42,7 +42,7 @@ function failureLines(failures: RunRecord[] | { error: string }, since: (iso: st
 export async function statusCommand(stateDir: string, options: { json?: boolean }): Promise<number> {
   let status: StatusResult;
   try {
-    status = await call<StatusResult>(socketPath(stateDir), { cmd: 'status' });
+    status = await call(socketPath(stateDir), { cmd: 'status' });
   } catch (error) {
     if (error instanceof ScheddError && error.exitCode === ExitCode.notRunning) {
       const store = openHistory(stateDir);

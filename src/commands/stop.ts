@@ -42,7 +42,7 @@ export async function stopCommand(stateDir: string, options: { timeoutMs: number
   checkStateDirForClient(stateDir);
   let pid: number;
   try {
-    const reply = await call<{ pid: number; schedulerPid: number }>(socketPath(stateDir), { cmd: 'stop' });
+    const reply = await call(socketPath(stateDir), { cmd: 'stop' });
     // The reply comes from whoever serves the socket: a pid it names is shown and waited on.
     if (!Number.isInteger(reply.pid) || reply.pid < 1) throw new ScheddError('SCHEDD_PROTOCOL', `the daemon answered stop without a valid pid; check ${stateDir}`);
     pid = reply.pid;

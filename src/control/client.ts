@@ -1,9 +1,10 @@
 import { createConnection } from 'node:net';
 import { ExitCode, ScheddError } from '../errors.js';
-import type { Reply, Request } from './protocol.js';
+import type { CommandReply } from './commands.js';
+import type { Command, Reply, RequestOf } from './protocol.js';
 
 /** Sends one request and waits for its reply. "Not running" is an error with exit code 3. */
-export function request(path: string, body: Request, timeoutMs = 10_000): Promise<Reply> {
+export function request(path: string, body: { id?: string | number; cmd: Command }, timeoutMs = 10_000): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let buffer = '';
@@ -42,9 +43,11 @@ export function request(path: string, body: Request, timeoutMs = 10_000): Promis
   });
 }
 
-/** The result of a successful reply, or its error as a ScheddError. */
-export async function call<T>(path: string, body: Request, timeoutMs?: number): Promise<T> {
+/** The result of a successful reply, typed by the command sent, or its error as a ScheddError. */
+export async function call<C extends Command>(path: string, body: RequestOf<C>, timeoutMs?: number): Promise<CommandReply<C>> {
   const reply = await request(path, body, timeoutMs);
   if (!reply.ok) throw new ScheddError(reply.error.code, reply.error.message);
-  return reply.result as T;
+  // The one place a reply gets its type: the daemon answers each command from the same map
+  // (DaemonApi), so what arrives is that command's reply.
+  return reply.result as CommandReply<C>;
 }

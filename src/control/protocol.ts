@@ -7,17 +7,19 @@
  *             {"id": 1, "ok": false, "error": {"code": "SCHEDD_BAD_REQUEST", "message": "..."}}
  */
 
+import type { CommandName, CommandRequest } from './commands.js';
+
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
-export const COMMANDS = ['status', 'list', 'run', 'reload', 'reopen-log', 'stop', 'ping'] as const;
+export const COMMANDS = ['status', 'list', 'run', 'reload', 'reopen-log', 'stop', 'ping'] as const satisfies readonly CommandName[];
 export type Command = (typeof COMMANDS)[number];
+// A command added to the map (commands.ts) but not to COMMANDS fails to compile here.
+const everyCommandAccepted: [Exclude<CommandName, Command>] extends [never] ? true : never = true;
+void everyCommandAccepted;
 
-export interface Request {
-  id?: string | number;
-  cmd: Command;
-  /** `run`: the job to run. */
-  job?: string;
-}
+/** One command's request: its name, the id to echo, and the command's own fields. */
+export type RequestOf<C extends Command> = { id?: string | number; cmd: C } & CommandRequest<C>;
+export type Request = { [C in Command]: RequestOf<C> }[Command];
 
 export interface ErrorBody {
   code: string;
@@ -51,20 +53,26 @@ export function parseRequest(line: string): Parsed {
   if (!(COMMANDS as readonly string[]).includes(object.cmd)) {
     return fail('SCHEDD_UNKNOWN_COMMAND', `unknown command '${object.cmd.slice(0, 64)}' (expected one of ${COMMANDS.join(', ')})`, id);
   }
-  const request: Request = { cmd: object.cmd as Command };
-  if (id !== undefined) request.id = id;
-  if (request.cmd === 'run') {
+  const cmd = object.cmd as Command;
+  let request: Request;
+  if (cmd === 'run') {
     if (typeof object.job !== 'string' || object.job === '') return fail('SCHEDD_BAD_REQUEST', "'run' needs 'job', the id of a job (see schedd list)", id);
-    request.job = object.job;
+    request = { cmd, job: object.job };
+  } else {
+    request = { cmd };
   }
+  if (id !== undefined) request.id = id;
   return { ok: true, request };
 }
 
-export function okReply(request: Request, result: unknown): Reply {
+/** Which request a reply answers: only its id is echoed. */
+type Answered = Request | { id?: string | number; cmd: Command };
+
+export function okReply(request: Answered, result: unknown): Reply {
   return request.id === undefined ? { ok: true, result } : { id: request.id, ok: true, result };
 }
 
-export function errorReply(request: Request, code: string, message: string): Reply {
+export function errorReply(request: Answered, code: string, message: string): Reply {
   return request.id === undefined ? { ok: false, error: { code, message } } : { id: request.id, ok: false, error: { code, message } };
 }
 

@@ -1,7 +1,8 @@
 import { Daemon, type DaemonOptions } from './daemon.js';
 import { acquireLock, type Lock } from './lock.js';
 import { alreadyRunning, removePidfile, writePidfile } from './pidfile.js';
-import { controlHandler } from './control-handler.js';
+import { daemonApi } from './api.js';
+import { apiHandler } from '../control/handler.js';
 import { prepareStateDir } from '../state-dir/check.js';
 import { socketPath } from '../state-dir/paths.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
@@ -75,7 +76,7 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     // Read on every request: an orphaned scheduler becomes the pidfile's pid.
     let pidfilePid = options.pidfilePid;
     let unsupervisedSince: string | null = null;
-    const handler = controlHandler(daemon, {
+    const api = daemonApi(daemon, {
       ...options,
       stateDir,
       requestStop,
@@ -87,7 +88,7 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
       },
     });
     try {
-      server = await startControlServer(socketPath(stateDir), handler, (error) => log.error({ err: error }, 'control socket error'));
+      server = await startControlServer(socketPath(stateDir), apiHandler(api), (error) => log.error({ err: error }, 'control socket error'));
     } catch (error) {
       throw new ScheddError('SCHEDD_SOCKET', `cannot open the control socket ${socketPath(stateDir)}: ${(error as Error).message}`, { cause: error });
     }

@@ -57,6 +57,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
       schedulerPid,
       startedAt: status.startedAt,
       crontab: s.crontabPath,
+      sources: [{ id: '', path: s.crontabPath }],
       stateDir: s.stateDir,
       jobs: 2,
       running: [],

@@ -6,7 +6,7 @@ import { chmodSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StatusResult } from '../../src/daemon/control-handler.js';
+import type { StatusResult } from '../../src/control/commands.js';
 import { runCli, TempFiles, type CliResult } from './cli.js';
 import { hasExited, matches, type LogRecord, type Match } from './daemon.js';
 

@@ -1,0 +1,73 @@
+import type { JobView } from '../job-view.js';
+
+/**
+ * What each control command takes and what it answers: the one map both ends are typed by.
+ * The client's `call` returns the reply type of the command it sent; the daemon implements a
+ * DaemonApi (api.ts) whose methods return the same types. Nothing here may come from daemon/:
+ * the commands and the socket see only this file.
+ */
+
+export interface StatusResult {
+  /** The pid in the pidfile, which `stop` signals (the watchdog's in detached mode). */
+  pid: number;
+  schedulerPid: number;
+  startedAt: string;
+  /** The main crontab's path (sources[0].path, kept for clients that read this field). */
+  crontab: string;
+  /** Every job source the daemon loaded; id '' is the main crontab. */
+  sources: { id: string; path: string }[];
+  stateDir: string;
+  jobs: number;
+  running: { job: string; run: string; pid: number | null; startedAt: string }[];
+  restarts: number;
+  /** errors: the first 20 and a `... and N more errors` line; errorCount then the total. */
+  lastReload: { at: string; ok: boolean; errors: string[]; errorCount?: number } | null;
+  /** When the watchdog died and this scheduler carried on alone; null while supervised. */
+  unsupervisedSince: string | null;
+  /** Log records dropped since start (full buffer, write fault, nearly full disk). */
+  logRecordsDropped: number;
+}
+
+/** `run`: what became of the requested run (its overlap policy decides). */
+export interface FireResult {
+  status: 'started' | 'skipped' | 'queued' | 'replacing';
+  run?: string;
+  reason?: string;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  errors: string[];
+  /** The file had not changed since the last load. */
+  fileUnchanged: boolean;
+  added: string[];
+  changed: string[];
+  removed: string[];
+  unchangedJobs: number;
+  /** With fileUnchanged: the reload that last changed the schedule, if any did. */
+  lastChange?: { at: string; reason: string; added: string[]; changed: string[]; removed: string[] };
+}
+
+export interface StopResult {
+  stopping: true;
+  /** The pid `stop` waits on (the pidfile's), and the scheduler's. */
+  pid: number;
+  schedulerPid: number;
+}
+
+/** Fields of a request besides `id` and `cmd`. */
+type NoFields = Record<never, never>;
+
+export interface CommandMap {
+  status: { request: NoFields; reply: StatusResult };
+  list: { request: NoFields; reply: JobView[] };
+  run: { request: { job: string }; reply: FireResult };
+  reload: { request: NoFields; reply: ReloadResult };
+  'reopen-log': { request: NoFields; reply: { reopened: true } };
+  stop: { request: NoFields; reply: StopResult };
+  ping: { request: NoFields; reply: { pong: true } };
+}
+
+export type CommandName = keyof CommandMap;
+export type CommandRequest<C extends CommandName> = CommandMap[C]['request'];
+export type CommandReply<C extends CommandName> = CommandMap[C]['reply'];
