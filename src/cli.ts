@@ -1,5 +1,4 @@
-import { resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, type OptionValues } from 'commander';
 import { checkCommand } from './commands/check.js';
 import { editCommand } from './commands/edit.js';
 import { historyCommand, outputCommand } from './commands/history.js';
@@ -8,139 +7,23 @@ import { listCommand } from './commands/list.js';
 import { nextCommand } from './commands/next.js';
 import { reloadCommand } from './commands/reload.js';
 import { runCommand } from './commands/run.js';
-import { schedulerCommand, startCommand, watchdogCommand, type StartOptions } from './commands/start.js';
+import { schedulerCommand, startCommand, watchdogCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
-import { crontabPath, defaultStateDir } from './config.js';
+import { crontabOption, durationOption, positiveInt, stateDirOption, systemOption, wholeNumber } from './cli-options.js';
+import { addDaemonOptions, crontabPath, fromFlags, stateDirPath } from './config.js';
 import { checkStateDirForClient } from './state-dir/check.js';
 import { logPath } from './state-dir/paths.js';
-import { formatDuration, parseDuration } from './crontab/duration.js';
 import { ExitCode, ScheddError, usageError } from './errors.js';
-import { LOG_LEVELS, type LogLevel } from './log.js';
 import { escapeLines, escapeText } from './terminal.js';
 
 /** The commander program. This file is the only place that calls process.exit. */
 
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
-  return Number(value);
-}
-
-function wholeNumber(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number (0 or more)');
-  return Number(value);
-}
-
-/**
- * A bare number is seconds. Beyond an hour it is refused: `--kill-grace 10000`, copied from help
- * that once printed milliseconds, meant 2h46m40s. A longer duration is written with its units.
- */
-const MAX_BARE_SECONDS = 3600;
-
-function parseDurationArgument(flag: string, value: string): number {
-  if (/^\d+$/.test(value)) {
-    const seconds = Number(value);
-    if (seconds > MAX_BARE_SECONDS) {
-      throw usageError(
-        `${flag} ${value}: a bare number is seconds, so this is ${formatDuration(seconds * 1000)} (expected at most ${MAX_BARE_SECONDS}; write ${formatDuration(seconds)} for ${value} milliseconds, ${formatDuration(seconds * 1000)} if you mean it)`,
-      );
-    }
-    return seconds * 1000;
-  }
-  const ms = parseDuration(value);
-  if (ms === null) throw new InvalidArgumentError('expected a duration such as 10s, 2m or a number of seconds');
-  return ms;
-}
-
-/** A duration option whose help shows its default as a duration (`10s`), as it is written. */
-function durationOption(flags: string, description: string, defaultMs: number): Option {
-  const flag = flags.split(' ')[0]!;
-  return new Option(flags, `${description} (10s, 2m, 1h30m; a bare number is seconds)`).argParser((value: string) => parseDurationArgument(flag, value)).default(defaultMs, formatDuration(defaultMs));
-}
-
-/**
- * Commander keeps the last of a repeated option; for the one file or directory a command works
- * on, a second one is far more likely a mistake (a script adding -c to a line that had one).
- */
-function once(flag: string, what: string): (value: string, previous: string | undefined) => string {
-  return (value, previous) => {
-    if (previous !== undefined) throw usageError(`${flag} given twice (expected ${what})`);
-    return value;
-  };
-}
-
-const crontabOption = (): Option =>
-  new Option('-c, --crontab <file>', 'crontab file (default: $SCHEDD_CRONTAB, else ~/.config/schedd/crontab; /etc/schedd/crontab for root)').argParser(once('-c', 'one crontab'));
-const systemOption = (): Option => new Option('--system', 'system crontab format: a user name between the schedule and the command');
-const stateDirOption = (): Option =>
-  new Option('--state-dir <dir>', 'state directory (default: $SCHEDD_STATE_DIR, else ~/.local/state/schedd; /var/lib/schedd for root)').argParser(
-    once('--state-dir', 'one state directory'),
-  );
-
-function stateDir(option: string | undefined): string {
-  return option === undefined ? defaultStateDir() : resolve(option);
-}
-
 /** The state directory of a command that reads what a daemon left there: refused if someone else controls it. */
 function clientStateDir(option: string | undefined): string {
-  const dir = stateDir(option);
+  const dir = stateDirPath(option);
   checkStateDirForClient(dir);
   return dir;
-}
-
-interface StartFlags {
-  crontab?: string;
-  /** Internal: the crontab as the user named it, for messages from a detached daemon. */
-  crontabName?: string;
-  stateDir?: string;
-  system?: boolean;
-  foreground?: boolean;
-  logLevel: LogLevel;
-  jsonLogs?: boolean;
-  cleanEnv?: boolean;
-  maxConcurrent?: number;
-  killGrace: number;
-  stopGrace: number;
-  user?: string;
-  keepRuns?: number;
-  keepDays?: number;
-}
-
-function startOptions(flags: StartFlags): StartOptions {
-  const path = crontabPath(flags.crontab);
-  return {
-    crontabPath: path,
-    crontabName: flags.crontabName ?? flags.crontab ?? path,
-    stateDir: stateDir(flags.stateDir),
-    system: flags.system === true,
-    logLevel: flags.logLevel,
-    ...(flags.jsonLogs ? { pretty: false } : {}),
-    cleanEnv: flags.cleanEnv === true,
-    maxConcurrent: flags.maxConcurrent ?? null,
-    killGraceMs: flags.killGrace,
-    stopGraceMs: flags.stopGrace,
-    ...(flags.user === undefined ? {} : { user: flags.user }),
-    ...(flags.keepRuns === undefined ? {} : { keepRuns: flags.keepRuns }),
-    ...(flags.keepDays === undefined ? {} : { keepDays: flags.keepDays }),
-  };
-}
-
-/** The options of `start`, shared by `restart` and the internal processes of detached mode. */
-function withStartOptions(command: Command): Command {
-  return command
-    .addOption(crontabOption())
-    .addOption(stateDirOption())
-    .addOption(systemOption())
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .option('--json-logs', 'JSON log lines even when stdout is a terminal (foreground)')
-    .option('--clean-env', "give jobs cron's minimal environment instead of schedd's own")
-    .option('--max-concurrent <n>', 'at most this many jobs running at once (default: no limit; further due runs wait, in order)', positiveInt)
-    .addOption(durationOption('--kill-grace <duration>', 'time between SIGTERM and SIGKILL when a job is stopped', 10_000))
-    .addOption(durationOption('--stop-grace <duration>', 'on stop, how long running jobs get to finish', 30_000))
-    .option('--user <name>', 'when started as root: become this user once the state directory is checked, before anything in it is opened')
-    .option('--keep-runs <n>', 'run history: records kept per job (default: 100)', positiveInt)
-    .option('--keep-days <n>', 'run history: also drop records older than this many days', positiveInt)
-    .addOption(new Option('--crontab-name <name>').hideHelp());
 }
 
 let exitCode: number = ExitCode.ok;
@@ -207,10 +90,10 @@ export function buildProgram(): Command {
       exitCode = await listCommand(path, options.crontab ?? path, { ...options, stateDir: clientStateDir(options.stateDir), named: options.crontab !== undefined }, Date.now());
     });
 
-  withStartOptions(program.command('start').description('start the daemon (detached; --foreground to stay in this terminal)'))
+  addDaemonOptions(program.command('start').description('start the daemon (detached; --foreground to stay in this terminal)'))
     .option('-f, --foreground', 'stay in the foreground, logging to stdout')
-    .action(async (flags: StartFlags) => {
-      exitCode = await startCommand({ ...startOptions(flags), foreground: flags.foreground === true });
+    .action(async (flags: OptionValues) => {
+      exitCode = await startCommand({ ...fromFlags(flags), foreground: flags.foreground === true });
     });
 
   program
@@ -220,11 +103,11 @@ export function buildProgram(): Command {
     .addOption(durationOption('--timeout <duration>', 'how long to wait for it to exit', STOP_TIMEOUT_MS))
     .action(async (options: { stateDir?: string; timeout: number }) => {
       // stopCommand checks the directory itself (restart comes through it too).
-      exitCode = await stopCommand(stateDir(options.stateDir), { timeoutMs: options.timeout });
+      exitCode = await stopCommand(stateDirPath(options.stateDir), { timeoutMs: options.timeout });
     });
 
-  withStartOptions(program.command('restart').description('stop the daemon if it runs, then start it (detached)')).action(async (flags: StartFlags) => {
-    const options = startOptions(flags);
+  addDaemonOptions(program.command('restart').description('stop the daemon if it runs, then start it (detached)')).action(async (flags: OptionValues) => {
+    const options = fromFlags(flags);
     await stopCommand(options.stateDir, { timeoutMs: STOP_TIMEOUT_MS });
     exitCode = await startCommand({ ...options, foreground: false });
   });
@@ -299,11 +182,11 @@ export function buildProgram(): Command {
       exitCode = outputCommand(clientStateDir(options.stateDir), job, options.run, { raw: options.raw === true });
     });
 
-  withStartOptions(program.command('__watchdog', { hidden: true })).action(async (flags: StartFlags) => {
-    exitCode = await watchdogCommand(startOptions(flags));
+  addDaemonOptions(program.command('__watchdog', { hidden: true })).action(async (flags: OptionValues) => {
+    exitCode = await watchdogCommand(fromFlags(flags));
   });
-  withStartOptions(program.command('__scheduler', { hidden: true })).action(async (flags: StartFlags) => {
-    exitCode = await schedulerCommand(startOptions(flags));
+  addDaemonOptions(program.command('__scheduler', { hidden: true })).action(async (flags: OptionValues) => {
+    exitCode = await schedulerCommand(fromFlags(flags));
   });
 
   for (const command of [program, ...program.commands]) {

@@ -8,39 +8,10 @@ import { prepareStateDir } from '../state-dir/check.js';
 import { runService, type Readiness } from '../daemon/service.js';
 import { runWatchdog } from '../daemon/watchdog.js';
 import { ExitCode, ScheddError } from '../errors.js';
-import { createLog, type Log, type LogLevel } from '../log.js';
-
-export interface StartOptions {
-  crontabPath: string;
-  crontabName: string;
-  stateDir: string;
-  system: boolean;
-  logLevel: LogLevel;
-  /** Human-readable logs; defaults to whether stdout is a terminal. */
-  pretty?: boolean;
-  cleanEnv: boolean;
-  maxConcurrent: number | null;
-  killGraceMs: number;
-  stopGraceMs: number;
-  user?: string;
-  keepRuns?: number;
-  keepDays?: number;
-}
+import { createLog, type Log } from '../log.js';
+import { toArgv, type DaemonConfig } from '../config.js';
 
 const CLI_PATH = fileURLToPath(new URL('../../../bin/schedd.js', import.meta.url));
-
-/** The options again as arguments, every path absolute (the daemon runs in `/`). */
-export function serviceArgs(options: StartOptions): string[] {
-  const args = ['-c', options.crontabPath, '--crontab-name', options.crontabName, '--state-dir', options.stateDir, '--log-level', options.logLevel];
-  args.push('--kill-grace', `${options.killGraceMs}ms`, '--stop-grace', `${options.stopGraceMs}ms`);
-  if (options.system) args.push('--system');
-  if (options.cleanEnv) args.push('--clean-env');
-  if (options.maxConcurrent !== null) args.push('--max-concurrent', String(options.maxConcurrent));
-  if (options.user !== undefined) args.push('--user', options.user);
-  if (options.keepRuns !== undefined) args.push('--keep-runs', String(options.keepRuns));
-  if (options.keepDays !== undefined) args.push('--keep-days', String(options.keepDays));
-  return args;
-}
 
 function flush(log: Log): Promise<void> {
   return new Promise((resolve) => log.flush(() => resolve()));
@@ -60,17 +31,17 @@ function daemonAccount(user: string | undefined): Account | null {
  * path from then on. With --user, privileges are dropped right after (the foreground) or by the
  * watchdog before it opens anything (detached): no root process writes in the user's directory.
  */
-function prepare(options: StartOptions, create: boolean): { options: StartOptions; account: Account | null } {
+function prepare(options: DaemonConfig, create: boolean): { options: DaemonConfig; account: Account | null } {
   const account = daemonAccount(options.user);
   const stateDir = prepareStateDir(options.stateDir, { create, ...(account === null ? {} : { owner: { uid: account.uid, gid: account.gid } }) });
   return { options: { ...options, stateDir }, account };
 }
 
 /** `schedd start`: detached by default; `--foreground` runs the scheduler in this process. */
-export async function startCommand(given: StartOptions & { foreground: boolean }): Promise<number> {
+export async function startCommand(given: DaemonConfig & { foreground: boolean }): Promise<number> {
   const { options, account } = prepare(given, true);
   if (!given.foreground) {
-    const started = await startDetached(CLI_PATH, serviceArgs(options), options.stateDir, account);
+    const started = await startDetached(CLI_PATH, toArgv(options), options.stateDir, account);
     process.stdout.write(`schedd started (pid ${started.pid}); log: ${logPath(options.stateDir)}\n`);
     return ExitCode.ok;
   }
@@ -88,9 +59,9 @@ export async function startCommand(given: StartOptions & { foreground: boolean }
 }
 
 /** Internal: the watchdog process of detached mode (fd 3 is the readiness pipe). */
-export async function watchdogCommand(given: StartOptions): Promise<number> {
+export async function watchdogCommand(given: DaemonConfig): Promise<number> {
   process.umask(0o027);
-  let options: StartOptions;
+  let options: DaemonConfig;
   try {
     const prepared = prepare(given, false);
     // Before the log or anything else is opened: the restarted scheduler is the user's too.
@@ -109,16 +80,16 @@ export async function watchdogCommand(given: StartOptions): Promise<number> {
   }
   const log = createLog({ level: options.logLevel, pretty: false, file: logPath(options.stateDir) });
   try {
-    return await runWatchdog({ stateDir: options.stateDir, log, schedulerArgv: [CLI_PATH, '__scheduler', ...serviceArgs(options)], readyFd: 3 });
+    return await runWatchdog({ stateDir: options.stateDir, log, schedulerArgv: [CLI_PATH, '__scheduler', ...toArgv(options)], readyFd: 3 });
   } finally {
     await flush(log);
   }
 }
 
 /** Internal: the scheduler process of detached mode, a child of the watchdog (already the --user account). */
-export async function schedulerCommand(given: StartOptions): Promise<number> {
+export async function schedulerCommand(given: DaemonConfig): Promise<number> {
   process.umask(0o027);
-  let options: StartOptions;
+  let options: DaemonConfig;
   try {
     options = prepare(given, false).options;
   } catch (error) {

@@ -12,6 +12,7 @@ import { parseCrontab } from '../crontab/parse.js';
 import type { Entry, ParsedCrontab } from '../crontab/types.js';
 import { ScheddError } from '../errors.js';
 import type { Log } from '../log.js';
+import type { DaemonConfig } from '../config.js';
 import { systemClock, type Clock } from '../schedule/clock.js';
 import { Scheduler, stallDetail, type ReloadDiff } from '../schedule/scheduler.js';
 import { systemZone } from '../schedule/zone.js';
@@ -23,23 +24,12 @@ const INCOMPLETE_SETTLE_MS = 200;
 /** How often the daemon notes that it is alive: the start of a downtime is known to this. */
 const HEARTBEAT_MS = 30_000;
 
-export interface DaemonOptions {
-  crontabPath: string;
-  /** The path as the user gave it, for messages. */
-  crontabName: string;
-  stateDir: string;
-  system: boolean;
-  cleanEnv: boolean;
-  maxConcurrent: number | null;
-  killGraceMs: number;
-  stopGraceMs: number;
+/** The daemon's config (less what the process settled before: its log and its account), and what a process supplies at run time. */
+export interface DaemonOptions extends Omit<DaemonConfig, 'logLevel' | 'pretty' | 'user'> {
   log: Log;
   clock?: Clock;
   /** Debounce of file-change events before a reload. */
   watchDebounceMs?: number;
-  /** Run history retention: records kept per job, and at most this many days old. */
-  keepRuns?: number;
-  keepDays?: number;
 }
 
 export interface ReloadOutcome {
