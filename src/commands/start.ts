@@ -80,7 +80,7 @@ export async function watchdogCommand(given: DaemonConfig): Promise<number> {
   }
   const log = createLog({ level: options.logLevel, pretty: false, file: logPath(options.stateDir) });
   try {
-    return await runWatchdog({ stateDir: options.stateDir, log, schedulerArgv: [CLI_PATH, '__scheduler', ...toArgv(options)], readyFd: 3 });
+    return await runWatchdog({ config: options, cliPath: CLI_PATH, log, readyFd: 3 });
   } finally {
     await flush(log);
   }

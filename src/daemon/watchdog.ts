@@ -22,6 +22,7 @@ import { closeSync, rmSync, writeSync } from 'node:fs';
 import { acquireLock, isLocked } from './lock.js';
 import { alreadyRunning, removePidfile, writePidfile } from './pidfile.js';
 import { socketPath } from '../state-dir/paths.js';
+import { toArgv, type DaemonConfig } from '../config.js';
 import type { Log } from '../log.js';
 
 const MAX_BACKOFF_MS = 60_000;
@@ -29,10 +30,10 @@ const CRASH_WINDOW_MS = 60_000;
 const MAX_CRASHES = 5;
 
 export interface WatchdogOptions {
-  stateDir: string;
+  /** The schedulers it starts get this config (as `__scheduler` arguments of the CLI script). */
+  config: DaemonConfig;
+  cliPath: string;
   log: Log;
-  /** The CLI script and the arguments that start a scheduler. */
-  schedulerArgv: string[];
   /** The readiness pipe from `schedd start`. */
   readyFd: number | null;
 }
@@ -40,7 +41,9 @@ export interface WatchdogOptions {
 type ChildMessage = { type: 'ready'; pid: number } | { type: 'failed'; message: string } | { type: 'stop' };
 
 export async function runWatchdog(options: WatchdogOptions): Promise<number> {
-  const { log, stateDir } = options;
+  const { log } = options;
+  const stateDir = options.config.stateDir;
+  const schedulerArgv = [options.cliPath, '__scheduler', ...toArgv(options.config)];
   const report = (message: object): void => {
     if (options.readyFd === null) return;
     try {
@@ -78,7 +81,7 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
   const finished = new Promise<number>((resolve) => {
     const start = (): void => {
       startedAt = Date.now();
-      const scheduler = spawn(process.execPath, options.schedulerArgv, {
+      const scheduler = spawn(process.execPath, schedulerArgv, {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: { ...process.env, SCHEDD_RESTARTS: String(restarts), SCHEDD_PIDFILE_PID: String(process.pid) },
       });
