@@ -65,7 +65,7 @@ export function parseRequest(line: string): Parsed {
   return { ok: true, request };
 }
 
-/** Which request a reply answers: only its id is echoed. */
+/** Which request a reply answers: only its id is echoed (the loose form lets tests spell any request). */
 type Answered = Request | { id?: string | number; cmd: Command };
 
 export function okReply(request: Answered, result: unknown): Reply {
