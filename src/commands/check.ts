@@ -1,4 +1,4 @@
-import { errorCount, formatDiagnostic, loadCrontab } from '../crontab-file.js';
+import { errorCount, formatDiagnostic, loadCrontab } from '../sources/crontab-file.js';
 import { ExitCode } from '../errors.js';
 import { escapeText } from '../terminal.js';
 

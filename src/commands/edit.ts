@@ -4,7 +4,7 @@ import { lstat, mkdir, open, readFile, readlink, realpath, rename, rm, stat, wri
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { errorCount, formatDiagnostic, readCrontabText } from '../crontab-file.js';
+import { errorCount, formatDiagnostic, readCrontabText } from '../sources/crontab-file.js';
 import { parseCrontab } from '../crontab/parse.js';
 import { ExitCode } from '../errors.js';
 import { escapeText } from '../terminal.js';

@@ -1,7 +1,7 @@
 import { call } from '../control/client.js';
 import type { StatusResult } from '../daemon/control-handler.js';
 import { socketPath } from '../daemon/pidfile.js';
-import { errorCount, formatDiagnostic, loadCrontab } from '../crontab-file.js';
+import { errorCount, formatDiagnostic, loadCrontab } from '../sources/crontab-file.js';
 import { ExitCode, ScheddError } from '../errors.js';
 import { formatLocal, formatSpan, formatTable } from '../format.js';
 import { jobView, lastRunView, type JobView } from '../job-view.js';

@@ -1,10 +1,10 @@
 import { constants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ScheddError } from './errors.js';
-import { parseCrontab } from './crontab/parse.js';
-import type { Diagnostic, ParseOptions, ParsedCrontab } from './crontab/types.js';
-import { unsafeWalk } from './safe-path.js';
+import { ScheddError } from '../errors.js';
+import { parseCrontab } from '../crontab/parse.js';
+import type { Diagnostic, ParseOptions, ParsedCrontab } from '../crontab/types.js';
+import { unsafeWalk } from '../safe-path.js';
 
 /**
  * The largest crontab read. The bench's 100,000-job crontab is about 13 MiB; a file past this
