@@ -2,7 +2,7 @@ import type { Log } from '../log.js';
 import { readCrontabText } from './crontab-file.js';
 import { loadJobSet } from './load.js';
 import { mergeJobSets } from './merge.js';
-import type { JobSource, LoadedJobs } from './types.js';
+import type { JobSet, JobSource, LoadedJobs } from './types.js';
 import { validateJobSet, type ValidateOptions } from './validate.js';
 import { watchCrontab } from './watch.js';
 
@@ -35,7 +35,7 @@ export class JobSources {
 
   /** The first load (start): each source read once; throws when one cannot be read or trusted. */
   async load(validate: ValidateOptions = {}): Promise<LoadedJobs> {
-    const sets = [];
+    const sets: JobSet[] = [];
     for (const source of this.list) sets.push(await loadJobSet(source, validate));
     return mergeJobSets(sets);
   }
