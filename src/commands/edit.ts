@@ -4,8 +4,9 @@ import { lstat, mkdir, open, readFile, readlink, realpath, rename, rm, stat, wri
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { errorCount, formatDiagnostic, readCrontabText } from '../crontab-file.js';
-import { parseCrontab } from '../crontab/parse.js';
+import { formatDiagnostic, readCrontabText } from '../sources/crontab-file.js';
+import { crontabSource } from '../sources/load.js';
+import { validateJobSet } from '../sources/validate.js';
 import { ExitCode } from '../errors.js';
 import { escapeText } from '../terminal.js';
 
@@ -63,9 +64,10 @@ export async function editCommand(options: EditOptions): Promise<number> {
       output.write(`schedd: no changes made to ${name}\n`);
       return ExitCode.ok;
     }
-    const parsed = parseCrontab(text, { system: options.system });
-    for (const d of parsed.diagnostics) errors.write(`${escapeText(formatDiagnostic(name, d))}\n`);
-    if (errorCount(parsed) === 0) {
+    // What start would refuse (an unknown user, too) is not installed: the same validation.
+    const set = validateJobSet(text, crontabSource(options.crontabPath, name, options.system));
+    for (const d of set.problems) errors.write(`${escapeText(formatDiagnostic(name, d))}\n`);
+    if (set.errorCount === 0) {
       try {
         await installAtomically(target, text);
       } catch (error) {
@@ -74,7 +76,7 @@ export async function editCommand(options: EditOptions): Promise<number> {
         return ExitCode.failure;
       }
       await rm(editPath, { force: true });
-      const jobs = parsed.entries.length;
+      const jobs = set.entries.length;
       output.write(`schedd: installed ${name} (${jobs} ${jobs === 1 ? 'job' : 'jobs'})\n`);
       return ExitCode.ok;
     }

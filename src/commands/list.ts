@@ -1,6 +1,6 @@
 import { call } from '../control/client.js';
 import { socketPath } from '../state-dir/paths.js';
-import { errorCount, formatDiagnostic, loadCrontab } from '../crontab-file.js';
+import { crontabSource, loadJobSet } from '../sources/load.js';
 import { ExitCode, ScheddError } from '../errors.js';
 import { formatLocal, formatSpan, formatTable } from '../format.js';
 import { jobView, lastRunView, type JobView } from '../job-view.js';
@@ -36,17 +36,15 @@ async function fromDaemon(stateDir: string, file: string | null): Promise<JobVie
 export async function listCommand(file: string, displayName: string, options: ListOptions & { named: boolean }, nowMs: number): Promise<number> {
   let views = await fromDaemon(options.stateDir, options.named ? file : null);
   if (views === null) {
-    const parsed = await loadCrontab(file, { system: options.system === true }, displayName);
-    if (errorCount(parsed) > 0) {
-      const lines = parsed.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(displayName, d));
-      throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${lines.join('\n')}\n${displayName}: invalid, run 'schedd check' for details`);
-    }
+    // What start would refuse is refused here too (the same loadJobSet).
+    const set = await loadJobSet(crontabSource(file, displayName, options.system === true));
+    if (set.errorCount > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${set.errors.join('\n')}\n${displayName}: invalid, run 'schedd check' for details`);
     const zone = systemZone();
     // No daemon: the last runs still come from the history, if there is one.
     const store = openHistory(options.stateDir);
     const recorded = store !== null && store.crontab() === file ? store.lastRuns() : null;
     store?.close();
-    views = parsed.entries.map((entry) => {
+    views = set.entries.map((entry) => {
       const { nextMs: _, ...view } = jobView(entry, nowMs, entry.zone ?? zone);
       if (recorded === null) return view;
       return { ...view, lastRun: lastRunView(recorded.get(entry.id)) };

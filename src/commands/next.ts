@@ -1,5 +1,5 @@
 import { parseSchedule } from '../crontab/schedule-expr.js';
-import { formatDiagnostic } from '../crontab-file.js';
+import { formatDiagnostic } from '../sources/crontab-file.js';
 import { ExitCode, usageError } from '../errors.js';
 import { nextFires } from '../schedule/next-fire.js';
 import { formatInstant, isValidZone, offsetAt, systemZone } from '../schedule/zone.js';

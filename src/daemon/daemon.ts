@@ -1,25 +1,21 @@
-import { lookupAccount, safeUserName, type Account } from '../accounts.js';
+import type { Account } from '../accounts.js';
 import { findMissed, markLostRuns, planCatchUp } from './recovery.js';
 import { historyPath } from '../state-dir/paths.js';
 import { SafeStore } from '../store/safe-store.js';
 import { DEFAULT_KEEP_RUNS, SqliteStore } from '../store/sqlite-store.js';
-import { dirname, resolve } from 'node:path';
 import { claimBoot, currentBootId } from './boot.js';
 import { Dispatcher, type FireResult, type LastRun, type RunningInfo } from './dispatcher.js';
-import { watchCrontab } from './watch.js';
-import { errorCount, firstErrors, formatDiagnostic, LOGGED_ERRORS, readCrontabText } from '../crontab-file.js';
-import { parseCrontab } from '../crontab/parse.js';
-import type { Entry, ParsedCrontab } from '../crontab/types.js';
+import { firstErrors, formatDiagnostic, LOGGED_ERRORS } from '../sources/crontab-file.js';
+import { JobSources } from '../sources/job-sources.js';
+import { crontabSource } from '../sources/load.js';
+import type { JobSource, LoadedJobs } from '../sources/types.js';
+import type { Entry } from '../crontab/types.js';
 import { ScheddError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { DaemonConfig } from '../config.js';
 import { systemClock, type Clock } from '../schedule/clock.js';
 import { Scheduler, stallDetail, type ReloadDiff } from '../schedule/scheduler.js';
 import { systemZone } from '../schedule/zone.js';
-
-/** How long a crontab that looks cut short (empty, or no final newline) is left to settle. */
-const INCOMPLETE_SETTLE_MS = 200;
-
 
 /** How often the daemon notes that it is alive: the start of a downtime is known to this. */
 const HEARTBEAT_MS = 30_000;
@@ -63,8 +59,7 @@ export class Daemon {
   lastChange: AppliedReload | null = null;
   private readonly scheduler: Scheduler;
   private readonly dispatcher: Dispatcher;
-  private text = '';
-  private watcher: { close(): void } | null = null;
+  private readonly jobSources: JobSources;
   private stopping: Promise<void> | null = null;
   private hurry: (() => void) | null = null;
   private reloading: Promise<ReloadOutcome> = Promise.resolve({ at: 0, ok: true, errors: [] });
@@ -76,6 +71,7 @@ export class Daemon {
 
   constructor(private readonly options: DaemonOptions) {
     const log = options.log;
+    this.jobSources = new JobSources([crontabSource(options.crontabPath, options.crontabName, options.system)], { log, watchDebounceMs: options.watchDebounceMs ?? 50 });
     this.store = new SafeStore(() => new SqliteStore(historyPath(options.stateDir), { keepRuns: options.keepRuns ?? DEFAULT_KEEP_RUNS, ...(options.keepDays === undefined ? {} : { keepDays: options.keepDays }) }), log);
     this.dispatcher = new Dispatcher({ log, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts, recorder: this.store });
     this.scheduler = new Scheduler(options.clock ?? systemClock, this.defaultZone, {
@@ -104,30 +100,29 @@ export class Daemon {
   async start(): Promise<void> {
     // The state directory was made and checked before (prepareStateDir), as the user we run as.
     const { log, crontabName } = this.options;
-    this.text = await readCrontabText(this.options.crontabPath, crontabName);
+    const jobs = await this.jobSources.load({ knownAccounts: this.accounts });
     // A stop (SIGTERM) may have come while the file was read: then start nothing.
     if (this.stopping !== null) return;
-    const parsed = this.parse(this.text);
-    const { errors, total } = this.errors(parsed);
-    if (total > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${firstErrors(errors, total).join('\n')}\n${crontabName}: invalid, schedd did not start`);
+    if (jobs.errorCount > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${firstErrors(jobs.errors, jobs.errorCount).join('\n')}\n${crontabName}: invalid, schedd did not start`);
+    this.apply(jobs);
     // What happened while schedd was down, from the history: lost runs, missed slots.
     markLostRuns(this.store, log);
     const lastSlots = this.store.lastSlots();
     const startedAt = Date.now();
-    const missed = findMissed(parsed.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, this.store.lastHeartbeat(), startedAt);
+    const missed = findMissed(jobs.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, this.store.lastHeartbeat(), startedAt);
     // Slots after startedAt fire (late if need be); the ones before it were just reported missed.
-    this.scheduler.update(parsed.entries, lastSlots, startedAt);
+    this.scheduler.update(jobs.entries, lastSlots, startedAt);
     this.store.heartbeat(startedAt);
     this.store.setCrontab(this.options.crontabPath);
     this.heartbeat = setInterval(() => this.store.heartbeat(Date.now()), HEARTBEAT_MS);
     this.heartbeat.unref();
     this.lastReload = { at: Date.now(), ok: true, errors: [] };
-    this.watcher = watchCrontab(this.options.crontabPath, this.options.watchDebounceMs ?? 50, () => void this.reload('file changed'), (error) => log.error({ err: error }, 'cannot watch the crontab; reload with SIGHUP'));
+    this.jobSources.watch(() => void this.reload('file changed'));
     this.scheduler.start();
     log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, daemonPid: process.pid }, 'schedd started');
     for (const { entry, slots } of planCatchUp(this.store, log, missed)) this.dispatcher.catchUp(entry, slots);
     if (this.stopping !== null) return;
-    await this.runRebootJobs(parsed);
+    await this.runRebootJobs(jobs.entries);
   }
 
   /** Re-reads the crontab; an invalid file keeps the current schedule. Reloads never overlap. */
@@ -147,52 +142,33 @@ export class Daemon {
     const { log, crontabName } = this.options;
     const at = Date.now();
     if (this.stopping !== null) return { at, ok: false, errors: ['schedd is stopping'] };
-    let text: string;
+    let jobs: LoadedJobs | null;
     try {
-      text = await this.readSettled(source);
+      jobs = await this.jobSources.reload(source, { knownAccounts: this.accounts });
     } catch (error) {
       const message = (error as Error).message;
       log.error({ reason: source, errors: [message] }, 'reload failed: keeping the current schedule');
       return (this.lastReload = { at, ok: false, errors: [message] });
     }
-    if (text === this.text) {
+    if (jobs === null) {
       if (source !== 'file changed') log.info({ reason: source }, 'crontab unchanged');
       return { at, ok: true, errors: [], unchanged: true, ...(this.lastChange === null ? {} : { lastChange: this.lastChange }) };
     }
-    const parsed = this.parse(text);
-    const { errors: all, total } = this.errors(parsed);
+    const total = jobs.errorCount;
     if (total > 0) {
       // The first errors each get a record, the rest a count: a file of 200,000 errors must not
       // write 200,000 records per rejected reload.
-      const errors = firstErrors(all, total);
+      const errors = firstErrors(jobs.errors, total);
       for (const error of errors) log.error({ reason: source }, `reload rejected: ${error}`);
       log.error({ reason: source, errors, count: total }, `reload rejected: ${crontabName} has ${total} error${total === 1 ? '' : 's'}; keeping the current schedule`);
       return (this.lastReload = { at, ok: false, errors, ...(total > LOGGED_ERRORS ? { errorCount: total } : {}) });
     }
-    this.text = text;
-    const diff = this.scheduler.update(parsed.entries);
+    this.apply(jobs);
+    const diff = this.scheduler.update(jobs.entries);
     for (const id of diff.removed) this.dispatcher.forget(id);
     log.info({ reason: source, added: diff.added, changed: diff.changed, removed: diff.removed, unchanged: diff.unchanged, jobs: this.scheduler.size }, 'crontab reloaded');
     this.lastChange = { at, reason: source, diff };
     return (this.lastReload = { at, ok: true, errors: [], diff });
-  }
-
-  /**
-   * The crontab's text, read again while it looks cut short: a file rewritten in place is empty
-   * (or ends mid-line) between the writer's truncate and its write, and applying that read would
-   * drop every job until the next reload. Two reads that agree, INCOMPLETE_SETTLE_MS apart, are
-   * taken as meant (an emptied crontab is applied, a little later).
-   */
-  private async readSettled(source: string): Promise<string> {
-    let text = await readCrontabText(this.options.crontabPath, this.options.crontabName);
-    for (let tries = 0; tries < 5 && text !== this.text && (text === '' || !text.endsWith('\n')); tries++) {
-      this.options.log.info({ reason: source, delayMs: INCOMPLETE_SETTLE_MS }, `crontab looks incomplete (${text === '' ? 'empty' : 'no final newline'}); reading it again`);
-      await new Promise((resolve) => setTimeout(resolve, INCOMPLETE_SETTLE_MS));
-      const again = await readCrontabText(this.options.crontabPath, this.options.crontabName);
-      if (again === text) break;
-      text = again;
-    }
-    return text;
   }
 
   /**
@@ -211,7 +187,7 @@ export class Daemon {
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     this.heartbeat = null;
     this.store.heartbeat(Date.now());
-    this.watcher?.close();
+    this.jobSources.close();
     this.dispatcher.close();
     const running = this.dispatcher.running().length;
     log.info({ reason, running }, running > 0 ? `stopping: waiting up to ${Math.round(stopGraceMs / 1000)} s for ${running} running job${running === 1 ? '' : 's'}` : 'stopping');
@@ -260,49 +236,26 @@ export class Daemon {
     return [...this.scheduler.all()].map((job) => ({ entry: job.entry, zone: job.zone, running: this.dispatcher.isActive(job.id), lastRun: this.dispatcher.lastRun(job.id) }));
   }
 
-  private parse(text: string): ParsedCrontab {
-    const parsed = parseCrontab(text, { system: this.options.system });
-    const folder = dirname(this.options.crontabPath);
-    for (const entry of parsed.entries) {
-      if (entry.options.cwd !== undefined) entry.options.cwd = resolve(folder, entry.options.cwd);
-    }
-    return parsed;
+  /** The job sources the daemon runs (today the one crontab). */
+  get sources(): readonly JobSource[] {
+    return this.jobSources.list;
   }
 
   /**
-   * The file's errors as lines (the ones the parser kept) and their total. Whether the file
-   * itself may be trusted (owner, mode, directories) was settled when it was read, from the
-   * descriptor it was read from (readCrontabText).
+   * Jobs about to be scheduled: their accounts are kept for runs, the warnings that only this
+   * machine shows (a missing cwd) are logged, and their texts become the ones reloads compare.
    */
-  private errors(parsed: ParsedCrontab): { errors: string[]; total: number } {
-    const errors = parsed.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(this.options.crontabName, d));
-    const accounts = this.accountErrors(parsed);
-    return { errors: [...errors, ...accounts], total: errorCount(parsed) + accounts.length };
-  }
-
-  /** Jobs for other users need root and users that exist; their accounts are kept for runs. */
-  private accountErrors(parsed: ParsedCrontab): string[] {
-    const errors: string[] = [];
-    const root = process.getuid?.() === 0;
-    for (const entry of parsed.entries) {
-      const name = entry.user ?? entry.options.user;
-      if (name === undefined) continue;
-      const where = `${this.options.crontabName}:${entry.line}:${entry.userCol ?? 1}`;
-      if (!root) {
-        // Running every job as schedd's own user is what a user crontab means.
-        if (name === safeUserName()) continue;
-        errors.push(`${where}: cannot run jobs as '${name}': schedd is not running as root (expected no user, or start schedd as root)`);
-        continue;
-      }
-      const account = this.accounts.get(name) ?? lookupAccount(name);
-      if (account === null) errors.push(`${where}: unknown user '${name}' (expected an account on this machine)`);
-      else this.accounts.set(name, account);
+  private apply(jobs: LoadedJobs): void {
+    for (const [name, account] of jobs.accounts) this.accounts.set(name, account);
+    for (const set of jobs.sets) {
+      const warnings = set.problems.filter((p) => p.machine && p.severity === 'warning');
+      for (const warning of warnings.slice(0, LOGGED_ERRORS)) this.options.log.warn({ crontab: set.source.path }, formatDiagnostic(set.source.name, warning));
     }
-    return errors;
+    this.jobSources.applied(jobs);
   }
 
-  private async runRebootJobs(parsed: ParsedCrontab): Promise<void> {
-    const reboot = parsed.entries.filter((entry) => entry.schedule.kind === 'reboot');
+  private async runRebootJobs(entries: readonly Entry[]): Promise<void> {
+    const reboot = entries.filter((entry) => entry.schedule.kind === 'reboot');
     if (reboot.length === 0) return;
     const bootId = currentBootId();
     if (this.stopping !== null) return;

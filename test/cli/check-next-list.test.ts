@@ -97,4 +97,13 @@ describe('schedd list', () => {
     assert.equal(result.code, 1);
     assert.equal(result.stderr, "schedd: broken:1:9: invalid day-of-week '9' (expected 0-7 or a name sun-sat)\nbroken: invalid, run 'schedd check' for details\n");
   });
+
+  it('refuses what start refuses, as check does: a job for a user that does not exist', async () => {
+    tmp.write('ghost', '# schedd: user=sdtnosuchuser\n@daily true\n');
+    const result = await runCli(['list', '-c', 'ghost'], { cwd: tmp.dir });
+    const error = process.getuid?.() === 0
+      ? "ghost:2:1: unknown user 'sdtnosuchuser' (expected an account on this machine)"
+      : "ghost:2:1: cannot run jobs as 'sdtnosuchuser': schedd is not running as root (expected no user, or start schedd as root)";
+    assert.deepEqual([result.code, result.stderr], [1, `schedd: ${error}\nghost: invalid, run 'schedd check' for details\n`]);
+  });
 });

@@ -112,6 +112,18 @@ describe('schedd edit', () => {
     assert.deepEqual(readdirSync(dirname(path)), ['crontab']);
   });
 
+  it('refuses what start refuses: a job for a user that does not exist is not installed', async () => {
+    const path = crontab(ORIGINAL);
+    const result = await edit(path, script(['# schedd: user=sdtnosuchuser\n@daily /bin/true\n']).editor, 'n\n');
+    assert.equal(result.code, 1);
+    const kept = keptEditFile(result.stderr);
+    const error = process.getuid?.() === 0
+      ? "crontab:2:1: unknown user 'sdtnosuchuser' (expected an account on this machine)"
+      : "crontab:2:1: cannot run jobs as 'sdtnosuchuser': schedd is not running as root (expected no user, or start schedd as root)";
+    assert.equal(result.stderr, `${error}\nschedd: crontab not installed; your edits are in ${kept}\n`);
+    assert.equal(readFileSync(path, 'utf8'), ORIGINAL);
+  });
+
   it('asks again after an answer it does not understand, and gives up at the end of input', async () => {
     const path = crontab(ORIGINAL);
     const result = await edit(path, script([INVALID]).editor, 'maybe\n');

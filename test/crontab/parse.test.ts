@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDiagnostic } from '../../src/crontab-file.js';
+import { formatDiagnostic } from '../../src/sources/crontab-file.js';
 import { parseCrontab } from '../../src/crontab/parse.js';
 
 function errors(text: string, system = false): string[] {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
+import { validateJobSet } from '../../src/sources/validate.js';
 import { runCli } from '../helpers/cli.js';
 import { killAllDaemons, poll, workspace } from '../helpers/daemon.js';
 import { generateCrontab } from './bad-input-corpus.js';
@@ -56,7 +57,11 @@ test(`bad input: ${CLI_SAMPLE} of them through \`schedd check\`: exit code and o
     const path = ws.write(`crontab-${index}`, generateCrontab(seed, index));
     // What the CLI reads (invalid UTF-16 became U+FFFD on the way to the file).
     const text = readFileSync(path, 'utf8');
-    const expected = checkParse(text, false);
+    const parsed = checkParse(text, false);
+    // check adds what only this machine tells (users, cwd= directories): the same validation as start.
+    const machine = validateJobSet(text, { id: '', path, name: path, system: false }).problems.filter((p) => p.machine);
+    const machineErrors = machine.filter((p) => p.severity === 'error').length;
+    const expected = { errors: parsed.errors + machineErrors, warnings: parsed.warnings + machine.length - machineErrors, entries: parsed.entries };
     const result = await runCli(['check', path]);
     const stderr = result.stderr.split('\n').filter((line) => line !== '');
     try {

@@ -1,10 +1,9 @@
 import { constants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ScheddError } from './errors.js';
-import { parseCrontab } from './crontab/parse.js';
-import type { Diagnostic, ParseOptions, ParsedCrontab } from './crontab/types.js';
-import { unsafeWalk } from './safe-path.js';
+import { ScheddError } from '../errors.js';
+import type { Diagnostic, ParsedCrontab } from '../crontab/types.js';
+import { unsafeWalk } from '../safe-path.js';
 
 /**
  * The largest crontab read. The bench's 100,000-job crontab is about 13 MiB; a file past this
@@ -118,10 +117,6 @@ function unreadable(path: string, error: unknown): ScheddError {
           ? 'is a directory, not a crontab file'
           : (error as Error).message;
   return new ScheddError('SCHEDD_CRONTAB_UNREADABLE', `cannot read crontab ${path}: ${why}`, { cause: error });
-}
-
-export async function loadCrontab(path: string, options: ParseOptions = {}, name = path): Promise<ParsedCrontab> {
-  return parseCrontab(await readCrontabText(path, name), options);
 }
 
 /** `FILE:LINE:COL: message (expected ...)`, with `warning: ` before warnings. */

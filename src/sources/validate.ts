@@ -1,0 +1,112 @@
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { lookupAccount, safeUserName, type Account } from '../accounts.js';
+import { parseCrontab } from '../crontab/parse.js';
+import type { Diagnostic } from '../crontab/types.js';
+import { errorCount, formatDiagnostic } from './crontab-file.js';
+import type { JobSet, JobSource, Problem } from './types.js';
+
+/**
+ * The one validation of a job source, for start, reload, check, list and edit alike, so that
+ * `check` refuses exactly what `start` refuses: the parser's diagnostics, then what only this
+ * machine can tell. Whether the file itself may be trusted (owner, mode, directories) is judged
+ * when it is read, from the descriptor it is read from (readCrontabText).
+ *
+ * - Jobs for other users need root, and users that exist (their accounts are returned: runs
+ *   use them).
+ * - A cwd is resolved against the file's folder here, once, when the entries are made.
+ * - A cwd that is missing (or not a directory) is a warning, not an error: the directory may
+ *   come later (a mount), and until then each run is reported as one that could not start.
+ */
+
+export interface ValidateOptions {
+  /**
+   * Accounts from earlier loads, looked up again only when missing: a running daemon keeps the
+   * account it first resolved for a user.
+   */
+  knownAccounts?: ReadonlyMap<string, Account>;
+  /** The rest are for tests: how users are looked up, whether we run as root, and as whom. */
+  lookup?: (name: string) => Account | null;
+  root?: boolean;
+  selfName?: string;
+}
+
+export function validateJobSet(text: string, source: JobSource, options: ValidateOptions = {}): JobSet {
+  const parsed = parseCrontab(text, { system: source.system });
+  const lookup = options.lookup ?? lookupAccount;
+  const root = options.root ?? process.getuid?.() === 0;
+  const folder = dirname(source.path);
+  const own: Problem[] = [];
+  const accounts = new Map<string, Account>();
+  // One lookup (a getent) and one stat per name or path, however many entries share it.
+  const unknown = new Set<string>();
+  const cwdKinds = new Map<string, 'directory' | 'missing' | 'file'>();
+  let self: string | undefined;
+  for (const entry of parsed.entries) {
+    if (source.id !== '') entry.id = `${source.id}:${entry.id}`;
+    const name = entry.user ?? entry.options.user;
+    if (name !== undefined) {
+      const at = { line: entry.line, col: entry.userCol ?? 1, severity: 'error', machine: true } as const;
+      if (!root) {
+        // Running every job as schedd's own user is what a user crontab means.
+        self ??= options.selfName ?? safeUserName();
+        if (name !== self) own.push({ ...at, message: `cannot run jobs as '${name}': schedd is not running as root`, expected: 'no user, or start schedd as root' });
+      } else {
+        const account = accounts.get(name) ?? options.knownAccounts?.get(name) ?? (unknown.has(name) ? null : lookup(name));
+        if (account === null) {
+          unknown.add(name);
+          own.push({ ...at, message: `unknown user '${name}'`, expected: 'an account on this machine' });
+        } else accounts.set(name, account);
+      }
+    }
+    const cwd = entry.options.cwd;
+    if (cwd !== undefined) {
+      const resolved = resolve(folder, cwd);
+      // A copy: the options object is the parser's, and is not ours to rewrite.
+      entry.options = { ...entry.options, cwd: resolved };
+      let kind = cwdKinds.get(resolved);
+      if (kind === undefined) cwdKinds.set(resolved, (kind = pathKind(resolved)));
+      if (kind !== 'directory') {
+        const what = kind === 'missing' ? 'does not exist (runs fail to start until it does)' : 'is not a directory (runs fail to start until it is one)';
+        own.push({ line: entry.line, col: 1, severity: 'warning', machine: true, message: `cwd ${resolved} ${what}` });
+      }
+    }
+  }
+  const problems = mergeByPlace(parsed.diagnostics, own);
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  for (const problem of problems) (problem.severity === 'error' ? errors : warnings).push(formatDiagnostic(source.name, problem));
+  const ownErrors = own.filter((p) => p.severity === 'error').length;
+  const parserWarnings = parsed.diagnostics.length - (errorCount(parsed) - (parsed.omitted?.errors ?? 0)) + (parsed.omitted?.warnings ?? 0);
+  return {
+    source,
+    entries: parsed.entries,
+    problems,
+    errors,
+    errorCount: errorCount(parsed) + ownErrors,
+    warnings,
+    warningCount: parserWarnings + own.length - ownErrors,
+    text,
+    accounts,
+  };
+}
+
+function pathKind(path: string): 'directory' | 'missing' | 'file' {
+  try {
+    return statSync(path).isDirectory() ? 'directory' : 'file';
+  } catch {
+    return 'missing';
+  }
+}
+
+/** The parser's diagnostics (sorted) and ours (in entry order) as one list in file order. */
+function mergeByPlace(parsed: readonly Diagnostic[], own: readonly Problem[]): Problem[] {
+  const merged: Problem[] = [];
+  let j = 0;
+  for (const d of parsed) {
+    while (j < own.length && (own[j]!.line < d.line || (own[j]!.line === d.line && own[j]!.col < d.col))) merged.push(own[j++]!);
+    merged.push({ ...d, machine: false });
+  }
+  while (j < own.length) merged.push(own[j++]!);
+  return merged;
+}
