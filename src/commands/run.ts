@@ -1,5 +1,5 @@
 import { call } from '../control/client.js';
-import type { FireResult } from '../daemon/dispatcher.js';
+import type { FireResult } from '../dispatch/dispatcher.js';
 import { socketPath } from '../daemon/pidfile.js';
 import { ExitCode } from '../errors.js';
 import { escapeText } from '../terminal.js';

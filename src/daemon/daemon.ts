@@ -1,11 +1,11 @@
 import { lookupAccount, safeUserName, type Account } from '../accounts.js';
-import { findMissed, markLostRuns, planCatchUp } from './recovery.js';
+import { findMissed, markLostRuns, planCatchUp } from '../dispatch/recovery.js';
 import { historyPath } from './pidfile.js';
 import { SafeStore } from '../store/safe-store.js';
 import { DEFAULT_KEEP_RUNS, SqliteStore } from '../store/sqlite-store.js';
 import { dirname, resolve } from 'node:path';
 import { claimBoot, currentBootId } from './boot.js';
-import { Dispatcher, type FireResult, type LastRun, type RunningInfo } from './dispatcher.js';
+import { Dispatcher, type FireResult, type LastRun, type RunningInfo } from '../dispatch/dispatcher.js';
 import { watchCrontab } from './watch.js';
 import { errorCount, firstErrors, formatDiagnostic, LOGGED_ERRORS, readCrontabText } from '../crontab-file.js';
 import { parseCrontab } from '../crontab/parse.js';
