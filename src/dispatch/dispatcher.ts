@@ -2,35 +2,67 @@
  * How this works.
  *
  * The scheduler says "job J's slot S is due"; the dispatcher decides what that means for
- * processes. Each slot that is not skipped becomes a Run, which lives from the moment it is
- * accepted until its last attempt ends:
+ * processes. Each slot that is not skipped becomes a Run (run.ts), known by its run id; what it
+ * stands for (a slot, `schedd run`, a catch-up, @reboot) is its trigger. A Run lives from the
+ * moment it is accepted until its last attempt ends:
  *
- *   jitter wait -> (waiting for a free place under --max-concurrent) -> running
+ *   claiming -> jitter wait -> (waiting for a free place under --max-concurrent) -> running
  *     -> finished, or -> retry wait -> running -> ...
  *
- * A job is *active* while any of its Runs exists. A slot that comes while the job is active
- * meets its overlap policy: skip (the default: logged and dropped), allow (a second Run),
- * queue (kept as the one waiting Run, started when the job goes idle; a further slot is
- * skipped), replace (active Runs are stopped, and the new one starts once they have exited).
+ * Claiming: the run's slot is claimed in the history (awaited: the history knows the slot
+ * before the job runs, and is never run twice after a crash). A lost claim is not run (a
+ * skip); an unrecorded one (the history is down) runs anyway unless the `unrecorded` policy
+ * says skip. A stop or a forget while the claim is pending cancels the run: it never starts.
  *
- * Timers owned here: one per Run for its jitter or retry wait. The process itself (timeout,
- * SIGTERM -> SIGKILL) is the runner's. Processes a finished run left in its group are not part
- * of any Run (the job is idle): Leftovers tracks them until the job's timeout or schedd's stop. Nothing here throws at the daemon: a job that cannot
- * start is a Run that ends with outcome 'error'.
+ * A job is *active* while any of its Runs exists. A slot that comes while the job is active
+ * meets its overlap policy (overlap.ts): skip (the default: reported and dropped), allow (a
+ * second Run), queue (kept as the one waiting Run, started when the job goes idle; a further
+ * slot is skipped), replace (active Runs are stopped, and the new one starts once they have
+ * exited). A process may be started ahead of its slot and held at a gate (prepared.ts); the
+ * cap counts held processes too (admission.ts). Retries (retry.ts) are decided once, when an
+ * attempt ends, and carried on the finished event.
+ *
+ * Timers owned here: one per Run for its jitter or retry wait, on the injected Clock. The
+ * process itself (timeout, SIGTERM -> SIGKILL) is the runner's, started by the injected
+ * spawner (spawn-run.ts). Everything that happens to runs is a run event (events/): the
+ * history, the log and the last-run view are subscribers. Processes a finished run left in its
+ * group are not part of any Run (the job is idle): Leftovers tracks them until the job's
+ * timeout or schedd's stop. Nothing here throws at the daemon: a job that cannot start is a Run
+ * that ends with outcome 'error'.
  */
 import { hostname } from 'node:os';
-import { groupIds, newRunId, jobProcess, stableJitterMs } from './job-env.js';
-import type { Entry } from '../crontab/types.js';
-import type { LastRunView } from '../job-view.js';
-import type { Log } from '../log.js';
-import { hasSetpriv, startRun, type RunHandle, type RunResult, type RunSpec } from '../runner/index.js';
-import { formatDuration } from '../crontab/duration.js';
-import { Leftovers } from './leftovers.js';
 import type { Account } from '../accounts.js';
-import type { RunStore } from '../store/types.js';
+import type { Entry } from '../crontab/types.js';
+import type { RunEvents, Trigger } from '../events/run-events.js';
+import type { Log } from '../log.js';
+import { startRun, type RunHandle, type RunResult } from '../runner/index.js';
+import type { Clock } from '../schedule/clock.js';
+import type { ClaimResult, FinishedRun, RunStore } from '../store/types.js';
+import { Admission } from './admission.js';
+import { newRunId, stableJitterMs } from './job-env.js';
+import { Leftovers } from './leftovers.js';
+import { decideOverlap } from './overlap.js';
+import { PreparedRuns, type Prepared } from './prepared.js';
+import { retryAfter } from './retry.js';
+import type { Pending, Run, RunningInfo } from './run.js';
+import { RunSpawner, type Spawner } from './spawn-run.js';
+
+export type { RunningInfo } from './run.js';
+
+/** What a run whose claim comes back 'unrecorded' (the history is down) does. */
+export type UnrecordedPolicy = 'run-anyway' | 'skip';
+/** Jobs keep firing when the history is broken (a failing disk must not stop cron). */
+export const DEFAULT_UNRECORDED_POLICY: UnrecordedPolicy = 'run-anyway';
 
 export interface DispatcherOptions {
   log: Log;
+  events: RunEvents;
+  /** Where a run's slot is claimed, before its process runs. */
+  store: Pick<RunStore, 'claim'>;
+  clock: Clock;
+  /** Starts a run's process: startRun unless a test fakes it. */
+  spawner?: Spawner;
+  unrecorded?: UnrecordedPolicy;
   killGraceMs: number;
   /** Cap on runs executing at once across all jobs; null for none. */
   maxConcurrent: number | null;
@@ -39,11 +71,9 @@ export interface DispatcherOptions {
   baseEnv: NodeJS.ProcessEnv;
   /** Accounts of the users jobs run as (system crontab or `user=`), resolved by the daemon. */
   accounts: ReadonlyMap<string, Account>;
-  /** Where runs are recorded (the run history); nothing is recorded without it. */
-  recorder?: Recorder;
+  /** For the stable jitter of each job; this machine's name unless a test says. */
+  host?: string;
 }
-
-export type Recorder = Pick<RunStore, 'claim' | 'started' | 'finished' | 'retrying' | 'cancelled' | 'notRun'>;
 
 export interface FireResult {
   status: 'started' | 'skipped' | 'queued' | 'replacing';
@@ -51,73 +81,40 @@ export interface FireResult {
   reason?: string;
 }
 
-export interface LastRun extends LastRunView {
-  run: string;
-}
-
-export interface RunningInfo {
-  job: string;
-  run: string;
-  pid: number | null;
-  startedAt: number;
-}
-
-interface Run {
-  id: string;
-  entry: Entry;
-  scheduledAt: number;
-  attempt: number;
-  handle: RunHandle | null;
-  timer: NodeJS.Timeout | null;
-  cancelled: boolean;
-  /** Stopped because schedd is stopping: recorded as interrupted. */
-  interrupted: boolean;
-}
-
-/** A process started ahead of a slot and held at its gate (see SchedulerListener.prepare). */
-interface Prepared {
-  entry: Entry;
-  scheduledAt: number;
-  runId: string;
-  handle: RunHandle;
-  dead: boolean;
-}
-
 interface JobRuntime {
   active: Set<Run>;
   /** overlap=queue: the one slot waiting for the job to go idle. */
-  queued: { entry: Entry; scheduledAt: number } | null;
+  queued: Pending | null;
   /** overlap=replace: the slot to start once the stopped runs have exited. */
-  replacement: { entry: Entry; scheduledAt: number } | null;
+  replacement: Pending | null;
   /** catchup=all: missed slots still to run, oldest first, one after another. */
-  backlog: { entry: Entry; scheduledAt: number }[];
+  backlog: Pending[];
 }
-
-/** The first retry waits 1 s; each further one twice as long, up to 10 minutes. */
-const RETRY_BASE_MS = 1000;
-const MAX_RETRY_DELAY_MS = 10 * 60_000;
 
 export class Dispatcher {
   private readonly jobs = new Map<string, JobRuntime>();
-  private readonly waiting: Run[] = [];
-  private readonly executing = new Set<Run>();
-  private readonly host = hostname();
+  private readonly admission: Admission;
+  private readonly prepared = new PreparedRuns();
   private readonly idleWaiters: (() => void)[] = [];
-  private readonly prepared = new Map<string, Prepared>();
-  private readonly lastRuns = new Map<string, LastRun>();
-  /**
-   * The environment schedd was started with, copied once: enumerating process.env costs about
-   * 20 microseconds, on the spawn path of every job. Copied at the first run, after any
-   * privilege drop has set HOME and USER.
-   */
-  private baseEnv: Record<string, string> | null = null;
-  private closed = false;
-  /** Without setpriv: each user's group ids, looked up once, as the accounts are. */
-  private readonly groups = new Map<string, number[] | null>();
+  private readonly spawner: RunSpawner;
   private readonly leftovers: Leftovers;
+  private readonly events: RunEvents;
+  private readonly clock: Clock;
+  private readonly host: string;
+  private readonly unrecorded: UnrecordedPolicy;
+  /** Runs whose claim is pending: they count against the cap when preparing. */
+  private claiming = 0;
+  private closed = false;
 
   constructor(private readonly options: DispatcherOptions) {
-    this.leftovers = new Leftovers(options.log, options.killGraceMs);
+    const { events, clock } = options;
+    this.events = events;
+    this.clock = clock;
+    this.host = options.host ?? hostname();
+    this.unrecorded = options.unrecorded ?? DEFAULT_UNRECORDED_POLICY;
+    this.admission = new Admission(options.maxConcurrent);
+    this.leftovers = new Leftovers(options.log, options.killGraceMs, clock);
+    this.spawner = new RunSpawner({ spawner: options.spawner ?? startRun, events, killGraceMs: options.killGraceMs, cleanEnv: options.cleanEnv, baseEnv: options.baseEnv, accounts: options.accounts });
   }
 
   /** Kills what finished runs left behind in their groups (see Leftovers). */
@@ -129,102 +126,68 @@ export class Dispatcher {
    * Starts the process for a slot ahead of time, held at a gate, when the slot is likely to
    * run: not for jittered jobs, nor while an active run means the slot would be skipped.
    */
-  prepare(entry: Entry, scheduledAt: number): void {
-    this.unprepare(entry.id);
+  prepare(entry: Entry, trigger: Trigger): void {
+    this.prepared.drop(entry.id);
     if (this.closed || (entry.options.jitterMs ?? 0) > 0) return;
     const job = this.jobs.get(entry.id);
-    const policy = entry.options.overlap ?? 'skip';
-    if (job !== undefined && job.active.size > 0 && policy !== 'allow') return;
-    const max = this.options.maxConcurrent;
+    if (job !== undefined && job.active.size > 0 && (entry.options.overlap ?? 'skip') !== 'allow') return;
     // Held processes count against the cap too: it is there to bound how many processes exist.
-    if (max !== null && this.executing.size + this.prepared.size >= max) return;
-    const runId = newRunId(Date.now());
-    const handle = this.spawn(entry, runId, scheduledAt, true);
-    const prepared: Prepared = { entry, scheduledAt, runId, handle, dead: false };
-    void handle.done.then(() => (prepared.dead = true));
-    this.prepared.set(entry.id, prepared);
+    if (!this.admission.hasRoom(this.prepared.size + this.claiming)) return;
+    const runId = newRunId(this.clock.now());
+    this.prepared.hold(entry, trigger.scheduledAt, runId, this.spawner.spawn(entry, runId, trigger.scheduledAt, true));
   }
 
   /** Drops a held process that will not be used. */
   unprepare(jobId: string): void {
-    const prepared = this.prepared.get(jobId);
-    if (prepared === undefined) return;
-    this.prepared.delete(jobId);
-    prepared.handle.abort();
-  }
-
-  /** The held process for exactly this entry and slot, if there is a live one. */
-  private takePrepared(entry: Entry, scheduledAt: number): Prepared | null {
-    const prepared = this.prepared.get(entry.id);
-    if (prepared === undefined) return null;
-    this.prepared.delete(entry.id);
-    if (prepared.entry === entry && prepared.scheduledAt === scheduledAt && !prepared.dead) return prepared;
-    prepared.handle.abort();
-    return null;
+    this.prepared.drop(jobId);
   }
 
   /** A slot is due (or `schedd run` asked for one): what became of it. */
-  fire(entry: Entry, scheduledAt: number): FireResult {
+  fire(entry: Entry, trigger: Trigger): FireResult {
     if (this.closed) return { status: 'skipped', reason: 'schedd is stopping' };
-    const prepared = this.takePrepared(entry, scheduledAt);
-    const result = this.fireNow(entry, scheduledAt, prepared);
+    const prepared = this.prepared.take(entry, trigger.scheduledAt);
+    const result = this.fireNow(entry, trigger, prepared);
     if (result.status !== 'started') prepared?.handle.abort();
     return result;
   }
 
-  private fireNow(entry: Entry, scheduledAt: number, prepared: Prepared | null): FireResult {
+  private fireNow(entry: Entry, trigger: Trigger, prepared: Prepared | null): FireResult {
     const job = this.runtime(entry.id);
-    const policy = entry.options.overlap ?? 'skip';
-    const at = new Date(scheduledAt).toISOString();
-    if (job.active.size > 0 && policy !== 'allow') {
-      if (policy === 'skip') return this.skip(entry, scheduledAt, 'previous run still active', 'skip');
-      if (policy === 'queue') {
-        if (job.queued !== null) return this.skip(entry, scheduledAt, 'a run is already queued', 'queue');
-        job.queued = { entry, scheduledAt };
-        this.options.log.info({ job: entry.id, scheduledAt: at }, 'job queued: previous run still active');
-        return { status: 'queued', reason: 'previous run still active (overlap=queue)' };
+    const decision = decideOverlap(entry.options.overlap ?? 'skip', job.active.size, job.queued !== null);
+    switch (decision.action) {
+      case 'start':
+        return { status: 'started', run: this.accept(job, entry, trigger, prepared) };
+      case 'skip': {
+        const reason = `${decision.why} (overlap=${decision.policy})`;
+        this.events.emit({ type: 'notRun', job: entry.id, scheduledAt: trigger.scheduledAt, outcome: 'skipped', reason, cause: { kind: 'overlap', why: decision.why, policy: decision.policy }, recorded: false });
+        return { status: 'skipped', reason };
       }
-      job.replacement = { entry, scheduledAt };
-      this.options.log.info({ job: entry.id, scheduledAt: at, running: job.active.size }, 'job replacing previous run');
-      for (const run of [...job.active]) this.cancel(run, 'replaced by a newer run');
-      return { status: 'replacing', reason: 'the running run is being stopped (overlap=replace)' };
+      case 'queue':
+        job.queued = { entry, trigger };
+        this.events.emit({ type: 'pending', why: 'queued', job: entry.id, trigger });
+        return { status: 'queued', reason: 'previous run still active (overlap=queue)' };
+      case 'replace':
+        job.replacement = { entry, trigger };
+        this.events.emit({ type: 'pending', why: 'replacing', job: entry.id, trigger, running: job.active.size });
+        for (const run of [...job.active]) this.cancel(run, 'replaced by a newer run');
+        return { status: 'replacing', reason: 'the running run is being stopped (overlap=replace)' };
     }
-    return { status: 'started', run: this.accept(job, entry, scheduledAt, prepared) };
   }
 
   /** Runs missed slots in order, one after another (catchup). */
   catchUp(entry: Entry, slots: readonly number[]): void {
     if (this.closed || slots.length === 0) return;
     const job = this.runtime(entry.id);
-    const [first, ...rest] = slots;
-    job.backlog.push(...rest.map((scheduledAt) => ({ entry, scheduledAt })));
-    if (job.active.size === 0) this.accept(job, entry, first!);
-    else job.backlog.unshift({ entry, scheduledAt: first! });
-  }
-
-  /** A slot not run because of the overlap policy: logged, recorded, and said to the caller. */
-  private skip(entry: Entry, scheduledAt: number, why: string, policy: string): FireResult {
-    this.options.log.warn({ job: entry.id, scheduledAt: new Date(scheduledAt).toISOString(), reason: why }, `job skipped: ${why}`);
-    this.options.recorder?.notRun(entry.id, scheduledAt, 'skipped', `${why} (overlap=${policy})`);
-    return { status: 'skipped', reason: `${why} (overlap=${policy})` };
-  }
-
-  /** A run waits (jitter, retry backoff), then asks for a place to run. */
-  private admitAfter(run: Run, delayMs: number): void {
-    run.timer = setTimeout(() => {
-      run.timer = null;
-      this.admit(run);
-    }, delayMs);
-  }
-
-  lastRun(jobId: string): LastRun | null {
-    return this.lastRuns.get(jobId) ?? null;
+    const [first, ...rest] = slots.map((scheduledAt): Pending => ({ entry, trigger: { kind: 'catch-up', scheduledAt } }));
+    job.backlog.push(...rest);
+    if (job.active.size === 0) this.accept(job, entry, first!.trigger);
+    else job.backlog.unshift(first!);
   }
 
   /** The job left the crontab: pending runs are dropped, running ones finish (without retries). */
   forget(jobId: string): void {
     const job = this.jobs.get(jobId);
-    this.unprepare(jobId);
+    this.prepared.drop(jobId);
     if (job === undefined) return;
     job.queued = null;
     job.replacement = null;
@@ -235,21 +198,21 @@ export class Dispatcher {
     }
     // Nothing left of a removed job once its runs are over (a renamed job would pile up).
     if (job.active.size === 0) this.jobs.delete(jobId);
-    this.lastRuns.delete(jobId);
+    this.events.emit({ type: 'forgotten', job: jobId });
   }
 
   running(): RunningInfo[] {
-    return [...this.executing].map((run) => ({ job: run.entry.id, run: run.id, pid: run.handle?.pid ?? null, startedAt: run.handle?.startedAt ?? 0 }));
+    return [...this.admission.executing].map((run) => ({ job: run.entry.id, run: run.id, pid: run.handle?.pid ?? null, startedAt: run.handle?.startedAt ?? 0 }));
   }
 
   isActive(jobId: string): boolean {
     return (this.jobs.get(jobId)?.active.size ?? 0) > 0;
   }
 
-  /** Stop accepting work and drop everything not yet running. */
+  /** Stop accepting work and drop everything not yet running (a pending claim included). */
   close(): void {
     this.closed = true;
-    for (const id of [...this.prepared.keys()]) this.unprepare(id);
+    this.prepared.dropAll();
     for (const job of this.jobs.values()) {
       job.queued = null;
       job.replacement = null;
@@ -260,13 +223,13 @@ export class Dispatcher {
 
   /** Resolves when no run is executing. */
   idle(): Promise<void> {
-    if (this.executing.size === 0) return Promise.resolve();
+    if (this.admission.executing.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Stops every executing run (SIGTERM to its group, SIGKILL after the kill grace). */
   terminateAll(reason: string): void {
-    for (const run of this.executing) {
+    for (const run of this.admission.executing) {
       run.cancelled = true;
       run.interrupted = true;
       run.handle?.stop(reason);
@@ -282,134 +245,119 @@ export class Dispatcher {
     return job;
   }
 
-  private accept(job: JobRuntime, entry: Entry, scheduledAt: number, prepared: Prepared | null = null): string {
-    const run: Run = { id: prepared?.runId ?? newRunId(Date.now()), entry, scheduledAt, attempt: 1, handle: null, timer: null, cancelled: false, interrupted: false };
+  private accept(job: JobRuntime, entry: Entry, trigger: Trigger, prepared: Prepared | null = null): string {
+    const run: Run = { id: prepared?.runId ?? newRunId(this.clock.now()), entry, trigger, attempt: 1, handle: null, timer: null, cancelled: false, interrupted: false };
     job.active.add(run);
-    // Recorded (committed) before the job's process runs: after a crash this slot is known,
-    // and never run twice.
-    this.options.recorder?.claim(run.id, entry.id, scheduledAt);
-    this.proceed(run, prepared);
+    this.claiming++;
+    // Claimed (committed) before the job's process runs: after a crash this slot is known, and
+    // never run twice. One microtask; a claim that rejects counts as unrecorded.
+    this.options.store.claim(run.id, entry.id, trigger.scheduledAt).then(
+      (claim) => this.claimed(run, claim, prepared),
+      () => this.claimed(run, 'unrecorded', prepared),
+    );
     return run.id;
+  }
+
+  private claimed(run: Run, claim: ClaimResult, prepared: Prepared | null): void {
+    this.claiming--;
+    // Cancelled meanwhile (a stop, a forget, a replace): that was reported, and the run retired.
+    if (run.cancelled) {
+      prepared?.handle.abort();
+      return;
+    }
+    if (claim === 'lost' || (claim === 'unrecorded' && this.unrecorded === 'skip')) {
+      prepared?.handle.abort();
+      const why = claim === 'lost' ? 'slot already claimed' : 'run history unavailable';
+      const reason = claim === 'lost' ? `${why} (by another run)` : `${why} (unrecorded=skip)`;
+      this.events.emit({ type: 'notRun', job: run.entry.id, scheduledAt: run.trigger.scheduledAt, outcome: 'skipped', reason, cause: { kind: 'claim', why }, recorded: claim === 'lost' });
+      this.retire(run);
+      return;
+    }
+    this.events.emit({ type: 'claimed', job: run.entry.id, run: run.id, trigger: run.trigger, claim });
+    this.proceed(run, prepared);
   }
 
   private proceed(run: Run, prepared: Prepared | null): void {
     const { entry } = run;
-    const max = this.options.maxConcurrent;
-    if (prepared !== null && (max === null || this.executing.size < max)) {
+    if (prepared !== null && this.admission.hasRoom()) {
       this.launch(run, prepared.handle);
       return;
     }
     prepared?.handle.abort();
     const jitterMs = stableJitterMs(entry.id, this.host, entry.options.jitterMs ?? 0);
     if (jitterMs > 0) {
-      this.options.log.debug({ job: entry.id, run: run.id, delayMs: jitterMs }, 'job delayed by jitter');
+      this.events.emit({ type: 'pending', why: 'jitter', job: entry.id, run: run.id, delayMs: jitterMs });
       this.admitAfter(run, jitterMs);
     } else {
       this.admit(run);
     }
   }
 
+  /** A run waits (jitter, retry backoff), then asks for a place to run. */
+  private admitAfter(run: Run, delayMs: number): void {
+    run.timer = this.clock.setTimer(() => {
+      run.timer = null;
+      this.admit(run);
+    }, delayMs);
+  }
+
   private admit(run: Run): void {
-    const max = this.options.maxConcurrent;
-    if (max !== null && this.executing.size >= max) {
-      this.waiting.push(run);
-      this.options.log.info({ job: run.entry.id, run: run.id, running: this.executing.size, waiting: this.waiting.length }, 'job waiting: --max-concurrent reached');
+    if (!this.admission.hasRoom()) {
+      this.admission.wait(run);
+      this.events.emit({ type: 'pending', why: 'max-concurrent', job: run.entry.id, run: run.id, running: this.admission.executing.size, waiting: this.admission.waitingCount });
       return;
     }
     this.launch(run);
   }
 
-  private spawn(entry: Entry, runId: string, scheduledAt: number, gated: boolean): RunHandle {
-    const userName = entry.user ?? entry.options.user;
-    const account = userName === undefined ? undefined : this.options.accounts.get(userName);
-    this.baseEnv ??= Object.fromEntries(Object.entries(this.options.baseEnv).filter((pair): pair is [string, string] => pair[1] !== undefined));
-    const { shell, env, cwd } = jobProcess(entry, { runId, scheduledAt }, { cleanEnv: this.options.cleanEnv, baseEnv: this.baseEnv, account });
-    const spec: RunSpec = { command: entry.command, shell, stdin: entry.stdin, env, cwd, gated, killGraceMs: this.options.killGraceMs };
-    if (entry.options.timeoutMs !== undefined) spec.timeoutMs = entry.options.timeoutMs;
-    if (account !== undefined) {
-      spec.account = { name: account.name, uid: account.uid, gid: account.gid };
-      if (!hasSetpriv()) {
-        if (!this.groups.has(account.name)) this.groups.set(account.name, groupIds(account.name));
-        spec.account.groups = this.groups.get(account.name)!;
-      }
-    }
-    const log = this.options.log;
-    return startRun(spec, {
-      onLine: (stream, line) => log.info({ job: entry.id, run: runId, stream, line }, 'job output'),
-      onTruncated: (info) => log.warn({ job: entry.id, run: runId, droppedBytes: info.droppedBytes }, 'job output truncated'),
-    });
-  }
-
   private launch(run: Run, prepared: RunHandle | null = null): void {
-    const { entry } = run;
-    const log = this.options.log;
     let handle: RunHandle;
     if (prepared !== null) {
       handle = prepared;
       handle.release();
     } else {
-      handle = this.spawn(entry, run.id, run.scheduledAt, false);
+      handle = this.spawner.spawn(run.entry, run.id, run.trigger.scheduledAt, false);
     }
     run.handle = handle;
-    this.executing.add(run);
-    this.options.recorder?.started(run.id, handle.pid, handle.startedAt, run.attempt);
-    log.info(
-      { job: entry.id, run: run.id, pid: handle.pid, attempt: run.attempt, scheduledAt: new Date(run.scheduledAt).toISOString(), lateMs: handle.startedAt - run.scheduledAt },
-      'job started',
-    );
+    this.admission.executing.add(run);
+    this.events.emit({ type: 'started', job: run.entry.id, run: run.id, trigger: run.trigger, pid: handle.pid, startedAt: handle.startedAt, attempt: run.attempt });
     void handle.done.then((result) => this.finished(run, result));
   }
 
   private finished(run: Run, result: RunResult): void {
-    this.executing.delete(run);
+    this.admission.executing.delete(run);
     run.handle = null;
-    const { entry } = run;
-    const outcome = run.interrupted && result.outcome === 'killed' ? 'interrupted' : result.outcome;
-    this.options.recorder?.finished(run.id, {
-      outcome,
+    const { entry, attempt } = run;
+    const record: FinishedRun = {
+      outcome: run.interrupted && result.outcome === 'killed' ? 'interrupted' : result.outcome,
       exitCode: result.exitCode,
       signal: result.signal,
       startedAt: result.startedAt,
       finishedAt: result.finishedAt,
       durationMs: result.durationMs,
-      attempt: run.attempt,
+      attempt,
       ...(result.reason === undefined ? {} : { reason: result.reason }),
       output: result.output,
-    });
-    this.lastRuns.set(entry.id, {
-      run: run.id,
-      startedAt: new Date(result.startedAt).toISOString(),
-      finishedAt: new Date(result.finishedAt).toISOString(),
-      exitCode: result.exitCode,
-      signal: result.signal,
-      outcome,
-    });
-    const fields = { job: entry.id, run: run.id, pid: result.pid, outcome: result.outcome, exitCode: result.exitCode, signal: result.signal, durationMs: Math.round(result.durationMs), attempt: run.attempt };
-    const message = result.outcome === 'ok' ? 'job finished' : `job ${result.outcome === 'failed' ? 'failed' : result.outcome === 'timeout' ? 'timed out' : result.outcome === 'killed' ? 'killed' : 'could not start'}`;
-    if (result.outcome === 'ok') this.options.log.info(fields, message);
-    else this.options.log.warn(result.reason === undefined ? fields : { ...fields, reason: result.reason }, message);
+    };
+    // Whether this was the last attempt is decided here, once; every subscriber reads `final`.
+    const retry = run.cancelled || this.closed ? null : retryAfter(run.id, attempt, entry.options.retries ?? 0, result);
+    const ended = { type: 'finished', job: entry.id, run: run.id, trigger: run.trigger, attempt, result, record } as const;
+    this.events.emit(retry === null ? { ...ended, final: true } : { ...ended, final: false, retry });
     if (result.leftBehind !== undefined && result.pid !== null) {
       const timeoutMs = entry.options.timeoutMs;
       this.leftovers.track(entry.id, run.id, result.pid, result.leftBehind, timeoutMs === undefined ? null : timeoutMs - result.durationMs);
     }
     this.pullWaiting();
-    const retries = entry.options.retries ?? 0;
-    const retriable = result.outcome === 'failed' || result.outcome === 'timeout' || result.outcome === 'error';
-    if (retriable && !run.cancelled && !this.closed && run.attempt <= retries) {
-      const delayMs = Math.min(RETRY_BASE_MS * 2 ** (run.attempt - 1), MAX_RETRY_DELAY_MS);
-      // The failed attempt keeps a history row of its own (RUN.N): one 'ok' row alone hid it.
-      const how = result.outcome === 'failed' ? `failed (exit ${result.exitCode})` : result.outcome === 'timeout' ? (result.reason ?? 'timed out') : `could not start: ${result.reason ?? 'error'}`;
-      this.options.recorder?.retrying(run.id, `${run.id}.${run.attempt}`, `attempt ${run.attempt}/${retries + 1} ${how}; retried after ${formatDuration(delayMs)}`);
-      run.attempt++;
-      this.options.log.info({ job: entry.id, run: run.id, attempt: run.attempt, delayMs }, 'job retry scheduled');
-      this.admitAfter(run, delayMs);
+    if (retry !== null) {
+      run.attempt = retry.nextAttempt;
+      this.admitAfter(run, retry.delayMs);
     } else {
       this.retire(run);
     }
-    if (this.executing.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.admission.executing.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** A run is over: the job may go idle, which releases a queued or replacing slot. */
+  /** A run is over: the job may go idle, which releases a replacing, catch-up or queued slot. */
   private retire(run: Run): void {
     const job = this.runtime(run.entry.id);
     job.active.delete(run);
@@ -417,7 +365,7 @@ export class Dispatcher {
     const next = job.replacement ?? job.backlog.shift() ?? job.queued;
     if (next === job.replacement) job.replacement = null;
     else if (next === job.queued) job.queued = null;
-    if (next !== null && !this.closed) this.accept(job, next.entry, next.scheduledAt);
+    if (next !== null && !this.closed) this.accept(job, next.entry, next.trigger);
   }
 
   private cancel(run: Run, reason: string): void {
@@ -426,17 +374,14 @@ export class Dispatcher {
       run.handle.stop(reason);
       return;
     }
-    if (run.timer !== null) clearTimeout(run.timer);
+    if (run.timer !== null) this.clock.clearTimer(run.timer);
     run.timer = null;
-    const index = this.waiting.indexOf(run);
-    if (index >= 0) this.waiting.splice(index, 1);
-    this.options.log.info({ job: run.entry.id, run: run.id, reason }, 'job run cancelled');
-    this.options.recorder?.cancelled(run.id, reason);
+    this.admission.remove(run);
+    this.events.emit({ type: 'cancelled', job: run.entry.id, run: run.id, trigger: run.trigger, reason });
     this.retire(run);
   }
 
   private pullWaiting(): void {
-    const max = this.options.maxConcurrent;
-    while (this.waiting.length > 0 && (max === null || this.executing.size < max)) this.launch(this.waiting.shift()!);
+    for (let run = this.admission.next(); run !== null; run = this.admission.next()) this.launch(run);
   }
 }
