@@ -40,6 +40,7 @@ import type { Clock } from '../schedule/clock.js';
 import type { ClaimResult, FinishedRun, RunStore } from '../store/types.js';
 import { Admission } from './admission.js';
 import { newRunId, stableJitterMs } from './job-env.js';
+import { JobRuns } from './job-runs.js';
 import { Leftovers } from './leftovers.js';
 import { decideOverlap } from './overlap.js';
 import { PreparedRuns, type Prepared } from './prepared.js';
@@ -81,18 +82,8 @@ export interface FireResult {
   reason?: string;
 }
 
-interface JobRuntime {
-  active: Set<Run>;
-  /** overlap=queue: the one slot waiting for the job to go idle. */
-  queued: Pending | null;
-  /** overlap=replace: the slot to start once the stopped runs have exited. */
-  replacement: Pending | null;
-  /** catchup=all: missed slots still to run, oldest first, one after another. */
-  backlog: Pending[];
-}
-
 export class Dispatcher {
-  private readonly jobs = new Map<string, JobRuntime>();
+  private readonly jobs = new Map<string, JobRuns>();
   private readonly admission: Admission;
   private readonly prepared = new PreparedRuns();
   private readonly idleWaiters: (() => void)[] = [];
@@ -189,9 +180,7 @@ export class Dispatcher {
     const job = this.jobs.get(jobId);
     this.prepared.drop(jobId);
     if (job === undefined) return;
-    job.queued = null;
-    job.replacement = null;
-    job.backlog = [];
+    job.dropPending();
     for (const run of [...job.active]) {
       if (run.handle === null) this.cancel(run, 'job removed from the crontab');
       else run.cancelled = true;
@@ -214,9 +203,7 @@ export class Dispatcher {
     this.closed = true;
     this.prepared.dropAll();
     for (const job of this.jobs.values()) {
-      job.queued = null;
-      job.replacement = null;
-      job.backlog = [];
+      job.dropPending();
       for (const run of [...job.active]) if (run.handle === null) this.cancel(run, 'schedd is stopping');
     }
   }
@@ -236,16 +223,16 @@ export class Dispatcher {
     }
   }
 
-  private runtime(id: string): JobRuntime {
+  private runtime(id: string): JobRuns {
     let job = this.jobs.get(id);
     if (job === undefined) {
-      job = { active: new Set(), queued: null, replacement: null, backlog: [] };
+      job = new JobRuns();
       this.jobs.set(id, job);
     }
     return job;
   }
 
-  private accept(job: JobRuntime, entry: Entry, trigger: Trigger, prepared: Prepared | null = null): string {
+  private accept(job: JobRuns, entry: Entry, trigger: Trigger, prepared: Prepared | null = null): string {
     const run: Run = { id: prepared?.runId ?? newRunId(this.clock.now()), entry, trigger, attempt: 1, handle: null, timer: null, cancelled: false, interrupted: false };
     job.active.add(run);
     this.claiming++;
@@ -362,9 +349,7 @@ export class Dispatcher {
     const job = this.runtime(run.entry.id);
     job.active.delete(run);
     if (job.active.size > 0) return;
-    const next = job.replacement ?? job.backlog.shift() ?? job.queued;
-    if (next === job.replacement) job.replacement = null;
-    else if (next === job.queued) job.queued = null;
+    const next = job.takeNext();
     if (next !== null && !this.closed) this.accept(job, next.entry, next.trigger);
   }
 
