@@ -73,7 +73,7 @@ export function findMissed(entries: readonly Entry[], zoneOf: (entry: Entry) => 
   return missed;
 }
 
-/** Records missed slots and returns the ones to run now, per the job's catchup option. */
+/** Reports missed slots (notRun events, recorded by events/record.ts) and returns the ones to run now, per the job's catchup option. */
 export function planCatchUp(events: RunEvents, log: Log, missed: readonly Missed[]): { entry: Entry; slots: number[] }[] {
   const runs: { entry: Entry; slots: number[] }[] = [];
   for (const { entry, slots, more } of missed) {
