@@ -1,10 +1,17 @@
 import type { Account } from '../accounts.js';
-import { findMissed, markLostRuns, planCatchUp } from './recovery.js';
+import { findMissed, markLostRuns, planCatchUp } from '../dispatch/recovery.js';
 import { historyPath } from '../state-dir/paths.js';
 import { SafeStore } from '../store/safe-store.js';
 import { DEFAULT_KEEP_RUNS, SqliteStore } from '../store/sqlite-store.js';
 import { claimBoot, currentBootId } from './boot.js';
-import { Dispatcher, type FireResult, type LastRun, type RunningInfo } from './dispatcher.js';
+import { Dispatcher, type FireResult, type RunningInfo } from '../dispatch/dispatcher.js';
+import { skippedSlots } from '../dispatch/skipped-slots.js';
+import { RunEvents, type RunSubscriber } from '../events/run-events.js';
+import { recordRuns } from '../events/record.js';
+import { logRuns } from '../events/log.js';
+import { LastRuns, type LastRun } from '../events/last-runs.js';
+import { asyncStore } from '../store/async-store.js';
+import type { RunStore } from '../store/types.js';
 import { firstErrors, formatDiagnostic, LOGGED_ERRORS } from '../sources/crontab-file.js';
 import { JobSources } from '../sources/job-sources.js';
 import { crontabSource } from '../sources/load.js';
@@ -26,6 +33,8 @@ export interface DaemonOptions extends Omit<DaemonConfig, 'logLevel' | 'pretty' 
   clock?: Clock;
   /** Debounce of file-change events before a reload. */
   watchDebounceMs?: number;
+  /** Run-event subscribers beyond the daemon's own (tests, later notify/ and metrics/). */
+  subscribers?: readonly RunSubscriber[];
 }
 
 export interface ReloadOutcome {
@@ -68,29 +77,33 @@ export class Daemon {
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly defaultZone = systemZone();
   readonly store: SafeStore;
+  /** The store as dispatch and the run events use it (async). */
+  private readonly history: RunStore;
+  readonly events: RunEvents;
+  private readonly lastRuns = new LastRuns();
 
   constructor(private readonly options: DaemonOptions) {
     const log = options.log;
     this.jobSources = new JobSources([crontabSource(options.crontabPath, options.crontabName, options.system)], { log, watchDebounceMs: options.watchDebounceMs ?? 50 });
     this.store = new SafeStore(() => new SqliteStore(historyPath(options.stateDir), { keepRuns: options.keepRuns ?? DEFAULT_KEEP_RUNS, ...(options.keepDays === undefined ? {} : { keepDays: options.keepDays }) }), log);
-    this.dispatcher = new Dispatcher({ log, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts, recorder: this.store });
-    this.scheduler = new Scheduler(options.clock ?? systemClock, this.defaultZone, {
-      prepare: (job, fire) => this.dispatcher.prepare(job.entry, fire.at),
+    this.history = asyncStore(this.store);
+    const clock = options.clock ?? systemClock;
+    this.events = new RunEvents((error, type) => log.error({ err: error, reason: type }, 'run event subscriber failed (a bug in schedd): the others still get the event'));
+    // Who hears what happens to runs: adding a subscriber is a file under events/ and one entry here.
+    const subscribers: RunSubscriber[] = [recordRuns(this.history), logRuns(log), this.lastRuns];
+    for (const subscriber of [...subscribers, ...(options.subscribers ?? [])]) this.events.on(subscriber);
+    this.dispatcher = new Dispatcher({ log, events: this.events, store: this.history, clock, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts });
+    this.scheduler = new Scheduler(clock, this.defaultZone, {
+      prepare: (job, fire) => this.dispatcher.prepare(job.entry, { kind: 'slot', scheduledAt: fire.at }),
       unprepare: (job) => this.dispatcher.unprepare(job.id),
       error: (job, error) => log.error({ job: job.id, err: error }, 'scheduler error (a bug in schedd): the job stays scheduled'),
       fire: (job, fire, cause, lateMs) => {
         if (cause !== 'on-time') {
           log.info({ job: job.id, scheduledAt: new Date(fire.at).toISOString(), lateMs, reason: cause }, `slot fired ${cause === 'dst-gap' ? 'after the DST gap' : cause === 'late' ? 'late' : 'after a clock jump'}`);
         }
-        this.dispatcher.fire(job.entry, fire.at);
+        this.dispatcher.fire(job.entry, { kind: 'slot', scheduledAt: fire.at });
       },
-      skip: (job, skipped) => {
-        this.store.notRun(job.id, skipped.firstAt, skipped.outcome, `${skipped.atLeast ? 'at least ' : ''}${skipped.count} slot${skipped.count === 1 ? '' : 's'} up to ${new Date(skipped.lastAt).toISOString()}: ${skipped.detail}`);
-        log.warn(
-          { job: job.id, count: skipped.count, reason: skipped.reason, scheduledAt: new Date(skipped.firstAt).toISOString() },
-          `slots ${skipped.outcome}: ${skipped.atLeast ? 'at least ' : ''}${skipped.count} between ${new Date(skipped.firstAt).toISOString()} and ${new Date(skipped.lastAt).toISOString()} (${skipped.detail})`,
-        );
-      },
+      skip: (job, skipped) => this.events.emit(skippedSlots(job.id, skipped)),
       stalled: (stalledMs) => log.warn({ delayMs: stalledMs, reason: 'stall' }, `${stallDetail(stalledMs)}: wildcard jobs fire once for now, fixed-time slots once each`),
       clockJump: (deltaMs, kind) => log.warn({ delayMs: deltaMs, reason: kind }, `wall clock jumped ${deltaMs > 0 ? 'forward' : 'back'} by ${Math.round(Math.abs(deltaMs) / 1000)} s (${kind})`),
     });
@@ -106,7 +119,8 @@ export class Daemon {
     if (jobs.errorCount > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${firstErrors(jobs.errors, jobs.errorCount).join('\n')}\n${crontabName}: invalid, schedd did not start`);
     this.apply(jobs);
     // What happened while schedd was down, from the history: lost runs, missed slots.
-    markLostRuns(this.store, log);
+    await markLostRuns(this.history, this.events);
+    if (this.stopping !== null) return;
     const lastSlots = this.store.lastSlots();
     const startedAt = Date.now();
     const missed = findMissed(jobs.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, this.store.lastHeartbeat(), startedAt);
@@ -120,7 +134,7 @@ export class Daemon {
     this.jobSources.watch(() => void this.reload('file changed'));
     this.scheduler.start();
     log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, daemonPid: process.pid }, 'schedd started');
-    for (const { entry, slots } of planCatchUp(this.store, log, missed)) this.dispatcher.catchUp(entry, slots);
+    for (const { entry, slots } of planCatchUp(this.events, log, missed)) this.dispatcher.catchUp(entry, slots);
     if (this.stopping !== null) return;
     await this.runRebootJobs(jobs.entries);
   }
@@ -224,7 +238,7 @@ export class Daemon {
     const job = this.scheduler.get(id);
     if (job === undefined) return null;
     this.options.log.info({ job: id, reason: 'schedd run' }, 'run requested');
-    return this.dispatcher.fire(job.entry, Date.now());
+    return this.dispatcher.fire(job.entry, { kind: 'run', scheduledAt: Date.now() });
   }
 
   running(): RunningInfo[] {
@@ -233,7 +247,7 @@ export class Daemon {
 
   /** Every job with what the daemon knows of it now. */
   jobStates(): { entry: Entry; zone: string; running: boolean; lastRun: LastRun | null }[] {
-    return [...this.scheduler.all()].map((job) => ({ entry: job.entry, zone: job.zone, running: this.dispatcher.isActive(job.id), lastRun: this.dispatcher.lastRun(job.id) }));
+    return [...this.scheduler.all()].map((job) => ({ entry: job.entry, zone: job.zone, running: this.dispatcher.isActive(job.id), lastRun: this.lastRuns.get(job.id) }));
   }
 
   /** The job sources the daemon runs (today the one crontab). */
@@ -270,6 +284,6 @@ export class Daemon {
       this.options.log.info({ count: reboot.length }, '@reboot jobs already ran in this boot');
       return;
     }
-    for (const entry of reboot) this.dispatcher.fire(entry, Date.now());
+    for (const entry of reboot) this.dispatcher.fire(entry, { kind: 'reboot', scheduledAt: Date.now() });
   }
 }

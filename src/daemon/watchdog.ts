@@ -24,10 +24,10 @@ import { alreadyRunning, removePidfile, writePidfile } from './pidfile.js';
 import { socketPath } from '../state-dir/paths.js';
 import { toArgv, type DaemonConfig } from '../config.js';
 import type { Log } from '../log.js';
+import { backoffDelayMs, crashesInWindow, failuresInARow, RESTART_BACKOFF, RESTART_CRASH_WINDOW, tooManyCrashes } from '../backoff.js';
 
-const MAX_BACKOFF_MS = 60_000;
-const CRASH_WINDOW_MS = 60_000;
-const MAX_CRASHES = 5;
+/** A scheduler that ran this long was healthy: its crash starts the backoff afresh. */
+const HEALTHY_MS = 60_000;
 
 export interface WatchdogOptions {
   /** The schedulers it starts get this config (as `__scheduler` arguments of the CLI script). */
@@ -73,8 +73,8 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
   let stopping = false;
   let everReady = false;
   let restarts = 0;
-  let backoffMs = 1000;
-  const crashes: number[] = [];
+  let failures = 0;
+  let crashes: number[] = [];
   let startedAt = 0;
   let restartTimer: NodeJS.Timeout | null = null;
 
@@ -112,21 +112,20 @@ export async function runWatchdog(options: WatchdogOptions): Promise<number> {
           return resolve(1);
         }
         const now = Date.now();
-        if (now - startedAt > CRASH_WINDOW_MS) backoffMs = 1000;
-        crashes.push(now);
-        while (crashes.length > 0 && crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
-        if (crashes.length >= MAX_CRASHES) {
+        failures = failuresInARow(failures, now - startedAt, HEALTHY_MS);
+        crashes = crashesInWindow(crashes, now, RESTART_CRASH_WINDOW);
+        if (tooManyCrashes(crashes, RESTART_CRASH_WINDOW)) {
           log.fatal({ count: crashes.length, exitCode: code, signal }, `scheduler crashed ${crashes.length} times within a minute: giving up`);
           return resolve(1);
         }
         restarts++;
+        const backoffMs = backoffDelayMs(RESTART_BACKOFF, failures);
         log.error({ exitCode: code, signal, delayMs: backoffMs, count: restarts }, `scheduler exited unexpectedly: restart ${restarts} in ${backoffMs / 1000} s`);
         restartTimer = setTimeout(() => {
           restartTimer = null;
           if (!stopping) start();
           else resolve(0);
         }, backoffMs);
-        backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
       };
       scheduler.on('exit', onGone);
     };

@@ -1,5 +1,5 @@
 import type { Log } from '../log.js';
-import type { FinishedRun, RunOutput, RunRecord, RunStore } from './types.js';
+import type { FinishedRun, RunOutput, RunRecord, SyncRunStore } from './types.js';
 
 /**
  * A store that never stops jobs from firing: every call is guarded. When the database fails
@@ -11,8 +11,8 @@ import type { FinishedRun, RunOutput, RunRecord, RunStore } from './types.js';
 const RETRY_MS = 30_000;
 const REPORT_MS = 60_000;
 
-export class SafeStore implements RunStore {
-  private store: RunStore | null = null;
+export class SafeStore implements SyncRunStore {
+  private store: SyncRunStore | null = null;
   private failedAt = 0;
   private reportedAt = 0;
   private dropped = 0;
@@ -22,7 +22,7 @@ export class SafeStore implements RunStore {
   private recovering = false;
 
   constructor(
-    private readonly open: () => RunStore,
+    private readonly open: () => SyncRunStore,
     private readonly log: Log,
     private readonly now: () => number = Date.now,
   ) {}
@@ -31,12 +31,12 @@ export class SafeStore implements RunStore {
     return this.store !== null;
   }
 
-  private current(): RunStore | null {
+  private current(): SyncRunStore | null {
     if (this.store !== null) return this.store;
     if (this.failedAt !== 0 && this.now() - this.failedAt < RETRY_MS) return null;
     try {
       this.store = this.open();
-      const opened = this.store as RunStore & { onError?: (error: unknown, lostWrites?: number) => void; onCommit?: () => void };
+      const opened = this.store as SyncRunStore & { onError?: (error: unknown, lostWrites?: number) => void; onCommit?: () => void };
       this.uncommitted = 0;
       if ('onError' in opened) {
         opened.onError = (error, lostWrites) => {
@@ -68,7 +68,7 @@ export class SafeStore implements RunStore {
     }
   }
 
-  private write(what: string, action: (store: RunStore) => void): void {
+  private write(what: string, action: (store: SyncRunStore) => void): void {
     const store = this.current();
     if (store === null) {
       this.dropped++;
@@ -88,7 +88,7 @@ export class SafeStore implements RunStore {
     }
   }
 
-  private read<T>(what: string, action: (store: RunStore) => T, fallback: T): T {
+  private read<T>(what: string, action: (store: SyncRunStore) => T, fallback: T): T {
     const store = this.current();
     if (store === null) return fallback;
     try {

@@ -3,7 +3,7 @@ import { closeSync, constants, lstatSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { createStateFile, openStateFile } from '../state-file.js';
 import { MIGRATIONS } from './schema.js';
-import type { FinishedRun, RecordedOutcome, RunOutput, RunRecord, RunStore } from './types.js';
+import type { FinishedRun, RecordedOutcome, RunOutput, RunRecord, SyncRunStore } from './types.js';
 
 /**
  * Run history in one SQLite file (WAL). Writes are small single-row statements: with WAL and
@@ -93,7 +93,7 @@ function checkFile(path: string, readonly: boolean): void {
   if (fd !== null) closeSync(fd);
 }
 
-export class SqliteStore implements RunStore {
+export class SqliteStore implements SyncRunStore {
   /** Called when a batch fails to commit (the microtask has no caller to throw to). */
   onError: (error: unknown, lostWrites: number) => void = () => undefined;
   onCommit: () => void = () => undefined;

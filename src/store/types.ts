@@ -38,7 +38,11 @@ export interface FinishedRun {
   output: RunOutput;
 }
 
-export interface RunStore {
+/**
+ * The synchronous store of today (SqliteStore, SafeStore). Part of the move to the async
+ * RunStore below: the async one is what dispatch and events code against.
+ */
+export interface SyncRunStore {
   /** Recorded before the job's process runs: after a crash, this slot is never run again. */
   claim(runId: string, job: string, scheduledAt: number): void;
   started(runId: string, pid: number | null, startedAt: number, attempt: number): void;
@@ -66,4 +70,28 @@ export interface RunStore {
   output(job: string, runId?: string): { run: RunRecord; output: RunOutput } | null;
   lastRuns(): Map<string, RunRecord>;
   close(): void;
+}
+
+export type ClaimResult = 'won' | 'lost' | 'unrecorded';
+
+/** The store as dispatch and the run events see it (async; see store/async-store.ts for now). */
+export interface RunStore {
+  readonly node: string;
+  claim(runId: string, job: string, scheduledAt: number): Promise<ClaimResult>;
+  started(runId: string, pid: number | null, startedAt: number, attempt: number): Promise<void>;
+  finished(runId: string, run: FinishedRun): Promise<void>;
+  retrying(runId: string, attemptId: string, reason: string): Promise<void>;
+  cancelled(runId: string, reason: string): Promise<void>;
+  notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): Promise<void>;
+  recoverInFlight(reason: (run: RunRecord) => string): Promise<RunRecord[]>;
+  lastSlots(): Promise<Map<string, number>>;
+  heartbeat(at: number): Promise<void>;
+  lastHeartbeat(): Promise<number | null>;
+  setCrontab(path: string): Promise<void>;
+  crontab(): Promise<string | null>;
+  history(job: string | undefined, limit: number): Promise<RunRecord[]>;
+  output(job: string, runId?: string): Promise<{ run: RunRecord; output: RunOutput } | null>;
+  lastRuns(): Promise<Map<string, RunRecord>>;
+  recentFailures(limit: number): Promise<RunRecord[]>;
+  close(): Promise<void>;
 }

@@ -46,7 +46,7 @@ export async function waitForJobsToEnd(events: () => readonly LedgerEvent[], tim
 
 /**
  * Run ids start with the base-36 wall-clock ms at which the daemon made them
- * (src/daemon/job-env.ts), so a run id says which scheduler process made it.
+ * (src/dispatch/job-env.ts), so a run id says which scheduler process made it.
  */
 export function runIdTime(runId: string): number {
   return parseInt(runId.slice(0, -4), 36);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { stableJitterMs } from '../../src/daemon/job-env.js';
+import { stableJitterMs } from '../../src/dispatch/job-env.js';
 import type { RunRecord } from '../../src/store/types.js';
 import { fixture as daemonFixture, hasExited, killAllDaemons, maxConcurrent, poll, workspace, Workspace, type DaemonProcess, type LogRecord } from '../helpers/daemon.js';
 import {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Log, LogFields } from '../../src/log.js';
 import { SafeStore } from '../../src/store/safe-store.js';
-import type { FinishedRun, RunOutput, RunRecord, RunStore } from '../../src/store/types.js';
+import type { FinishedRun, RunOutput, RunRecord, SyncRunStore } from '../../src/store/types.js';
 
 /** Mirrors src/store/safe-store.ts: reopen after 30 s, report at most once a minute. */
 const RETRY_MS = 30_000;
@@ -63,7 +63,7 @@ const OUTPUT: RunOutput = { head: 'hi\n', tail: '', bytes: 3, truncated: false }
 const FINISHED: FinishedRun = { outcome: 'ok', exitCode: 0, signal: null, startedAt: T0, finishedAt: T0 + 10, durationMs: 10, attempt: 1, output: OUTPUT };
 
 /** A store that notes every call; the methods named in `throwing` throw `error`. */
-class FakeStore implements RunStore {
+class FakeStore implements SyncRunStore {
   readonly calls: string[] = [];
   closed = 0;
   constructor(
@@ -159,7 +159,7 @@ function reopening<S extends FakeStore>(make: () => S, log: Log, clock: Clock): 
   return { safe, opened };
 }
 
-function writeAll(store: RunStore, tag: string): number {
+function writeAll(store: SyncRunStore, tag: string): number {
   store.claim(`c-${tag}`, 'j', T0);
   store.started(`s-${tag}`, 1, T0, 1);
   store.finished(`f-${tag}`, FINISHED);
@@ -170,7 +170,7 @@ function writeAll(store: RunStore, tag: string): number {
   return 7;
 }
 
-function assertReadsEmpty(store: RunStore): void {
+function assertReadsEmpty(store: SyncRunStore): void {
   assert.deepEqual(store.takeInFlight(() => 'lost'), []);
   assert.deepEqual(store.lastSlots(), new Map());
   assert.equal(store.lastHeartbeat(), null);

@@ -3,6 +3,7 @@ import type { Entry } from '../crontab/types.js';
 import type { Log } from '../log.js';
 import { nextFire } from '../schedule/next-fire.js';
 import type { RunRecord, RunStore } from '../store/types.js';
+import type { RunEvents } from '../events/run-events.js';
 
 /**
  * What happened while schedd was not running, worked out at start from the run history:
@@ -15,19 +16,31 @@ const MAX_MISSED_RECORDED = 100;
 /** catchup=all runs at most this many missed slots. */
 export const MAX_CATCHUP_RUNS = 100;
 
-/** Marks the previous daemon's in-flight runs lost, saying whether their process lives on. */
-export function markLostRuns(store: RunStore, log: Log): RunRecord[] {
+/**
+ * Marks the previous daemon's in-flight runs lost, saying whether their process lives on. The
+ * store marks them (recoverInFlight); each becomes a notRun 'lost' event flagged recorded, so
+ * the history is not written twice and the log still says it.
+ */
+export async function markLostRuns(store: Pick<RunStore, 'recoverInFlight'>, events: RunEvents): Promise<RunRecord[]> {
   // Asked once per run: the record and the log must say the same.
-  const living = new Map<string, boolean>();
-  const lost = store.takeInFlight((run) => {
+  const living = new Map<string, { alive: boolean; reason: string }>();
+  const lost = await store.recoverInFlight((run) => {
     const isAlive = processAlive(run.pid);
-    living.set(run.runId, isAlive);
     // attempt > 1 without a pid: the run was waiting to retry (its failed attempts have rows).
-    if (run.pid === null) return run.attempt > 1 ? `schedd stopped before attempt ${run.attempt} (a retry) started` : 'schedd stopped before this run started';
-    return isAlive ? `schedd died while this ran; its process ${run.pid} is still running (not started again)` : `schedd died while this ran; its process ${run.pid} is gone`;
+    const reason =
+      run.pid === null
+        ? run.attempt > 1
+          ? `schedd stopped before attempt ${run.attempt} (a retry) started`
+          : 'schedd stopped before this run started'
+        : isAlive
+          ? `schedd died while this ran; its process ${run.pid} is still running (not started again)`
+          : `schedd died while this ran; its process ${run.pid} is gone`;
+    living.set(run.runId, { alive: isAlive, reason });
+    return reason;
   });
   for (const run of lost) {
-    log.warn({ job: run.job, run: run.runId, pid: run.pid, scheduledAt: run.scheduledAt, reason: living.get(run.runId) ? 'still running' : 'gone' }, 'run lost: schedd died while it was in flight');
+    const seen = living.get(run.runId);
+    events.emit({ type: 'notRun', job: run.job, scheduledAt: Date.parse(run.scheduledAt), outcome: 'lost', reason: seen?.reason ?? '', cause: { kind: 'lost', record: run, alive: seen?.alive ?? false }, recorded: true });
   }
   return lost;
 }
@@ -60,8 +73,8 @@ export function findMissed(entries: readonly Entry[], zoneOf: (entry: Entry) => 
   return missed;
 }
 
-/** Records missed slots and returns the ones to run now, per the job's catchup option. */
-export function planCatchUp(store: RunStore, log: Log, missed: readonly Missed[]): { entry: Entry; slots: number[] }[] {
+/** Reports missed slots (notRun events, recorded by events/record.ts) and returns the ones to run now, per the job's catchup option. */
+export function planCatchUp(events: RunEvents, log: Log, missed: readonly Missed[]): { entry: Entry; slots: number[] }[] {
   const runs: { entry: Entry; slots: number[] }[] = [];
   for (const { entry, slots, more } of missed) {
     const policy = entry.options.catchup ?? 'none';
@@ -74,7 +87,9 @@ export function planCatchUp(store: RunStore, log: Log, missed: readonly Missed[]
       }
     }
     const run = new Set(toRun);
-    for (const at of slots) if (!run.has(at)) store.notRun(entry.id, at, 'missed', 'schedd was not running');
+    for (const at of slots) {
+      if (!run.has(at)) events.emit({ type: 'notRun', job: entry.id, scheduledAt: at, outcome: 'missed', reason: 'schedd was not running', cause: { kind: 'downtime' }, recorded: false });
+    }
     const total = slots.length + more;
     log.warn(
       { job: entry.id, count: total, scheduledAt: new Date(slots[0]!).toISOString() },

@@ -1,5 +1,6 @@
 import { formatDuration } from '../crontab/duration.js';
 import type { Log } from '../log.js';
+import type { Clock } from '../schedule/clock.js';
 import { groupExists, liveMembers, terminateGroup } from '../runner/index.js';
 
 /** How often a tracked group is checked for having emptied by itself: one kill(2) each time. */
@@ -10,8 +11,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 interface Tracked {
   job: string;
   run: string;
-  deadline: NodeJS.Timeout | null;
-  check: NodeJS.Timeout;
+  deadline: unknown;
+  check: unknown;
   killing: Promise<void> | null;
 }
 
@@ -29,6 +30,7 @@ export class Leftovers {
   constructor(
     private readonly log: Log,
     private readonly killGraceMs: number,
+    private readonly clock: Clock,
   ) {}
 
   /** A run of `job` finished with `count` live processes in group `pgid`. */
@@ -36,12 +38,28 @@ export class Leftovers {
     if (this.groups.has(pgid)) return;
     const until = remainingMs === null || remainingMs > MAX_TIMER_MS ? 'schedd stops' : `its timeout, in ${formatDuration(Math.max(0, Math.round(remainingMs)))}`;
     this.log.warn({ job, run, pid: pgid, count }, `job left ${count} process${count === 1 ? '' : 'es'} behind (killed when ${until})`);
-    const check = setInterval(() => {
+    const deadline = remainingMs === null || remainingMs > MAX_TIMER_MS ? null : this.clock.setTimer(() => void this.kill(pgid, 'timeout'), Math.max(0, remainingMs));
+    const tracked: Tracked = { job, run, deadline, check: null, killing: null };
+    this.groups.set(pgid, tracked);
+    this.checkLater(pgid, tracked);
+  }
+
+  /** The next check of a group for having emptied; it never keeps schedd alive by itself. */
+  private checkLater(pgid: number, tracked: Tracked): void {
+    tracked.check = this.clock.setTimer(() => {
+      tracked.check = null;
+      if (this.groups.get(pgid) !== tracked || tracked.killing !== null) return;
       if (!groupExists(pgid)) this.drop(pgid);
+      else this.checkLater(pgid, tracked);
     }, CHECK_MS);
-    check.unref();
-    const deadline = remainingMs === null || remainingMs > MAX_TIMER_MS ? null : setTimeout(() => void this.kill(pgid, 'timeout'), Math.max(0, remainingMs));
-    this.groups.set(pgid, { job, run, deadline, check, killing: null });
+    (tracked.check as { unref?: () => void }).unref?.();
+  }
+
+  private clearTimers(tracked: Tracked): void {
+    if (tracked.check !== null) this.clock.clearTimer(tracked.check);
+    if (tracked.deadline !== null) this.clock.clearTimer(tracked.deadline);
+    tracked.check = null;
+    tracked.deadline = null;
   }
 
   get size(): number {
@@ -57,8 +75,7 @@ export class Leftovers {
     const tracked = this.groups.get(pgid);
     if (tracked === undefined) return Promise.resolve();
     if (tracked.killing !== null) return tracked.killing;
-    clearInterval(tracked.check);
-    if (tracked.deadline !== null) clearTimeout(tracked.deadline);
+    this.clearTimers(tracked);
     const count = liveMembers(pgid);
     if (count === 0) {
       this.groups.delete(pgid);
@@ -76,8 +93,7 @@ export class Leftovers {
   private drop(pgid: number): void {
     const tracked = this.groups.get(pgid);
     if (tracked === undefined || tracked.killing !== null) return;
-    clearInterval(tracked.check);
-    if (tracked.deadline !== null) clearTimeout(tracked.deadline);
+    this.clearTimers(tracked);
     this.groups.delete(pgid);
   }
 }
