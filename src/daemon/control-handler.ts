@@ -57,7 +57,7 @@ export function controlHandler(daemon: Daemon, context: HandlerContext): (reques
       case 'list': {
         const now = Date.now();
         // The history knows runs from before this daemon started; memory covers a broken store.
-        const recorded = daemon.store.lastRuns();
+        const recorded = await daemon.store.lastRuns();
         const jobs = daemon.jobStates().map(({ entry, zone, running, lastRun }) => {
           const { nextMs: _, ...view } = jobView(entry, now, zone);
           return { ...view, running, lastRun: lastRunView(recorded.get(entry.id)) ?? lastRunView(lastRun) };

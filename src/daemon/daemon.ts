@@ -122,14 +122,14 @@ export class Daemon {
     if (total > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${firstErrors(errors, total).join('\n')}\n${crontabName}: invalid, schedd did not start`);
     // What happened while schedd was down, from the history: lost runs, missed slots.
     markLostRuns(this.store, log);
-    const lastSlots = this.store.lastSlots();
+    const lastSlots = await this.store.lastSlots();
     const startedAt = Date.now();
-    const missed = findMissed(parsed.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, this.store.lastHeartbeat(), startedAt);
+    const missed = findMissed(parsed.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, await this.store.lastHeartbeat(), startedAt);
     // Slots after startedAt fire (late if need be); the ones before it were just reported missed.
     this.scheduler.update(parsed.entries, lastSlots, startedAt);
-    this.store.heartbeat(startedAt);
-    this.store.setCrontab(this.options.crontabPath);
-    this.heartbeat = setInterval(() => this.store.heartbeat(Date.now()), HEARTBEAT_MS);
+    await this.store.heartbeat(startedAt);
+    await this.store.setCrontab(this.options.crontabPath);
+    this.heartbeat = setInterval(() => void this.store.heartbeat(Date.now()), HEARTBEAT_MS);
     this.heartbeat.unref();
     this.lastReload = { at: Date.now(), ok: true, errors: [] };
     this.watcher = watchCrontab(this.options.crontabPath, this.options.watchDebounceMs ?? 50, () => void this.reload('file changed'), (error) => log.error({ err: error }, 'cannot watch the crontab; reload with SIGHUP'));
@@ -220,7 +220,7 @@ export class Daemon {
     // The last moment slots were fired: slots from now on are missed (and caught up next time).
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    this.store.heartbeat(Date.now());
+    void this.store.heartbeat(Date.now());
     this.watcher?.close();
     this.dispatcher.close();
     const running = this.dispatcher.running().length;
@@ -243,7 +243,7 @@ export class Daemon {
       // Runs that finished during the grace may have left processes too.
       await leftovers;
       await this.dispatcher.killLeftovers('schedd is stopping');
-      this.store.close();
+      await this.store.close();
       log.info({}, 'schedd stopped');
     })();
     return this.stopping;

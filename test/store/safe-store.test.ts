@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Log, LogFields } from '../../src/log.js';
 import { SafeStore } from '../../src/store/safe-store.js';
-import type { FinishedRun, RunOutput, RunRecord, RunStore } from '../../src/store/types.js';
+import type { ClaimResult, FinishedRun, RunOutput, RunRecord, RunStore } from '../../src/store/types.js';
 
 /** Mirrors src/store/safe-store.ts: reopen after 30 s, report at most once a minute. */
 const RETRY_MS = 30_000;
@@ -64,70 +64,75 @@ const FINISHED: FinishedRun = { outcome: 'ok', exitCode: 0, signal: null, starte
 
 /** A store that notes every call; the methods named in `throwing` throw `error`. */
 class FakeStore implements RunStore {
+  readonly node = 'fake-node';
   readonly calls: string[] = [];
   closed = 0;
   constructor(
     private readonly throwing: ReadonlySet<string> = new Set(),
     private readonly error: Error = new Error('database or disk is full'),
   ) {}
-  private note(name: string, detail = ''): void {
+  /** Throws at the call, as SqliteStore does: its SQL runs inside the call. */
+  private note<T>(name: string, detail: string, value: T): Promise<T> {
     if (this.throwing.has(name)) throw this.error;
     this.calls.push(detail === '' ? name : `${name} ${detail}`);
+    return Promise.resolve(value);
   }
-  claim(runId: string): void {
-    this.note('claim', runId);
+  claim(runId: string): Promise<ClaimResult> {
+    return this.note('claim', runId, 'won');
   }
-  started(runId: string): void {
-    this.note('started', runId);
+  started(runId: string): Promise<void> {
+    return this.note('started', runId, undefined);
   }
-  finished(runId: string): void {
-    this.note('finished', runId);
+  finished(runId: string): Promise<void> {
+    return this.note('finished', runId, undefined);
   }
-  retrying(runId: string): void {
-    this.note('retrying', runId);
+  retrying(runId: string): Promise<void> {
+    return this.note('retrying', runId, undefined);
   }
-  cancelled(runId: string): void {
-    this.note('cancelled', runId);
+  cancelled(runId: string): Promise<void> {
+    return this.note('cancelled', runId, undefined);
   }
-  notRun(job: string, _at: number, outcome: string): void {
-    this.note('notRun', `${job} ${outcome}`);
+  notRun(job: string, _at: number, outcome: string): Promise<void> {
+    return this.note('notRun', `${job} ${outcome}`, undefined);
+  }
+  recoverInFlight(): Promise<RunRecord[]> {
+    return this.note('recoverInFlight', '', [RECORD]);
   }
   takeInFlight(): RunRecord[] {
-    this.note('takeInFlight');
+    if (this.throwing.has('takeInFlight')) throw this.error;
+    this.calls.push('takeInFlight');
     return [RECORD];
   }
-  lastSlots(): Map<string, number> {
-    this.note('lastSlots');
-    return new Map([['j', T0]]);
+  lastSlots(): Promise<Map<string, number>> {
+    return this.note('lastSlots', '', new Map([['j', T0]]));
   }
-  heartbeat(at: number): void {
-    this.note('heartbeat', String(at));
+  heartbeat(at: number): Promise<void> {
+    return this.note('heartbeat', String(at), undefined);
   }
-  setCrontab(path: string): void {
-    this.note('setCrontab', path);
+  setCrontab(path: string): Promise<void> {
+    return this.note('setCrontab', path, undefined);
   }
-  crontab(): string | null {
-    this.note('crontab');
-    return '/etc/schedd/crontab';
+  crontab(): Promise<string | null> {
+    return this.note('crontab', '', '/etc/schedd/crontab');
   }
-  lastHeartbeat(): number | null {
-    this.note('lastHeartbeat');
-    return T0;
+  lastHeartbeat(): Promise<number | null> {
+    return this.note('lastHeartbeat', '', T0);
   }
-  history(): RunRecord[] {
-    this.note('history');
-    return [RECORD];
+  history(): Promise<RunRecord[]> {
+    return this.note('history', '', [RECORD]);
   }
-  output(): { run: RunRecord; output: RunOutput } | null {
-    this.note('output');
-    return { run: RECORD, output: OUTPUT };
+  output(): Promise<{ run: RunRecord; output: RunOutput } | null> {
+    return this.note('output', '', { run: RECORD, output: OUTPUT });
   }
-  lastRuns(): Map<string, RunRecord> {
-    this.note('lastRuns');
-    return new Map([['j', RECORD]]);
+  lastRuns(): Promise<Map<string, RunRecord>> {
+    return this.note('lastRuns', '', new Map([['j', RECORD]]));
   }
-  close(): void {
+  recentFailures(): Promise<RunRecord[]> {
+    return this.note('recentFailures', '', [RECORD]);
+  }
+  close(): Promise<void> {
     this.closed++;
+    return Promise.resolve();
   }
 }
 
@@ -170,14 +175,14 @@ function writeAll(store: RunStore, tag: string): number {
   return 7;
 }
 
-function assertReadsEmpty(store: RunStore): void {
-  assert.deepEqual(store.takeInFlight(() => 'lost'), []);
-  assert.deepEqual(store.lastSlots(), new Map());
-  assert.equal(store.lastHeartbeat(), null);
-  assert.deepEqual(store.history(undefined, 10), []);
-  assert.equal(store.output('j'), null);
-  assert.deepEqual(store.lastRuns(), new Map());
-  assert.equal(store.crontab(), null);
+async function assertReadsEmpty(store: RunStore): Promise<void> {
+  assert.deepEqual(await store.recoverInFlight(() => 'lost'), []);
+  assert.deepEqual(await store.lastSlots(), new Map());
+  assert.equal(await store.lastHeartbeat(), null);
+  assert.deepEqual(await store.history(undefined, 10), []);
+  assert.equal(await store.output('j'), null);
+  assert.deepEqual(await store.lastRuns(), new Map());
+  assert.equal(await store.crontab(), null);
 }
 
 const brief = (records: readonly Logged[]): { at: number; level: string; msg: string; count?: number; reason?: string }[] =>
@@ -186,7 +191,7 @@ const brief = (records: readonly Logged[]): { at: number; level: string; msg: st
 const unavailable = (message: string): string => `run history unavailable (${message}); jobs keep running, retrying in 30 s`;
 
 describe('SafeStore', () => {
-  it('a failing open is logged once; writes are dropped and reads empty; after RETRY_MS it reopens and logs the dropped count', () => {
+  it('a failing open is logged once; writes are dropped and reads empty; after RETRY_MS it reopens and logs the dropped count', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const openError = new Error('unable to open database file');
@@ -212,7 +217,7 @@ describe('SafeStore', () => {
     // Within RETRY_MS: no new attempt, nothing logged, reads empty.
     clock.ms = T0 + RETRY_MS - 1;
     dropped += writeAll(safe, 'b');
-    assertReadsEmpty(safe);
+    await assertReadsEmpty(safe);
     assert.equal(opens, 1);
 
     // At RETRY_MS it tries again; still failing, and within a minute of the report: silent.
@@ -235,12 +240,12 @@ describe('SafeStore', () => {
     ]);
     assert.equal(dropped, 28);
     safe.heartbeat(T0 + 5);
-    assert.deepEqual(safe.history(undefined, 10), [RECORD]);
+    assert.deepEqual(await safe.history(undefined, 10), [RECORD]);
     assert.deepEqual(inner.calls, ['claim after', `heartbeat ${T0 + 5}`, 'history']);
     assert.equal(log.records.length, 2);
   });
 
-  it('a lasting open failure is retried every 30 s and reported once a minute', () => {
+  it('a lasting open failure is retried every 30 s and reported once a minute', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     let opens = 0;
@@ -255,7 +260,7 @@ describe('SafeStore', () => {
     for (let s = 0; s <= 300; s += 5) {
       clock.ms = T0 + s * 1000;
       safe.heartbeat(clock.ms);
-      assert.deepEqual(safe.lastSlots(), new Map());
+      assert.deepEqual(await safe.lastSlots(), new Map());
     }
     assert.equal(opens, 11, 'one attempt at 0 s, then one every 30 s');
     assert.deepEqual(
@@ -264,7 +269,7 @@ describe('SafeStore', () => {
     );
   });
 
-  it('an error thrown by a write is caught, closes the store, and is logged at most once a minute', () => {
+  it('an error thrown by a write is caught, closes the store, and is logged at most once a minute', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const full = new Error('database or disk is full');
@@ -305,16 +310,16 @@ describe('SafeStore', () => {
     assert.ok(opened.every((store) => store.closed === 1));
   });
 
-  it('a read that throws is reported and returns the empty value', () => {
+  it('a read that throws is reported and returns the empty value', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const safe = new SafeStore(() => new FakeStore(new Set(['history', 'lastSlots'])), log, clock.now);
-    assert.deepEqual(safe.history('j', 5), []);
-    assert.deepEqual(safe.lastSlots(), new Map());
+    assert.deepEqual(await safe.history('j', 5), []);
+    assert.deepEqual(await safe.lastSlots(), new Map());
     assert.deepEqual(brief(log.records), [{ at: 0, level: 'error', msg: unavailable('database or disk is full'), reason: 'history' }]);
   });
 
-  it('close closes the store; the next call opens it again without a recovery message', () => {
+  it('close closes the store; the next call opens it again without a recovery message', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const { safe, opened } = reopening(() => new FakeStore(), log, clock);
@@ -328,7 +333,7 @@ describe('SafeStore', () => {
     assert.deepEqual(log.records, []);
   });
 
-  it('a commit that fails at the end of the turn is reported (reason commit) and the store closed and reopened later', () => {
+  it('a commit that fails at the end of the turn is reported (reason commit) and the store closed and reopened later', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const { safe, opened } = reopening(() => new BatchingStore(), log, clock);
@@ -350,7 +355,7 @@ describe('SafeStore', () => {
     assert.equal(log.records[1]!.level, 'warn');
   });
 
-  it('regression: records rolled back by a failed commit are not counted in "records were not written"', () => {
+  it('regression: records rolled back by a failed commit are not counted in "records were not written"', async () => {
     // SafeStore counts only the calls it dropped itself; the claim and skip written into the
     // batch that failed to commit are lost too, but the recovery message leaves them out.
     const clock = new Clock(T0);
@@ -368,7 +373,7 @@ describe('SafeStore', () => {
     );
   });
 
-  it('regression: "run history available again" is logged every 30 s while every write still fails (disk full)', () => {
+  it('regression: "run history available again" is logged every 30 s while every write still fails (disk full)', async () => {
     // A full disk lets the file open but fails each write. Each retry logs "available again"
     // as soon as the open succeeds; the write then fails and, within a minute of the last
     // report, silently: the last word in the log is often that the history works.
