@@ -1,7 +1,7 @@
 // SqliteStore on a temporary file: what each call records, retention, migrations, read-only use.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { describe, it, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../src/store/schema.js';
 import { DEFAULT_KEEP_RUNS, SqliteStore, type StoreOptions } from '../../src/store/sqlite-store.js';
-import type { FinishedRun, RunOutput, RunRecord } from '../../src/store/types.js';
+import type { ClaimResult, FinishedRun, RunOutput, RunRecord } from '../../src/store/types.js';
 import { record } from '../history/helpers.js';
 
 // Tests run from dist/test/store/, fixtures stay in the source tree.
@@ -534,5 +534,225 @@ describe('SqliteStore: retries', () => {
       [['r1', 2, 101, null]],
     );
     assert.equal((await store.history('flaky', 1))[0]!.outcome, 'lost');
+  });
+});
+
+/** A second store (another node) on the same file, closed after the test. */
+function openNode(t: TestContext, path: string, node: string, options: StoreOptions = {}): SqliteStore {
+  const store = new SqliteStore(path, { ...options, node });
+  t.after(() => store.close());
+  return store;
+}
+
+/** The node column of every run, by run id, read from the file. */
+function nodesOf(path: string): Record<string, string | null> {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT run_id, node FROM runs ORDER BY rowid').all() as { run_id: string; node: string | null }[];
+    return Object.fromEntries(rows.map((row) => [row.run_id, row.node]));
+  } finally {
+    db.close();
+  }
+}
+
+function claimsOf(path: string, job: string): { slot: number; run_id: string; node: string | null }[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT slot, run_id, node FROM claims WHERE job = ? ORDER BY slot').all(job) as { slot: number; run_id: string; node: string | null }[];
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A history as schema 2 left it (the migrations of that version, rows as its writer made them):
+ * a failed run, a run in flight, a skipped slot, a retried run's failed attempt and its final
+ * row, and the one global heartbeat.
+ */
+function schema2File(path: string): void {
+  const db = new Database(path);
+  for (const [v, migration] of MIGRATIONS.slice(0, 2).entries()) {
+    db.exec(migration);
+    db.pragma(`user_version = ${v + 1}`);
+  }
+  const run = db.prepare(
+    `INSERT INTO runs (run_id, job, scheduled_at, started_at, finished_at, outcome, exit_code, duration_ms, reason, pid, attempt, output_head, output_tail, output_bytes, output_truncated)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  run.run('v2fail', 'backup', T, T + 5, T + 105, 'failed', 2, 100, null, 4242, 1, 'disk full\n', '', 10, 0);
+  run.run('v2run', 'backup', T + 60_000, T + 60_005, null, 'running', null, null, null, 4343, 1, null, null, null, null);
+  run.run('s2skip', 'backup', T + 120_000, null, null, 'skipped', null, null, 'previous run still active (overlap=skip)', null, 1, null, null, null, null);
+  run.run('v2retry.1', 'flaky', T, T + 5, T + 50, 'failed', 1, 45, 'retrying in 1 s', 99, 1, '', '', 0, 0);
+  run.run('v2retry', 'flaky', T, T + 1050, T + 1100, 'ok', 0, 50, null, 100, 2, '', '', 0, 0);
+  db.prepare(`INSERT INTO daemon (key, value) VALUES ('heartbeat', ?)`).run(T + 90_000);
+  db.prepare(`INSERT INTO meta (key, value) VALUES ('crontab', '/etc/schedd/crontab')`).run();
+  db.close();
+}
+
+describe('SqliteStore: claims and nodes', () => {
+  it('claim: the first claim of a slot wins; a later claim of it (another run id) loses and records nothing', async (t) => {
+    const { store, path } = openStore(t, { node: 'n1' });
+    assert.equal(await store.claim('r1', 'backup', T), 'won');
+    assert.equal(await store.claim('r2', 'backup', T), 'lost');
+    assert.equal(await store.claim('r3', 'backup', T + 1000), 'won', 'another slot of the job');
+    assert.equal(await store.claim('r4', 'other', T), 'won', 'the same slot of another job');
+    assert.deepEqual((await store.history(undefined, 10)).map((run) => run.runId).sort(), ['r1', 'r3', 'r4']);
+    assert.deepEqual(claimsOf(path, 'backup'), [
+      { slot: T, run_id: 'r1', node: 'n1' },
+      { slot: T + 1000, run_id: 'r3', node: 'n1' },
+    ]);
+  });
+
+  it('claim: two stores on one file (two nodes) claiming the same slot: one wins, the other loses', async (t) => {
+    const { store: a, path } = openStore(t, { node: 'node-a' });
+    const b = openNode(t, path, 'node-b');
+    const results: ClaimResult[] = [await a.claim('ra', 'backup', T), await b.claim('rb', 'backup', T)];
+    assert.deepEqual(results, ['won', 'lost']);
+    // And the other way round: whichever claims first wins.
+    assert.deepEqual([await b.claim('rb2', 'backup', T + 1000), await a.claim('ra2', 'backup', T + 1000)], ['won', 'lost']);
+    assert.deepEqual(nodesOf(path), { ra: 'node-a', rb2: 'node-b' });
+    assertJson(await b.history('backup', 10), await a.history('backup', 10));
+  });
+
+  it('claim: a run id claimed twice loses and takes no slot', async (t) => {
+    const { store } = openStore(t);
+    assert.equal(await store.claim('r1', 'backup', T), 'won');
+    assert.equal(await store.claim('r1', 'other', T + 1000), 'lost');
+    assert.equal(await store.claim('r2', 'other', T + 1000), 'won', 'the slot of the refused claim is still free');
+  });
+
+  it('claim: skipped and missed records and retried attempts share a slot with a run without taking it', async (t) => {
+    const { store } = openStore(t);
+    await store.notRun('j', T, 'skipped', 'previous run still active (overlap=skip)');
+    await store.notRun('j', T + 1000, 'missed', 'schedd was not running');
+    assert.equal(await store.claim('r1', 'j', T), 'won');
+    assert.equal(await store.claim('r2', 'j', T + 1000), 'won');
+    await store.started('r1', 10, T + 5, 1);
+    await store.finished('r1', finishedRun({ outcome: 'failed', exitCode: 1 }));
+    await store.retrying('r1', 'r1.1', 'retrying in 1 s');
+    assert.equal(await store.claim('r3', 'j', T), 'lost', 'the retry holds the slot');
+  });
+
+  it('claim: a claim that cannot be written throws at the call and takes no slot', async (t) => {
+    const { store, path } = openStore(t);
+    // Another connection holds the write lock for longer than busy_timeout (1 s).
+    const holder = new Database(path);
+    t.after(() => holder.close());
+    holder.exec('BEGIN IMMEDIATE');
+    assert.throws(() => store.claim('r1', 'j', T), { message: 'database is locked' });
+    holder.exec('ROLLBACK');
+    assert.equal(await store.claim('r2', 'j', T), 'won');
+    assert.deepEqual((await store.history('j', 10)).map((run) => run.runId), ['r2']);
+  });
+
+  it('node: every row written carries the store\'s node; the default is the host name', async (t) => {
+    const { store, path } = openStore(t, { node: 'n1' });
+    assert.equal(store.node, 'n1');
+    await store.claim('r1', 'j', T);
+    await store.started('r1', 10, T + 5, 1);
+    await store.finished('r1', finishedRun({ outcome: 'failed', exitCode: 1 }));
+    await store.retrying('r1', 'r1.1', 'retrying in 1 s');
+    await store.notRun('j', T + 1000, 'skipped', 'previous run still active (overlap=skip)');
+    await store.close();
+    const byDefault = new SqliteStore(path);
+    assert.equal(byDefault.node, hostname());
+    await byDefault.claim('r2', 'j', T + 2000);
+    await byDefault.close();
+    const nodes = nodesOf(path);
+    const skipped = Object.keys(nodes).find((id) => id.startsWith('s'))!;
+    assert.deepEqual(nodes, { 'r1.1': 'n1', r1: 'n1', [skipped]: 'n1', r2: hostname() });
+  });
+
+  it('recoverInFlight: the single-file store takes the runs every node left in flight, and those from before nodes were recorded', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: NOW });
+    const path = join(tempDir(t), 'history.db');
+    schema2File(path);
+    const a = openNode(t, path, 'node-a');
+    await a.claim('ra', 'j', T);
+    await a.close();
+    // The same daemon started again under another hostname (a container), or another node.
+    const b = openNode(t, path, 'node-b');
+    await b.claim('rb', 'j', T + 1000);
+    const taken = await b.recoverInFlight(() => 'schedd died');
+    assert.deepEqual(taken.map((run) => run.runId).sort(), ['ra', 'rb', 'v2run']);
+    assert.deepEqual((await b.history(undefined, 10)).filter((run) => run.outcome === 'running'), []);
+  });
+
+  it('migration: a schema 2 file is upgraded in place; its rows are kept (node null), its slots claimed, its heartbeat and crontab read', async (t) => {
+    const path = join(tempDir(t), 'history.db');
+    schema2File(path);
+    const reader = new SqliteStore(path, { readonly: true });
+    const before = await reader.history(undefined, 10);
+    // A read-only open (the CLI before the daemon upgraded the file) reads it as it is.
+    assert.equal(await reader.lastHeartbeat(), T + 90_000);
+    assert.equal(await reader.crontab(), '/etc/schedd/crontab');
+    assert.throws(() => reader.claim('x', 'j', T), { message: 'attempt to write a readonly database' });
+    await reader.close();
+    assert.equal(before.length, 5);
+
+    const store = openNode(t, path, 'n1');
+    assertJson(await store.history(undefined, 10), before);
+    assert.deepEqual(nodesOf(path), { v2fail: null, v2run: null, s2skip: null, 'v2retry.1': null, v2retry: null });
+    assert.deepEqual(claimsOf(path, 'backup'), [
+      { slot: T, run_id: 'v2fail', node: null },
+      { slot: T + 60_000, run_id: 'v2run', node: null },
+    ]);
+    assert.deepEqual(claimsOf(path, 'flaky'), [{ slot: T, run_id: 'v2retry', node: null }]);
+    assert.equal(await store.claim('again', 'backup', T + 60_000), 'lost', 'a slot recorded before the upgrade is not run again');
+    assert.equal(await store.claim('free', 'backup', T + 120_000), 'won', 'a skipped slot was never claimed');
+    assert.equal(await store.lastHeartbeat(), T + 90_000);
+    assert.equal(await store.crontab(), '/etc/schedd/crontab');
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    t.after(() => check.close());
+    assert.equal(check.pragma('user_version', { simple: true }), MIGRATIONS.length);
+  });
+
+  it('heartbeat: one per node; the last heartbeat is the latest of any node, the old global one included until a later one tidies it', async (t) => {
+    const path = join(tempDir(t), 'history.db');
+    schema2File(path);
+    const rows = (): unknown => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return { nodes: db.prepare('SELECT node, at FROM heartbeats ORDER BY node').all(), old: db.prepare(`SELECT value FROM daemon WHERE key = 'heartbeat'`).get() ?? null };
+      } finally {
+        db.close();
+      }
+    };
+    const a = openNode(t, path, 'node-a');
+    assert.equal(await a.lastHeartbeat(), T + 90_000, 'the heartbeat of schema 2');
+    await a.heartbeat(T + 100_000);
+    assert.equal(await a.lastHeartbeat(), T + 100_000);
+    await a.heartbeat(T + 130_000);
+    await a.close();
+    assert.deepEqual(rows(), { nodes: [{ node: 'node-a', at: T + 130_000 }], old: null });
+
+    // Another node id whose first heartbeat is earlier (a clock behind): both kept, the latest counts.
+    const b = openNode(t, path, 'node-b');
+    assert.equal(await b.lastHeartbeat(), T + 130_000);
+    await b.heartbeat(T + 120_000);
+    assert.equal(await b.lastHeartbeat(), T + 130_000);
+    await b.heartbeat(T + 150_000);
+    assert.equal(await b.lastHeartbeat(), T + 150_000);
+    await b.close();
+    assert.deepEqual(rows(), { nodes: [{ node: 'node-a', at: T + 130_000 }, { node: 'node-b', at: T + 150_000 }], old: null });
+
+    // The next start (a new hostname) tidies what its first heartbeat outdates.
+    const c = openNode(t, path, 'node-c');
+    await c.heartbeat(T + 140_000);
+    await c.close();
+    assert.deepEqual(rows(), { nodes: [{ node: 'node-b', at: T + 150_000 }, { node: 'node-c', at: T + 140_000 }], old: null });
+  });
+
+  it('claims are pruned with the runs: a job keeps as many claims as runs, and none older than keepDays', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: NOW });
+    const { store, path } = openStore(t, { keepRuns: 5, keepDays: 2 });
+    for (let n = 0; n < 30; n++) completeRun(store, `r${n}`, 'j', NOW - 86_400_000 + n * 1000);
+    const kept = slotsOf(await store.history('j', 100)).reverse();
+    assert.equal(kept.length, 15);
+    assert.deepEqual(claimsOf(path, 'j').map((claim) => claim.slot), kept);
+    for (let n = 0; n < 20; n++) completeRun(store, `old${n}`, 'old', NOW - 5 * 86_400_000 + n * 1000);
+    assert.deepEqual(await store.history('old', 100), []);
+    assert.deepEqual(claimsOf(path, 'old'), []);
   });
 });
