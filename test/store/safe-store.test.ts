@@ -1,9 +1,13 @@
 // SafeStore with an injected clock, a fake log and fake stores: a failing database never throws
 // at the daemon, is reported at most once a minute, and is reopened after RETRY_MS.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
 import type { Log, LogFields } from '../../src/log.js';
 import { SafeStore } from '../../src/store/safe-store.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { ClaimResult, FinishedRun, RunOutput, RunRecord, RunStore } from '../../src/store/types.js';
 
 /** Mirrors src/store/safe-store.ts: reopen after 30 s, report at most once a minute. */
@@ -67,6 +71,8 @@ class FakeStore implements RunStore {
   readonly node = 'fake-node';
   readonly calls: string[] = [];
   closed = 0;
+  /** What a claim that works comes to. */
+  claimAnswer: ClaimResult = 'won';
   constructor(
     private readonly throwing: ReadonlySet<string> = new Set(),
     private readonly error: Error = new Error('database or disk is full'),
@@ -78,7 +84,7 @@ class FakeStore implements RunStore {
     return Promise.resolve(value);
   }
   claim(runId: string): Promise<ClaimResult> {
-    return this.note('claim', runId, 'won');
+    return this.note('claim', runId, this.claimAnswer);
   }
   started(runId: string): Promise<void> {
     return this.note('started', runId, undefined);
@@ -395,5 +401,87 @@ describe('SafeStore', () => {
     clock.ms = T0 + 330_000;
     safe.claim('ok', 'j', clock.ms);
     assert.equal(log.records.filter((r) => r.msg.startsWith('run history available again')).length, 1);
+  });
+
+  it('claim: unrecorded while the store is down (open failing, claim throwing); the store\'s own answer once it works', async () => {
+    const clock = new Clock(T0);
+    const log = fakeLog(clock);
+    let failing = true;
+    const inner = new FakeStore(new Set(['claim']));
+    const { safe } = reopening(
+      () => {
+        if (failing) throw new Error('unable to open database file');
+        return inner;
+      },
+      log,
+      clock,
+    );
+    assert.equal(await safe.claim('a', 'j', T0), 'unrecorded', 'the open fails');
+    assert.equal(await safe.claim('b', 'j', T0), 'unrecorded', 'within RETRY_MS');
+    failing = false;
+    clock.ms = T0 + RETRY_MS;
+    assert.equal(await safe.claim('c', 'j', T0), 'unrecorded', 'the claim throws');
+    assert.equal(safe.healthy, false);
+    const working = new FakeStore();
+    const { safe: again } = reopening(() => working, log, clock);
+    assert.equal(await again.claim('d', 'j', T0), 'won');
+    working.claimAnswer = 'lost';
+    assert.equal(await again.claim('e', 'j', T0), 'lost', 'lost is passed on, not turned into unrecorded');
+    assert.deepEqual(working.calls, ['claim d', 'claim e']);
+  });
+
+  it('claim: a store that rejects (rather than throwing at the call) resolves unrecorded, is reported, closed and reopened later', async () => {
+    const clock = new Clock(T0);
+    const log = fakeLog(clock);
+    const gone = new Error('connection terminated');
+    class RejectingStore extends FakeStore {
+      override claim(): Promise<ClaimResult> {
+        return Promise.reject(gone);
+      }
+      override history(): Promise<RunRecord[]> {
+        return Promise.reject(gone);
+      }
+    }
+    const { safe, opened } = reopening(() => new RejectingStore(), log, clock);
+    assert.equal(await safe.claim('a', 'j', T0), 'unrecorded');
+    assert.equal(safe.healthy, false);
+    assert.equal(opened[0]!.closed, 1);
+    assert.deepEqual(brief(log.records), [{ at: 0, level: 'error', msg: unavailable('connection terminated'), reason: 'claim' }]);
+    clock.ms = T0 + RETRY_MS;
+    assert.deepEqual(await safe.history(undefined, 10), [], 'a rejected read is the empty value');
+    assert.equal(opened.length, 2);
+    assert.equal(safe.healthy, false);
+  });
+
+  it('node: the opened store\'s; before any open, the host name (as SqliteStore\'s default)', async () => {
+    const clock = new Clock(T0);
+    const { safe } = reopening(() => new FakeStore(), fakeLog(clock), clock);
+    assert.equal(safe.node, hostname());
+    await safe.heartbeat(T0);
+    assert.equal(safe.node, 'fake-node');
+  });
+
+  it('claim on a SqliteStore: unrecorded while the file is damaged, won (then lost for the same slot) after it recovers', async (t: TestContext) => {
+    const dir = mkdtempSync(join(tmpdir(), 'schedd-safe-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'history.db');
+    writeFileSync(path, 'not a database, '.repeat(512));
+    const clock = new Clock(T0);
+    const log = fakeLog(clock);
+    const safe = new SafeStore(() => new SqliteStore(path, { node: 'n1' }), log, clock.now);
+    t.after(() => safe.close());
+    assert.equal(await safe.claim('r1', 'j', T0), 'unrecorded');
+    await safe.finished('r1', FINISHED);
+    assert.deepEqual(await safe.history(undefined, 10), []);
+    rmSync(path);
+    clock.ms = T0 + RETRY_MS;
+    assert.equal(await safe.claim('r2', 'j', T0), 'won');
+    assert.equal(await safe.claim('r3', 'j', T0), 'lost');
+    assert.equal(safe.node, 'n1');
+    assert.deepEqual((await safe.history(undefined, 10)).map((run) => run.runId), ['r2']);
+    assert.deepEqual(brief(log.records), [
+      { at: 0, level: 'error', msg: unavailable('file is not a database'), reason: 'open' },
+      { at: RETRY_MS, level: 'warn', msg: 'run history available again (2 records were not written meanwhile)', count: 2 },
+    ]);
   });
 });
