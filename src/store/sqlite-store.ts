@@ -39,7 +39,7 @@ export interface StoreOptions {
   keepDays?: number;
   /** For the CLI's reads (history, output, list): never creates or changes the file. */
   readonly?: boolean;
-  /** The node id written on rows, claims and heartbeats (default: the host name). */
+  /** The node id written on the rows and heartbeats (default: the host name). */
   node?: string;
 }
 
@@ -176,10 +176,8 @@ export class SqliteStore implements RunStore {
   private prepareWrites() {
     const db = this.db;
     return {
-      // The slot first: a claim that loses writes no run.
-      claimSlot: db.prepare(`INSERT INTO claims (job, slot, run_id, node, claimed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (job, slot) DO NOTHING`),
-      claim: db.prepare(`INSERT OR IGNORE INTO runs (run_id, job, scheduled_at, outcome, node) VALUES (?, ?, ?, 'running', ?)`),
-      unclaimSlot: db.prepare(`DELETE FROM claims WHERE job = ? AND slot = ?`),
+      // Nothing is written when the slot (job, scheduled_at, claimed) or the run id is taken.
+      claim: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, node, claimed) VALUES (?, ?, ?, 'running', ?, 1) ON CONFLICT DO NOTHING`),
       // A retry runs again: the row is in flight again (a crash now makes it lost, not failed).
       started: db.prepare(`UPDATE runs SET pid = ?, started_at = ?, attempt = ?, outcome = 'running', finished_at = NULL WHERE run_id = ?`),
       finished: db.prepare(
@@ -188,9 +186,10 @@ export class SqliteStore implements RunStore {
       ),
       // Only a run still in flight (a run waiting to retry is: see retrying).
       cancelled: db.prepare(`UPDATE runs SET outcome = 'interrupted', reason = ?, finished_at = ? WHERE run_id = ? AND outcome = 'running'`),
-      retiredAttempt: db.prepare(`UPDATE runs SET run_id = ?, reason = ? WHERE run_id = ?`),
+      // The failed attempt hands its slot to the next one (the run's row from now on).
+      retiredAttempt: db.prepare(`UPDATE runs SET run_id = ?, reason = ?, claimed = NULL WHERE run_id = ?`),
       // A new row (a later rowid): the next attempt lists above the failed ones, newest first.
-      nextAttempt: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, attempt, node) SELECT ?, job, scheduled_at, 'running', attempt + 1, ? FROM runs WHERE run_id = ?`),
+      nextAttempt: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, attempt, node, claimed) SELECT ?, job, scheduled_at, 'running', attempt + 1, ?, 1 FROM runs WHERE run_id = ?`),
       notRun: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, reason, node) VALUES (?, ?, ?, ?, ?, ?)`),
       lost: db.prepare(`UPDATE runs SET outcome = 'lost', reason = ?, finished_at = ? WHERE run_id = ?`),
       heartbeat: db.prepare(`INSERT INTO heartbeats (node, at) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET at = excluded.at`),
@@ -201,9 +200,6 @@ export class SqliteStore implements RunStore {
         `DELETE FROM runs WHERE job = ? AND outcome <> 'running' AND rowid NOT IN (SELECT rowid FROM runs WHERE job = ? ORDER BY scheduled_at DESC, rowid DESC LIMIT ?)`,
       ),
       pruneOld: db.prepare(`DELETE FROM runs WHERE job = ? AND outcome <> 'running' AND scheduled_at < ?`),
-      // As many claims as runs are kept: the slots before them are long past, never fired again.
-      pruneClaims: db.prepare(`DELETE FROM claims WHERE job = ? AND slot < (SELECT slot FROM claims WHERE job = ? ORDER BY slot DESC LIMIT 1 OFFSET ?)`),
-      pruneOldClaims: db.prepare(`DELETE FROM claims WHERE job = ? AND slot < ?`),
     };
   }
 
@@ -259,18 +255,14 @@ export class SqliteStore implements RunStore {
   }
 
   /**
-   * Committed at once, with whatever else is pending: the job starts right after this. One
-   * INSERT on the (job, slot) key decides; the run's row follows only when it won. A run id
-   * already recorded (a claim made twice) loses and takes no slot.
+   * Committed at once, with whatever else is pending: the job starts right after this. The one
+   * INSERT of the run's row decides, on the unique (job, slot) key: a slot claimed before (by
+   * any node) writes nothing and loses; so does a run id already recorded (a claim made twice).
    */
   claim(runId: string, job: string, scheduledAt: number): Promise<ClaimResult> {
     const writes = this.writes;
     this.batch();
-    let won = writes.claimSlot.run(job, scheduledAt, runId, this.node, Date.now()).changes === 1;
-    if (won && writes.claim.run(runId, job, scheduledAt, this.node).changes === 0) {
-      writes.unclaimSlot.run(job, scheduledAt);
-      won = false;
-    }
+    const won = writes.claim.run(runId, job, scheduledAt, this.node).changes === 1;
     const committed = this.commit();
     return Promise.resolve(committed ? (won ? 'won' : 'lost') : 'unrecorded');
   }
@@ -329,14 +321,9 @@ export class SqliteStore implements RunStore {
       return;
     }
     this.writesSincePrune.set(job, 0);
-    const { prune, pruneClaims, pruneOld, pruneOldClaims } = this.writes;
+    const { prune, pruneOld } = this.writes;
     prune.run(job, job, this.keepRuns);
-    pruneClaims.run(job, job, this.keepRuns - 1);
-    if (this.keepDays !== undefined) {
-      const before = Date.now() - this.keepDays * 86_400_000;
-      pruneOld.run(job, before);
-      pruneOldClaims.run(job, before);
-    }
+    if (this.keepDays !== undefined) pruneOld.run(job, Date.now() - this.keepDays * 86_400_000);
   }
 
   /** Every run left in flight, whichever node wrote it: one daemon holds this file (see above). */

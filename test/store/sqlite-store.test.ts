@@ -555,10 +555,11 @@ function nodesOf(path: string): Record<string, string | null> {
   }
 }
 
+/** The rows that hold their slot (the claims), read from the file. */
 function claimsOf(path: string, job: string): { slot: number; run_id: string; node: string | null }[] {
   const db = new Database(path, { readonly: true });
   try {
-    return db.prepare('SELECT slot, run_id, node FROM claims WHERE job = ? ORDER BY slot').all(job) as { slot: number; run_id: string; node: string | null }[];
+    return db.prepare('SELECT scheduled_at AS slot, run_id, node FROM runs WHERE job = ? AND claimed = 1 ORDER BY scheduled_at').all(job) as { slot: number; run_id: string; node: string | null }[];
   } finally {
     db.close();
   }
@@ -744,7 +745,7 @@ describe('SqliteStore: claims and nodes', () => {
     assert.deepEqual(rows(), { nodes: [{ node: 'node-b', at: T + 150_000 }, { node: 'node-c', at: T + 140_000 }], old: null });
   });
 
-  it('claims are pruned with the runs: a job keeps as many claims as runs, and none older than keepDays', async (t) => {
+  it('claims are pruned with the runs (they are the runs\' rows): by keepRuns and by keepDays', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: NOW });
     const { store, path } = openStore(t, { keepRuns: 5, keepDays: 2 });
     for (let n = 0; n < 30; n++) completeRun(store, `r${n}`, 'j', NOW - 86_400_000 + n * 1000);
