@@ -193,7 +193,8 @@ export class SqliteStore implements RunStore {
       notRun: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, reason, node) VALUES (?, ?, ?, ?, ?, ?)`),
       lost: db.prepare(`UPDATE runs SET outcome = 'lost', reason = ?, finished_at = ? WHERE run_id = ?`),
       heartbeat: db.prepare(`INSERT INTO heartbeats (node, at) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET at = excluded.at`),
-      // Heartbeats no later than this node's say nothing more: the file keeps one per node alive.
+      // Another node id's heartbeat no later than this one's changes no lastHeartbeat: dropped,
+      // so that the file does not keep one per hostname it has ever seen.
       tidyHeartbeats: db.prepare(`DELETE FROM heartbeats WHERE node <> ? AND at <= ?`),
       tidyOldHeartbeat: db.prepare(`DELETE FROM daemon WHERE key = 'heartbeat' AND value <= ?`),
       prune: db.prepare(
