@@ -567,8 +567,9 @@ function claimsOf(path: string, job: string): { slot: number; run_id: string; no
 
 /**
  * A history as schema 2 left it (the migrations of that version, rows as its writer made them):
- * a failed run, a run in flight, a skipped slot, a retried run's failed attempt and its final
- * row, and the one global heartbeat.
+ * a failed run, a second run of its slot (a doubled claim, which that schema did not prevent),
+ * a run in flight, a skipped slot, a retried run's failed attempt and its final row, and the
+ * one global heartbeat.
  */
 function schema2File(path: string): void {
   const db = new Database(path);
@@ -581,6 +582,7 @@ function schema2File(path: string): void {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   run.run('v2fail', 'backup', T, T + 5, T + 105, 'failed', 2, 100, null, 4242, 1, 'disk full\n', '', 10, 0);
+  run.run('v2dup', 'backup', T, T + 7, T + 107, 'ok', 0, 100, null, 4244, 1, '', '', 0, 0);
   run.run('v2run', 'backup', T + 60_000, T + 60_005, null, 'running', null, null, null, 4343, 1, null, null, null, null);
   run.run('s2skip', 'backup', T + 120_000, null, null, 'skipped', null, null, 'previous run still active (overlap=skip)', null, 1, null, null, null, null);
   run.run('v2retry.1', 'flaky', T, T + 5, T + 50, 'failed', 1, 45, 'retrying in 1 s', 99, 1, '', '', 0, 0);
@@ -679,7 +681,7 @@ describe('SqliteStore: claims and nodes', () => {
     assert.deepEqual((await b.history(undefined, 10)).filter((run) => run.outcome === 'running'), []);
   });
 
-  it('migration: a schema 2 file is upgraded in place; its rows are kept (node null), its slots claimed, its heartbeat and crontab read', async (t) => {
+  it('migration: a schema 2 file is upgraded in place; its rows are kept (node null), its slots claimed (a doubled one by its first run), its heartbeat and crontab read', async (t) => {
     const path = join(tempDir(t), 'history.db');
     schema2File(path);
     const reader = new SqliteStore(path, { readonly: true });
@@ -689,11 +691,11 @@ describe('SqliteStore: claims and nodes', () => {
     assert.equal(await reader.crontab(), '/etc/schedd/crontab');
     assert.throws(() => reader.claim('x', 'j', T), { message: 'attempt to write a readonly database' });
     await reader.close();
-    assert.equal(before.length, 5);
+    assert.equal(before.length, 6);
 
     const store = openNode(t, path, 'n1');
     assertJson(await store.history(undefined, 10), before);
-    assert.deepEqual(nodesOf(path), { v2fail: null, v2run: null, s2skip: null, 'v2retry.1': null, v2retry: null });
+    assert.deepEqual(nodesOf(path), { v2fail: null, v2dup: null, v2run: null, s2skip: null, 'v2retry.1': null, v2retry: null });
     assert.deepEqual(claimsOf(path, 'backup'), [
       { slot: T, run_id: 'v2fail', node: null },
       { slot: T + 60_000, run_id: 'v2run', node: null },
