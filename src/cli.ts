@@ -167,8 +167,8 @@ export function buildProgram(): Command {
     .addOption(stateDirOption())
     .option('--limit <n>', 'how many runs', positiveInt, 20)
     .option('--json', 'print a JSON array')
-    .action((job: string | undefined, options: { stateDir?: string; limit: number; json?: boolean }) => {
-      exitCode = historyCommand(clientStateDir(options.stateDir), job, options);
+    .action(async (job: string | undefined, options: { stateDir?: string; limit: number; json?: boolean }) => {
+      exitCode = await historyCommand(clientStateDir(options.stateDir), job, options);
     });
 
   program
@@ -178,8 +178,8 @@ export function buildProgram(): Command {
     .addOption(stateDirOption())
     .option('--run <id>', 'this run instead of the latest')
     .option('--raw', 'the bytes as the job wrote them (by default control characters are shown escaped, as \\x1b)')
-    .action((job: string, options: { stateDir?: string; run?: string; raw?: boolean }) => {
-      exitCode = outputCommand(clientStateDir(options.stateDir), job, options.run, { raw: options.raw === true });
+    .action(async (job: string, options: { stateDir?: string; run?: string; raw?: boolean }) => {
+      exitCode = await outputCommand(clientStateDir(options.stateDir), job, options.run, { raw: options.raw === true });
     });
 
   addDaemonOptions(program.command('__watchdog', { hidden: true })).action(async (flags: OptionValues) => {

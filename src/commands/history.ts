@@ -34,10 +34,10 @@ export function describe(run: RunRecord): string {
 }
 
 /** `schedd history [JOB]`: recent runs, newest first. */
-export function historyCommand(stateDir: string, job: string | undefined, options: { limit: number; json?: boolean }): number {
+export async function historyCommand(stateDir: string, job: string | undefined, options: { limit: number; json?: boolean }): Promise<number> {
   const store = openHistory(stateDir);
-  const runs = store?.history(job, options.limit) ?? [];
-  store?.close();
+  const runs = (await store?.history(job, options.limit)) ?? [];
+  await store?.close();
   if (options.json) {
     process.stdout.write(`${terminalJson(runs, 2)}\n`);
     return ExitCode.ok;
@@ -67,10 +67,10 @@ export function historyCommand(stateDir: string, job: string | undefined, option
  * `schedd output JOB [--run ID]`: the captured output of a run (the latest by default). For
  * people, control characters are escaped (see terminal.ts), newlines kept; `raw` gives the bytes.
  */
-export function outputCommand(stateDir: string, job: string, runId: string | undefined, options: { raw?: boolean } = {}): number {
+export async function outputCommand(stateDir: string, job: string, runId: string | undefined, options: { raw?: boolean } = {}): Promise<number> {
   const store = openHistory(stateDir);
-  const found = store?.output(job, runId) ?? null;
-  store?.close();
+  const found = (await store?.output(job, runId)) ?? null;
+  await store?.close();
   if (found === null) {
     throw new ScheddError('SCHEDD_NO_OUTPUT', runId === undefined ? `no recorded output for job '${job}'` : `no run '${runId}' of job '${job}'`);
   }

@@ -42,8 +42,8 @@ export async function listCommand(file: string, displayName: string, options: Li
     const zone = systemZone();
     // No daemon: the last runs still come from the history, if there is one.
     const store = openHistory(options.stateDir);
-    const recorded = store !== null && store.crontab() === file ? store.lastRuns() : null;
-    store?.close();
+    const recorded = store !== null && (await store.crontab()) === file ? await store.lastRuns() : null;
+    await store?.close();
     views = set.entries.map((entry) => {
       const { nextMs: _, ...view } = jobView(entry, nowMs, entry.zone ?? zone);
       if (recorded === null) return view;

@@ -15,13 +15,13 @@ const FAILURES_SHOWN = 5;
  * The last failed runs, from the history (none when there is no history yet). A history that
  * cannot be read is said so, not shown as no failures; status still answers.
  */
-function recentFailures(stateDir: string): RunRecord[] | { error: string } {
+async function recentFailures(stateDir: string): Promise<RunRecord[] | { error: string }> {
   try {
     const store = openHistory(stateDir);
     try {
-      return store?.recentFailures(FAILURES_SHOWN) ?? [];
+      return (await store?.recentFailures(FAILURES_SHOWN)) ?? [];
     } finally {
-      store?.close();
+      await store?.close();
     }
   } catch (error) {
     return { error: (error as Error).message };
@@ -46,9 +46,9 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
   } catch (error) {
     if (error instanceof ScheddError && error.exitCode === ExitCode.notRunning) {
       const store = openHistory(stateDir);
-      const lastSeen = store?.lastHeartbeat() ?? null;
-      const recent = store?.recentFailures(1) ?? [];
-      store?.close();
+      const lastSeen = (await store?.lastHeartbeat()) ?? null;
+      const recent = (await store?.recentFailures(1)) ?? [];
+      await store?.close();
       const seen = lastSeen === null ? null : new Date(lastSeen).toISOString();
       if (options.json) process.stdout.write(`${terminalJson({ notRunning: true, stateDir, lastSeen: seen })}\n`);
       else {
@@ -60,7 +60,7 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
     }
     throw error;
   }
-  const failures = recentFailures(stateDir);
+  const failures = await recentFailures(stateDir);
   if (options.json) {
     process.stdout.write(`${terminalJson({ ...status, lastFailures: Array.isArray(failures) ? failures : null }, 2)}\n`);
     return ExitCode.ok;

@@ -10,7 +10,6 @@ import { RunEvents, type RunSubscriber } from '../events/run-events.js';
 import { recordRuns } from '../events/record.js';
 import { logRuns } from '../events/log.js';
 import { LastRuns, type LastRun } from '../events/last-runs.js';
-import { asyncStore } from '../store/async-store.js';
 import type { RunStore } from '../store/types.js';
 import { firstErrors, formatDiagnostic, LOGGED_ERRORS } from '../sources/crontab-file.js';
 import { JobSources } from '../sources/job-sources.js';
@@ -78,7 +77,6 @@ export class Daemon {
   private readonly defaultZone = systemZone();
   readonly store: SafeStore;
   /** The store as dispatch and the run events use it (async). */
-  private readonly history: RunStore;
   readonly events: RunEvents;
   private readonly lastRuns = new LastRuns();
 
@@ -86,13 +84,12 @@ export class Daemon {
     const log = options.log;
     this.jobSources = new JobSources([crontabSource(options.crontabPath, options.crontabName, options.system)], { log, watchDebounceMs: options.watchDebounceMs ?? 50 });
     this.store = new SafeStore(() => new SqliteStore(historyPath(options.stateDir), { keepRuns: options.keepRuns ?? DEFAULT_KEEP_RUNS, ...(options.keepDays === undefined ? {} : { keepDays: options.keepDays }) }), log);
-    this.history = asyncStore(this.store);
     const clock = options.clock ?? systemClock;
     this.events = new RunEvents((error, type) => log.error({ err: error, reason: type }, 'run event subscriber failed (a bug in schedd): the others still get the event'));
     // Who hears what happens to runs: adding a subscriber is a file under events/ and one entry here.
-    const subscribers: RunSubscriber[] = [recordRuns(this.history), logRuns(log), this.lastRuns];
+    const subscribers: RunSubscriber[] = [recordRuns(this.store), logRuns(log), this.lastRuns];
     for (const subscriber of [...subscribers, ...(options.subscribers ?? [])]) this.events.on(subscriber);
-    this.dispatcher = new Dispatcher({ log, events: this.events, store: this.history, clock, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts });
+    this.dispatcher = new Dispatcher({ log, events: this.events, store: this.store, clock, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts });
     this.scheduler = new Scheduler(clock, this.defaultZone, {
       prepare: (job, fire) => this.dispatcher.prepare(job.entry, { kind: 'slot', scheduledAt: fire.at }),
       unprepare: (job) => this.dispatcher.unprepare(job.id),
@@ -119,16 +116,16 @@ export class Daemon {
     if (jobs.errorCount > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${firstErrors(jobs.errors, jobs.errorCount).join('\n')}\n${crontabName}: invalid, schedd did not start`);
     this.apply(jobs);
     // What happened while schedd was down, from the history: lost runs, missed slots.
-    await markLostRuns(this.history, this.events);
+    await markLostRuns(this.store, this.events);
     if (this.stopping !== null) return;
-    const lastSlots = this.store.lastSlots();
+    const lastSlots = await this.store.lastSlots();
     const startedAt = Date.now();
-    const missed = findMissed(jobs.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, this.store.lastHeartbeat(), startedAt);
+    const missed = findMissed(jobs.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, await this.store.lastHeartbeat(), startedAt);
     // Slots after startedAt fire (late if need be); the ones before it were just reported missed.
     this.scheduler.update(jobs.entries, lastSlots, startedAt);
-    this.store.heartbeat(startedAt);
-    this.store.setCrontab(this.options.crontabPath);
-    this.heartbeat = setInterval(() => this.store.heartbeat(Date.now()), HEARTBEAT_MS);
+    await this.store.heartbeat(startedAt);
+    await this.store.setCrontab(this.options.crontabPath);
+    this.heartbeat = setInterval(() => void this.store.heartbeat(Date.now()), HEARTBEAT_MS);
     this.heartbeat.unref();
     this.lastReload = { at: Date.now(), ok: true, errors: [] };
     this.jobSources.watch(() => void this.reload('file changed'));
@@ -200,7 +197,7 @@ export class Daemon {
     // The last moment slots were fired: slots from now on are missed (and caught up next time).
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    this.store.heartbeat(Date.now());
+    void this.store.heartbeat(Date.now());
     this.jobSources.close();
     this.dispatcher.close();
     const running = this.dispatcher.running().length;
@@ -223,7 +220,7 @@ export class Daemon {
       // Runs that finished during the grace may have left processes too.
       await leftovers;
       await this.dispatcher.killLeftovers('schedd is stopping');
-      this.store.close();
+      await this.store.close();
       log.info({}, 'schedd stopped');
     })();
     return this.stopping;

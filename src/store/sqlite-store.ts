@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync } from 'node:fs';
+import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import { createStateFile, openStateFile } from '../state-file.js';
 import { MIGRATIONS } from './schema.js';
-import type { FinishedRun, RecordedOutcome, RunOutput, RunRecord, SyncRunStore } from './types.js';
+import type { ClaimResult, FinishedRun, RecordedOutcome, RunOutput, RunRecord, RunStore } from './types.js';
 
 /**
  * Run history in one SQLite file (WAL). Writes are small single-row statements: with WAL and
@@ -14,6 +15,18 @@ import type { FinishedRun, RecordedOutcome, RunOutput, RunRecord, SyncRunStore }
  * The file stays bounded: each job keeps its newest `keepRuns` records (and none older than
  * `keepDays`, if set), pruned as it goes, and each record keeps at most OUTPUT_BYTES of head
  * and of tail of the run's output. SQLite reuses the pages pruning frees.
+ *
+ * The interface is asynchronous; here the SQL still runs synchronously inside each call, which
+ * returns a settled promise (a failure throws at the call). So the order of writes and the one
+ * transaction per turn of the event loop are what they were, and a claim is committed before
+ * its call returns.
+ *
+ * Nodes: every row written carries this store's `node` (rows from before schema 3 have none).
+ * Only one daemon holds this file at a time (the state directory's lock), and the node id of
+ * the same daemon may change from one start to the next (a container's hostname), so this
+ * store reads across nodes where the interface says "this node's": recoverInFlight takes every
+ * run left in flight, and lastHeartbeat is the latest of any node's. A store shared by several
+ * daemons at once (PostgreSQL) must filter by node there.
  */
 
 export const DEFAULT_KEEP_RUNS = 100;
@@ -26,7 +39,15 @@ export interface StoreOptions {
   keepDays?: number;
   /** For the CLI's reads (history, output, list): never creates or changes the file. */
   readonly?: boolean;
+  /** The node id written on the rows and heartbeats (default: the host name). */
+  node?: string;
 }
+
+/** The node id a store writes as when none is given. */
+export const defaultNode = (): string => hostname();
+
+/** Settled at once: the write was done inside the call. Shared, not made per call. */
+const DONE: Promise<void> = Promise.resolve();
 
 interface Row {
   run_id: string;
@@ -93,7 +114,7 @@ function checkFile(path: string, readonly: boolean): void {
   if (fd !== null) closeSync(fd);
 }
 
-export class SqliteStore implements SyncRunStore {
+export class SqliteStore implements RunStore {
   /** Called when a batch fails to commit (the microtask has no caller to throw to). */
   onError: (error: unknown, lostWrites: number) => void = () => undefined;
   onCommit: () => void = () => undefined;
@@ -104,8 +125,14 @@ export class SqliteStore implements SyncRunStore {
   private readonly keepDays: number | undefined;
   private readonly writesSincePrune = new Map<string, number>();
   private readonly statements;
+  /** Null for an older file opened read-only (not migrated): it cannot be written anyway. */
+  private readonly writeStatements;
+  /** Other nodes' heartbeats are tidied at this store's first heartbeat. */
+  private heartbeats = 0;
+  readonly node: string;
 
   constructor(path: string, options: StoreOptions = {}) {
+    this.node = options.node ?? defaultNode();
     this.keepRuns = options.keepRuns ?? DEFAULT_KEEP_RUNS;
     this.keepDays = options.keepDays;
     checkFile(path, options.readonly === true);
@@ -123,25 +150,15 @@ export class SqliteStore implements SyncRunStore {
       throw error;
     }
     const db = this.db;
+    const current = (db.pragma('user_version', { simple: true }) as number) >= MIGRATIONS.length;
+    this.writeStatements = current ? this.prepareWrites() : null;
     this.statements = {
-      claim: db.prepare(`INSERT OR IGNORE INTO runs (run_id, job, scheduled_at, outcome) VALUES (?, ?, ?, 'running')`),
-      // A retry runs again: the row is in flight again (a crash now makes it lost, not failed).
-      started: db.prepare(`UPDATE runs SET pid = ?, started_at = ?, attempt = ?, outcome = 'running', finished_at = NULL WHERE run_id = ?`),
-      finished: db.prepare(
-        `UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, finished_at = ?, duration_ms = ?, attempt = ?, reason = ?,
-           output_head = ?, output_tail = ?, output_bytes = ?, output_truncated = ? WHERE run_id = ?`,
-      ),
-      // Only a run still in flight (a run waiting to retry is: see retrying).
-      cancelled: db.prepare(`UPDATE runs SET outcome = 'interrupted', reason = ?, finished_at = ? WHERE run_id = ? AND outcome = 'running'`),
-      retiredAttempt: db.prepare(`UPDATE runs SET run_id = ?, reason = ? WHERE run_id = ?`),
-      // A new row (a later rowid): the next attempt lists above the failed ones, newest first.
-      nextAttempt: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, attempt) SELECT ?, job, scheduled_at, 'running', attempt + 1 FROM runs WHERE run_id = ?`),
-      notRun: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, reason) VALUES (?, ?, ?, ?, ?)`),
       inFlight: db.prepare(`SELECT * FROM runs WHERE outcome = 'running'`),
-      lost: db.prepare(`UPDATE runs SET outcome = 'lost', reason = ?, finished_at = ? WHERE run_id = ?`),
       lastSlots: db.prepare(`SELECT job, MAX(scheduled_at) AS at FROM runs GROUP BY job`),
-      heartbeat: db.prepare(`INSERT INTO daemon (key, value) VALUES ('heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
-      lastHeartbeat: db.prepare(`SELECT value FROM daemon WHERE key = 'heartbeat'`),
+      // The per-node heartbeats and the one row of a file from before schema 3, until tidied.
+      lastHeartbeat: current
+        ? db.prepare(`SELECT MAX(at) AS value FROM (SELECT at FROM heartbeats UNION ALL SELECT value AS at FROM daemon WHERE key = 'heartbeat')`)
+        : db.prepare(`SELECT value FROM daemon WHERE key = 'heartbeat'`),
       historyAll: db.prepare(`SELECT * FROM runs ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`),
       historyJob: db.prepare(`SELECT * FROM runs WHERE job = ? ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`),
       outputLatest: db.prepare(
@@ -153,11 +170,44 @@ export class SqliteStore implements SyncRunStore {
         `SELECT r.* FROM runs r JOIN (SELECT job, MAX(finished_at) AS f FROM runs WHERE finished_at IS NOT NULL AND outcome NOT IN ('skipped', 'missed') GROUP BY job) l
            ON r.job = l.job AND r.finished_at = l.f`,
       ),
+    };
+  }
+
+  private prepareWrites() {
+    const db = this.db;
+    return {
+      // Nothing is written when the slot (job, scheduled_at, claimed) or the run id is taken.
+      claim: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, node, claimed) VALUES (?, ?, ?, 'running', ?, 1) ON CONFLICT DO NOTHING`),
+      // A retry runs again: the row is in flight again (a crash now makes it lost, not failed).
+      started: db.prepare(`UPDATE runs SET pid = ?, started_at = ?, attempt = ?, outcome = 'running', finished_at = NULL WHERE run_id = ?`),
+      finished: db.prepare(
+        `UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, finished_at = ?, duration_ms = ?, attempt = ?, reason = ?,
+           output_head = ?, output_tail = ?, output_bytes = ?, output_truncated = ? WHERE run_id = ?`,
+      ),
+      // Only a run still in flight (a run waiting to retry is: see retrying).
+      cancelled: db.prepare(`UPDATE runs SET outcome = 'interrupted', reason = ?, finished_at = ? WHERE run_id = ? AND outcome = 'running'`),
+      // The failed attempt hands its slot to the next one (the run's row from now on).
+      retiredAttempt: db.prepare(`UPDATE runs SET run_id = ?, reason = ?, claimed = NULL WHERE run_id = ?`),
+      // A new row (a later rowid): the next attempt lists above the failed ones, newest first.
+      nextAttempt: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, attempt, node, claimed) SELECT ?, job, scheduled_at, 'running', attempt + 1, ?, 1 FROM runs WHERE run_id = ?`),
+      notRun: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, reason, node) VALUES (?, ?, ?, ?, ?, ?)`),
+      lost: db.prepare(`UPDATE runs SET outcome = 'lost', reason = ?, finished_at = ? WHERE run_id = ?`),
+      heartbeat: db.prepare(`INSERT INTO heartbeats (node, at) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET at = excluded.at`),
+      // Another node id's heartbeat no later than this one's changes no lastHeartbeat: dropped,
+      // so that the file does not keep one per hostname it has ever seen.
+      tidyHeartbeats: db.prepare(`DELETE FROM heartbeats WHERE node <> ? AND at <= ?`),
+      tidyOldHeartbeat: db.prepare(`DELETE FROM daemon WHERE key = 'heartbeat' AND value <= ?`),
       prune: db.prepare(
         `DELETE FROM runs WHERE job = ? AND outcome <> 'running' AND rowid NOT IN (SELECT rowid FROM runs WHERE job = ? ORDER BY scheduled_at DESC, rowid DESC LIMIT ?)`,
       ),
       pruneOld: db.prepare(`DELETE FROM runs WHERE job = ? AND outcome <> 'running' AND scheduled_at < ?`),
     };
+  }
+
+  /** A file from before schema 3 is opened read-only only; a write to it fails as SQLite's would. */
+  private get writes(): NonNullable<SqliteStore['writeStatements']> {
+    if (this.writeStatements === null) throw new Error('attempt to write a readonly database');
+    return this.writeStatements;
   }
 
   /**
@@ -173,14 +223,16 @@ export class SqliteStore implements SyncRunStore {
     queueMicrotask(() => this.commit());
   }
 
-  commit(): void {
-    if (!this.batchOpen) return;
+  /** False when the commit failed (reported through onError, rolled back). */
+  commit(): boolean {
+    if (!this.batchOpen) return true;
     this.batchOpen = false;
     const writes = this.pendingWrites;
     this.pendingWrites = 0;
     try {
       this.db.exec('COMMIT');
       this.onCommit();
+      return true;
     } catch (error) {
       try {
         this.db.exec('ROLLBACK');
@@ -188,6 +240,7 @@ export class SqliteStore implements SyncRunStore {
         // nothing to roll back
       }
       this.onError(error, writes);
+      return false;
     }
   }
 
@@ -202,19 +255,28 @@ export class SqliteStore implements SyncRunStore {
     }
   }
 
-  /** Committed at once, with whatever else is pending: the job starts right after this. */
-  claim(runId: string, job: string, scheduledAt: number): void {
+  /**
+   * Committed at once, with whatever else is pending: the job starts right after this. The one
+   * INSERT of the run's row decides, on the unique (job, slot) key: a slot claimed before (by
+   * any node) writes nothing and loses; so does a run id already recorded (a claim made twice).
+   */
+  claim(runId: string, job: string, scheduledAt: number): Promise<ClaimResult> {
+    const writes = this.writes;
     this.batch();
-    this.statements.claim.run(runId, job, scheduledAt);
-    this.commit();
+    const won = writes.claim.run(runId, job, scheduledAt, this.node).changes === 1;
+    const committed = this.commit();
+    return Promise.resolve(committed ? (won ? 'won' : 'lost') : 'unrecorded');
   }
 
-  started(runId: string, pid: number | null, startedAt: number, attempt: number): void {
+  started(runId: string, pid: number | null, startedAt: number, attempt: number): Promise<void> {
+    const writes = this.writes;
     this.batch();
-    this.statements.started.run(pid, startedAt, attempt, runId);
+    writes.started.run(pid, startedAt, attempt, runId);
+    return DONE;
   }
 
-  finished(runId: string, run: FinishedRun): void {
+  finished(runId: string, run: FinishedRun): Promise<void> {
+    const writes = this.writes;
     this.batch();
     const { output } = run;
     // All of it may be in the runner's (larger) head, with no tail: the end still matters most,
@@ -224,85 +286,105 @@ export class SqliteStore implements SyncRunStore {
     const tail = clip(fromHead ? output.head : output.tail, OUTPUT_BYTES, true);
     const keptAll = fromHead ? Buffer.byteLength(head.text) + Buffer.byteLength(tail.text) >= output.bytes : !head.clipped && !tail.clipped;
     const truncated = output.truncated || !keptAll;
-    this.statements.finished.run(run.outcome, run.exitCode, run.signal, run.startedAt, run.finishedAt, Math.round(run.durationMs), run.attempt, run.reason ?? null, head.text, tail.text, output.bytes, truncated ? 1 : 0, runId);
+    writes.finished.run(run.outcome, run.exitCode, run.signal, run.startedAt, run.finishedAt, Math.round(run.durationMs), run.attempt, run.reason ?? null, head.text, tail.text, output.bytes, truncated ? 1 : 0, runId);
     const row = this.statements.jobOf.get(runId) as { job: string } | undefined;
     if (row !== undefined) this.maybePrune(row.job);
+    return DONE;
   }
 
-  retrying(runId: string, attemptId: string, reason: string): void {
+  retrying(runId: string, attemptId: string, reason: string): Promise<void> {
+    const writes = this.writes;
     this.batch();
-    this.statements.retiredAttempt.run(attemptId, reason, runId);
-    this.statements.nextAttempt.run(runId, attemptId);
+    writes.retiredAttempt.run(attemptId, reason, runId);
+    writes.nextAttempt.run(runId, this.node, attemptId);
+    return DONE;
   }
 
-  cancelled(runId: string, reason: string): void {
+  cancelled(runId: string, reason: string): Promise<void> {
+    const writes = this.writes;
     this.batch();
-    this.statements.cancelled.run(reason, Date.now(), runId);
+    writes.cancelled.run(reason, Date.now(), runId);
+    return DONE;
   }
 
-  notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): void {
+  notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): Promise<void> {
+    const writes = this.writes;
     this.batch();
-    this.statements.notRun.run(`${outcome[0]}${scheduledAt.toString(36)}${randomBytes(3).toString('hex')}`, job, scheduledAt, outcome, reason);
+    writes.notRun.run(`${outcome[0]}${scheduledAt.toString(36)}${randomBytes(3).toString('hex')}`, job, scheduledAt, outcome, reason, this.node);
     this.maybePrune(job);
+    return DONE;
   }
 
   private maybePrune(job: string): void {
-    const writes = (this.writesSincePrune.get(job) ?? 0) + 1;
-    if (writes < PRUNE_EVERY) {
-      this.writesSincePrune.set(job, writes);
+    const count = (this.writesSincePrune.get(job) ?? 0) + 1;
+    if (count < PRUNE_EVERY) {
+      this.writesSincePrune.set(job, count);
       return;
     }
     this.writesSincePrune.set(job, 0);
-    this.statements.prune.run(job, job, this.keepRuns);
-    if (this.keepDays !== undefined) this.statements.pruneOld.run(job, Date.now() - this.keepDays * 86_400_000);
+    const { prune, pruneOld } = this.writes;
+    prune.run(job, job, this.keepRuns);
+    if (this.keepDays !== undefined) pruneOld.run(job, Date.now() - this.keepDays * 86_400_000);
   }
 
-  takeInFlight(reason: (run: RunRecord) => string): RunRecord[] {
+  /** Every run left in flight, whichever node wrote it: one daemon holds this file (see above). */
+  recoverInFlight(reason: (run: RunRecord) => string): Promise<RunRecord[]> {
+    const writes = this.writes;
     this.commit();
     const rows = (this.statements.inFlight.all() as Row[]).map(toRecord);
     const now = Date.now();
     this.db.transaction(() => {
-      for (const run of rows) this.statements.lost.run(reason(run), now, run.runId);
+      for (const run of rows) writes.lost.run(reason(run), now, run.runId);
     })();
-    return rows;
+    return Promise.resolve(rows);
   }
 
-  lastSlots(): Map<string, number> {
-    return new Map((this.statements.lastSlots.all() as { job: string; at: number }[]).map((row) => [row.job, row.at]));
+  lastSlots(): Promise<Map<string, number>> {
+    return Promise.resolve(new Map((this.statements.lastSlots.all() as { job: string; at: number }[]).map((row) => [row.job, row.at])));
   }
 
-  heartbeat(at: number): void {
+  heartbeat(at: number): Promise<void> {
+    const writes = this.writes;
     this.batch();
-    this.statements.heartbeat.run(at);
+    writes.heartbeat.run(this.node, at);
+    // Once per store: the heartbeats of earlier node ids (an earlier start's hostname, a file
+    // from before schema 3) that are no later than this one; the latest stays the same.
+    if (this.heartbeats++ === 0) {
+      writes.tidyHeartbeats.run(this.node, at);
+      writes.tidyOldHeartbeat.run(at);
+    }
+    return DONE;
   }
 
-  setCrontab(path: string): void {
+  setCrontab(path: string): Promise<void> {
     this.batch();
     this.db.prepare(`INSERT INTO meta (key, value) VALUES ('crontab', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(path);
+    return DONE;
   }
 
   /** Null also for a file from before schema 2 opened read-only (not migrated, no meta table). */
-  crontab(): string | null {
+  crontab(): Promise<string | null> {
     const hasMeta = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get() !== undefined;
-    if (!hasMeta) return null;
-    return (this.db.prepare(`SELECT value FROM meta WHERE key = 'crontab'`).get() as { value: string } | undefined)?.value ?? null;
+    if (!hasMeta) return Promise.resolve(null);
+    return Promise.resolve((this.db.prepare(`SELECT value FROM meta WHERE key = 'crontab'`).get() as { value: string } | undefined)?.value ?? null);
   }
 
-  lastHeartbeat(): number | null {
-    return (this.statements.lastHeartbeat.get() as { value: number } | undefined)?.value ?? null;
+  /** The latest of any node's (one daemon holds this file; its node id may change between starts). */
+  lastHeartbeat(): Promise<number | null> {
+    return Promise.resolve((this.statements.lastHeartbeat.get() as { value: number | null } | undefined)?.value ?? null);
   }
 
-  history(job: string | undefined, limit: number): RunRecord[] {
+  history(job: string | undefined, limit: number): Promise<RunRecord[]> {
     const rows = job === undefined ? this.statements.historyAll.all(limit) : this.statements.historyJob.all(job, limit);
-    return (rows as Row[]).map(toRecord);
+    return Promise.resolve((rows as Row[]).map(toRecord));
   }
 
-  output(job: string, runId?: string): { run: RunRecord; output: RunOutput } | null {
+  output(job: string, runId?: string): Promise<{ run: RunRecord; output: RunOutput } | null> {
     const row = (runId === undefined ? this.statements.outputLatest.get(job) : this.statements.outputRun.get(job, runId)) as
       | (Row & { output_head: string | null; output_tail: string | null; output_bytes: number | null; output_truncated: number | null })
       | undefined;
-    if (row === undefined) return null;
-    return { run: toRecord(row), output: { head: row.output_head ?? '', tail: row.output_tail ?? '', bytes: row.output_bytes ?? 0, truncated: row.output_truncated === 1 } };
+    if (row === undefined) return Promise.resolve(null);
+    return Promise.resolve({ run: toRecord(row), output: { head: row.output_head ?? '', tail: row.output_tail ?? '', bytes: row.output_bytes ?? 0, truncated: row.output_truncated === 1 } });
   }
 
   /**
@@ -311,19 +393,20 @@ export class SqliteStore implements SyncRunStore {
    * are the failed attempts of a retried run (`RUN.N`), whose own row says how it ended.
    * Prepared here, not with the others: only the CLI asks, once.
    */
-  recentFailures(limit: number): RunRecord[] {
+  recentFailures(limit: number): Promise<RunRecord[]> {
     const rows = this.db
       .prepare(`SELECT * FROM runs WHERE outcome NOT IN ('ok', 'running', 'skipped', 'missed') AND instr(run_id, '.') = 0 ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`)
       .all(limit);
-    return (rows as Row[]).map(toRecord);
+    return Promise.resolve((rows as Row[]).map(toRecord));
   }
 
-  lastRuns(): Map<string, RunRecord> {
-    return new Map((this.statements.lastRuns.all() as Row[]).map((row) => [row.job, toRecord(row)]));
+  lastRuns(): Promise<Map<string, RunRecord>> {
+    return Promise.resolve(new Map((this.statements.lastRuns.all() as Row[]).map((row) => [row.job, toRecord(row)])));
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.commit();
     this.db.close();
+    return DONE;
   }
 }

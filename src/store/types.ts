@@ -39,59 +39,63 @@ export interface FinishedRun {
 }
 
 /**
- * The synchronous store of today (SqliteStore, SafeStore). Part of the move to the async
- * RunStore below: the async one is what dispatch and events code against.
+ * What a claim of a slot came to. `won`: this call recorded the slot; its job may run. `lost`:
+ * the slot was claimed before (by this node or another); running it again would run it twice.
+ * `unrecorded`: nothing was recorded, the store is down or its commit failed; whether the job
+ * fires anyway is the caller's policy (see SafeStore), not the store's.
  */
-export interface SyncRunStore {
-  /** Recorded before the job's process runs: after a crash, this slot is never run again. */
-  claim(runId: string, job: string, scheduledAt: number): void;
-  started(runId: string, pid: number | null, startedAt: number, attempt: number): void;
-  finished(runId: string, run: FinishedRun): void;
+export type ClaimResult = 'won' | 'lost' | 'unrecorded';
+
+/**
+ * The run history, asynchronous so that a store on a server (PostgreSQL, several nodes) can
+ * implement it. Writes issued in order are applied in order. An implementation may fail by
+ * throwing at the call or by rejecting: SqliteStore runs its SQL synchronously inside each
+ * call, so it throws before it returns and its promises are already settled; SafeStore turns
+ * either into its policy and never rejects.
+ *
+ * "This node" is `node`. A store that several daemons share at once must keep to it where a
+ * method says so (recoverInFlight); the single-file store is held by one daemon at a time (the
+ * state directory's lock) and reads every node's rows there (see SqliteStore).
+ */
+export interface RunStore {
+  /** Which node this store writes as (recorded on every row it writes). */
+  readonly node: string;
+  /**
+   * On the unique (job, slot) key: 'won' once per slot in the whole store, 'lost' for every
+   * later claim of it. Recorded before the job's process runs (committed before it resolves):
+   * after a crash, this slot is never run again.
+   */
+  claim(runId: string, job: string, scheduledAt: number): Promise<ClaimResult>;
+  started(runId: string, pid: number | null, startedAt: number, attempt: number): Promise<void>;
+  finished(runId: string, run: FinishedRun): Promise<void>;
   /**
    * The attempt just finished (failed) will be retried: its record becomes `attemptId`'s, with
    * `reason`, and `runId` starts afresh for the next attempt (in flight, not started yet). The
    * history then shows every failed attempt, and a crash before the retry leaves the run lost.
    */
-  retrying(runId: string, attemptId: string, reason: string): void;
-  /** A claimed run that never started its process (cancelled while waiting). */
-  cancelled(runId: string, reason: string): void;
-  /** A slot that did not run: skipped (overlap, clock) or missed (schedd was down). */
-  notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): void;
-  /** Runs a previous daemon left in flight (it died): marked lost, with the reason. */
-  takeInFlight(reason: (run: RunRecord) => string): RunRecord[];
-  /** The latest slot recorded per job, whatever became of it. */
-  lastSlots(): Map<string, number>;
-  heartbeat(at: number): void;
-  /** The crontab the daemon writing this history runs. */
-  setCrontab(path: string): void;
-  crontab(): string | null;
-  lastHeartbeat(): number | null;
-  history(job: string | undefined, limit: number): RunRecord[];
-  output(job: string, runId?: string): { run: RunRecord; output: RunOutput } | null;
-  lastRuns(): Map<string, RunRecord>;
-  close(): void;
-}
-
-export type ClaimResult = 'won' | 'lost' | 'unrecorded';
-
-/** The store as dispatch and the run events see it (async; see store/async-store.ts for now). */
-export interface RunStore {
-  readonly node: string;
-  claim(runId: string, job: string, scheduledAt: number): Promise<ClaimResult>;
-  started(runId: string, pid: number | null, startedAt: number, attempt: number): Promise<void>;
-  finished(runId: string, run: FinishedRun): Promise<void>;
   retrying(runId: string, attemptId: string, reason: string): Promise<void>;
+  /** A claimed run that never started its process (cancelled while waiting). */
   cancelled(runId: string, reason: string): Promise<void>;
+  /** A slot that did not run: skipped (overlap, clock) or missed (schedd was down). */
   notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): Promise<void>;
+  /**
+   * Runs this node left in flight (it died): marked lost with `reason(run)`, and returned as
+   * they were. A shared store must take only this node's; the single-file store takes all.
+   */
   recoverInFlight(reason: (run: RunRecord) => string): Promise<RunRecord[]>;
+  /** The latest slot recorded per job, whatever became of it. */
   lastSlots(): Promise<Map<string, number>>;
+  /** This node was alive and firing at `at`. */
   heartbeat(at: number): Promise<void>;
+  /** The last heartbeat (the single-file store: of any node, see SqliteStore). */
   lastHeartbeat(): Promise<number | null>;
+  /** The crontab the daemon writing this history runs. */
   setCrontab(path: string): Promise<void>;
   crontab(): Promise<string | null>;
   history(job: string | undefined, limit: number): Promise<RunRecord[]>;
   output(job: string, runId?: string): Promise<{ run: RunRecord; output: RunOutput } | null>;
   lastRuns(): Promise<Map<string, RunRecord>>;
+  /** The latest runs that ran and did not succeed (or were lost), newest first, for `status`. */
   recentFailures(limit: number): Promise<RunRecord[]>;
   close(): Promise<void>;
 }

@@ -53,7 +53,7 @@ describe('run events: a subscriber of its own', () => {
     assert.equal(daemon.jobStates()[0]?.lastRun?.outcome, 'ok');
     // The history subscriber recorded both attempts, the failed one under RUN.1.
     assert.deepEqual(
-      daemon.store.history('hello', 10).map((r) => [r.runId, r.outcome, r.attempt]).sort(),
+      (await daemon.store.history('hello', 10)).map((r) => [r.runId, r.outcome, r.attempt]).sort(),
       [[`${fired?.run}`, 'ok', 2], [`${fired?.run}.1`, 'failed', 1]],
     );
   });

@@ -286,9 +286,9 @@ export function workspace(t: { after(fn: () => unknown): void }): Workspace {
 }
 
 /** Polls `check` every 20 ms until it returns true; rejects with `what` at the deadline. */
-export async function poll(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function poll(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const giveUpAt = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > giveUpAt) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

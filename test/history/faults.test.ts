@@ -81,7 +81,7 @@ describe('run history unavailable: jobs keep firing', { concurrency: true }, () 
     const daemon = ws.start();
     await daemon.waitForCount({ msg: 'job finished', job: 'tick' }, 2);
     // A finished record commits at the end of its turn: fill the disk once two are committed.
-    await poll('two finished runs to be committed', () => readHistory(ws, 'tick').filter((r) => r.outcome === 'ok').length >= 2, 5000);
+    await poll('two finished runs to be committed', async () => (await readHistory(ws, 'tick')).filter((r) => r.outcome === 'ok').length >= 2, 5000);
     fillDisk(ws.path('state/filler'));
     const full = daemon.records.length;
     const lines = ws.lines('ledger').length;

@@ -31,41 +31,41 @@ export async function history(ws: Workspace, job?: string, limit = 10_000): Prom
 }
 
 /** What the history file says between two daemons: the last heartbeat and each job's last slot. */
-export function readState(ws: Workspace): { heartbeat: number; lastSlots: Map<string, number> } {
+export async function readState(ws: Workspace): Promise<{ heartbeat: number; lastSlots: Map<string, number> }> {
   const store = new SqliteStore(join(ws.path('state'), 'history.db'), { readonly: true });
   try {
-    const heartbeat = store.lastHeartbeat();
+    const heartbeat = await store.lastHeartbeat();
     assert.notEqual(heartbeat, null, 'no heartbeat recorded');
-    return { heartbeat: heartbeat!, lastSlots: store.lastSlots() };
+    return { heartbeat: heartbeat!, lastSlots: await store.lastSlots() };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 /** The records of a job as the history file has them now, oldest first, read in this process. */
-export function readHistory(ws: Workspace, job: string): RunRecord[] {
+export async function readHistory(ws: Workspace, job: string): Promise<RunRecord[]> {
   const store = new SqliteStore(join(ws.path('state'), 'history.db'), { readonly: true });
   try {
-    return store.history(job, 100_000).reverse();
+    return (await store.history(job, 100_000)).reverse();
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 /** Polls `check` every 20 ms until it returns a value; rejects at the deadline. */
-export async function pollFor<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
+export async function pollFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
   let value: T | undefined;
-  await poll(what, () => (value = check()) !== undefined, timeoutMs);
+  await poll(what, async () => (value = await check()) !== undefined, timeoutMs);
   return value!;
 }
 
 /** One record as the history file has it now (null when absent), read without a CLI process. */
-export function readRun(ws: Workspace, runId: string): RunRecord | null {
+export async function readRun(ws: Workspace, runId: string): Promise<RunRecord | null> {
   const store = new SqliteStore(join(ws.path('state'), 'history.db'), { readonly: true });
   try {
-    return store.history(undefined, 100_000).find((run) => run.runId === runId) ?? null;
+    return (await store.history(undefined, 100_000)).find((run) => run.runId === runId) ?? null;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -62,7 +62,7 @@ describe('run history: a daemon killed during a run', { concurrency: true }, () 
     // once it is committed, so the record says which process was left behind.
     const startedAt = iso(slot(started) + started.lateMs!);
     const inFlight = record({ runId: started.run!, job: 'slow', scheduledAt: started.scheduledAt!, startedAt, outcome: 'running', pid: started.pid! });
-    await poll('the start of the run to be committed', () => JSON.stringify(readRun(ws, started.run!)) === JSON.stringify(inFlight), 5000);
+    await poll('the start of the run to be committed', async () => JSON.stringify(await readRun(ws, started.run!)) === JSON.stringify(inFlight), 5000);
     first.signal('SIGKILL');
     await first.waitExit();
     const orphan = started.pid!;
@@ -119,11 +119,11 @@ describe('run history: a daemon killed during a run', { concurrency: true }, () 
     const started = await first.waitFor({ msg: 'job started', job: 'gone' });
     // The waiting run is claimed once a later slot of its job is skipped.
     const skip = await first.waitFor({ msg: 'job skipped: previous run still active', job: waiter });
-    const waiting = (await pollFor('the waiting run to be committed', () => {
-      const runs = readHistory(ws, waiter);
+    const waiting = (await pollFor('the waiting run to be committed', async () => {
+      const runs = await readHistory(ws, waiter);
       return runs.find((r) => r.outcome === 'running' && slot(r) < slot(skip));
     }))!;
-    await poll('the start of the run to be committed', () => readRun(ws, started.run!)?.pid === started.pid, 5000);
+    await poll('the start of the run to be committed', async () => (await readRun(ws, started.run!))?.pid === started.pid, 5000);
     first.signal('SIGKILL');
     await first.waitExit();
     await killGroup(started.pid!);
@@ -150,7 +150,7 @@ describe('run history: a daemon killed during a run', { concurrency: true }, () 
         job: 'gone',
         scheduledAt: started.scheduledAt!,
         startedAt: iso(slot(started) + started.lateMs!),
-        finishedAt: readRun(ws, started.run!)!.finishedAt!,
+        finishedAt: (await readRun(ws, started.run!))!.finishedAt!,
         outcome: 'lost',
         reason: `schedd died while this ran; its process ${started.pid} is gone`,
         pid: started.pid!,
@@ -158,7 +158,7 @@ describe('run history: a daemon killed during a run', { concurrency: true }, () 
     );
     assertJson(
       (await history(ws, waiter)).find((r) => r.runId === waiting.runId),
-      record({ runId: waiting.runId, job: waiter, scheduledAt: waiting.scheduledAt, finishedAt: readRun(ws, waiting.runId)!.finishedAt!, outcome: 'lost', reason: 'schedd stopped before this run started' }),
+      record({ runId: waiting.runId, job: waiter, scheduledAt: waiting.scheduledAt, finishedAt: (await readRun(ws, waiting.runId))!.finishedAt!, outcome: 'lost', reason: 'schedd stopped before this run started' }),
     );
     assert.deepEqual(ws.lines('ledger'), []);
   });
@@ -197,7 +197,7 @@ describe('run history: slots missed while schedd was down', () => {
     for (const job of ['tick', 'once', 'all']) await first.waitForCount({ msg: 'job finished', job }, 2);
     assert.equal(await first.stop(), 0);
     const stopped = first.all({ msg: 'schedd stopped' })[0]!;
-    const state = readState(ws);
+    const state = await readState(ws);
     assert.ok(state.heartbeat <= Date.parse(stopped.time), 'the heartbeat is written at stop');
     for (const job of ['tick', 'once', 'all']) firstGap.set(job, secondAfter(Math.max(state.lastSlots.get(job)!, state.heartbeat)));
 

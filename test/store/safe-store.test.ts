@@ -1,10 +1,14 @@
 // SafeStore with an injected clock, a fake log and fake stores: a failing database never throws
 // at the daemon, is reported at most once a minute, and is reopened after RETRY_MS.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
 import type { Log, LogFields } from '../../src/log.js';
 import { SafeStore } from '../../src/store/safe-store.js';
-import type { FinishedRun, RunOutput, RunRecord, SyncRunStore } from '../../src/store/types.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import type { ClaimResult, FinishedRun, RunOutput, RunRecord, RunStore } from '../../src/store/types.js';
 
 /** Mirrors src/store/safe-store.ts: reopen after 30 s, report at most once a minute. */
 const RETRY_MS = 30_000;
@@ -63,71 +67,73 @@ const OUTPUT: RunOutput = { head: 'hi\n', tail: '', bytes: 3, truncated: false }
 const FINISHED: FinishedRun = { outcome: 'ok', exitCode: 0, signal: null, startedAt: T0, finishedAt: T0 + 10, durationMs: 10, attempt: 1, output: OUTPUT };
 
 /** A store that notes every call; the methods named in `throwing` throw `error`. */
-class FakeStore implements SyncRunStore {
+class FakeStore implements RunStore {
+  readonly node = 'fake-node';
   readonly calls: string[] = [];
   closed = 0;
+  /** What a claim that works comes to. */
+  claimAnswer: ClaimResult = 'won';
   constructor(
     private readonly throwing: ReadonlySet<string> = new Set(),
     private readonly error: Error = new Error('database or disk is full'),
   ) {}
-  private note(name: string, detail = ''): void {
+  /** Throws at the call, as SqliteStore does: its SQL runs inside the call. */
+  private note<T>(name: string, detail: string, value: T): Promise<T> {
     if (this.throwing.has(name)) throw this.error;
     this.calls.push(detail === '' ? name : `${name} ${detail}`);
+    return Promise.resolve(value);
   }
-  claim(runId: string): void {
-    this.note('claim', runId);
+  claim(runId: string): Promise<ClaimResult> {
+    return this.note('claim', runId, this.claimAnswer);
   }
-  started(runId: string): void {
-    this.note('started', runId);
+  started(runId: string): Promise<void> {
+    return this.note('started', runId, undefined);
   }
-  finished(runId: string): void {
-    this.note('finished', runId);
+  finished(runId: string): Promise<void> {
+    return this.note('finished', runId, undefined);
   }
-  retrying(runId: string): void {
-    this.note('retrying', runId);
+  retrying(runId: string): Promise<void> {
+    return this.note('retrying', runId, undefined);
   }
-  cancelled(runId: string): void {
-    this.note('cancelled', runId);
+  cancelled(runId: string): Promise<void> {
+    return this.note('cancelled', runId, undefined);
   }
-  notRun(job: string, _at: number, outcome: string): void {
-    this.note('notRun', `${job} ${outcome}`);
+  notRun(job: string, _at: number, outcome: string): Promise<void> {
+    return this.note('notRun', `${job} ${outcome}`, undefined);
   }
-  takeInFlight(): RunRecord[] {
-    this.note('takeInFlight');
-    return [RECORD];
+  recoverInFlight(): Promise<RunRecord[]> {
+    return this.note('recoverInFlight', '', [RECORD]);
   }
-  lastSlots(): Map<string, number> {
-    this.note('lastSlots');
-    return new Map([['j', T0]]);
+  lastSlots(): Promise<Map<string, number>> {
+    return this.note('lastSlots', '', new Map([['j', T0]]));
   }
-  heartbeat(at: number): void {
-    this.note('heartbeat', String(at));
+  heartbeat(at: number): Promise<void> {
+    return this.note('heartbeat', String(at), undefined);
   }
-  setCrontab(path: string): void {
-    this.note('setCrontab', path);
+  setCrontab(path: string): Promise<void> {
+    return this.note('setCrontab', path, undefined);
   }
-  crontab(): string | null {
-    this.note('crontab');
-    return '/etc/schedd/crontab';
+  crontab(): Promise<string | null> {
+    return this.note('crontab', '', '/etc/schedd/crontab');
   }
-  lastHeartbeat(): number | null {
-    this.note('lastHeartbeat');
-    return T0;
+  lastHeartbeat(): Promise<number | null> {
+    return this.note('lastHeartbeat', '', T0);
   }
-  history(): RunRecord[] {
-    this.note('history');
-    return [RECORD];
+  history(): Promise<RunRecord[]> {
+    return this.note('history', '', [RECORD]);
   }
-  output(): { run: RunRecord; output: RunOutput } | null {
-    this.note('output');
-    return { run: RECORD, output: OUTPUT };
+  output(): Promise<{ run: RunRecord; output: RunOutput } | null> {
+    return this.note('output', '', { run: RECORD, output: OUTPUT });
   }
-  lastRuns(): Map<string, RunRecord> {
-    this.note('lastRuns');
-    return new Map([['j', RECORD]]);
+  lastRuns(): Promise<Map<string, RunRecord>> {
+    return this.note('lastRuns', '', new Map([['j', RECORD]]));
   }
-  close(): void {
+  recentFailures(): Promise<RunRecord[]> {
+    return this.note('recentFailures', '', [RECORD]);
+  }
+  close(): Promise<void> {
     this.closed++;
+    return Promise.resolve();
   }
 }
 
@@ -159,7 +165,7 @@ function reopening<S extends FakeStore>(make: () => S, log: Log, clock: Clock): 
   return { safe, opened };
 }
 
-function writeAll(store: SyncRunStore, tag: string): number {
+function writeAll(store: RunStore, tag: string): number {
   store.claim(`c-${tag}`, 'j', T0);
   store.started(`s-${tag}`, 1, T0, 1);
   store.finished(`f-${tag}`, FINISHED);
@@ -170,14 +176,14 @@ function writeAll(store: SyncRunStore, tag: string): number {
   return 7;
 }
 
-function assertReadsEmpty(store: SyncRunStore): void {
-  assert.deepEqual(store.takeInFlight(() => 'lost'), []);
-  assert.deepEqual(store.lastSlots(), new Map());
-  assert.equal(store.lastHeartbeat(), null);
-  assert.deepEqual(store.history(undefined, 10), []);
-  assert.equal(store.output('j'), null);
-  assert.deepEqual(store.lastRuns(), new Map());
-  assert.equal(store.crontab(), null);
+async function assertReadsEmpty(store: RunStore): Promise<void> {
+  assert.deepEqual(await store.recoverInFlight(() => 'lost'), []);
+  assert.deepEqual(await store.lastSlots(), new Map());
+  assert.equal(await store.lastHeartbeat(), null);
+  assert.deepEqual(await store.history(undefined, 10), []);
+  assert.equal(await store.output('j'), null);
+  assert.deepEqual(await store.lastRuns(), new Map());
+  assert.equal(await store.crontab(), null);
 }
 
 const brief = (records: readonly Logged[]): { at: number; level: string; msg: string; count?: number; reason?: string }[] =>
@@ -186,7 +192,7 @@ const brief = (records: readonly Logged[]): { at: number; level: string; msg: st
 const unavailable = (message: string): string => `run history unavailable (${message}); jobs keep running, retrying in 30 s`;
 
 describe('SafeStore', () => {
-  it('a failing open is logged once; writes are dropped and reads empty; after RETRY_MS it reopens and logs the dropped count', () => {
+  it('a failing open is logged once; writes are dropped and reads empty; after RETRY_MS it reopens and logs the dropped count', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const openError = new Error('unable to open database file');
@@ -212,7 +218,7 @@ describe('SafeStore', () => {
     // Within RETRY_MS: no new attempt, nothing logged, reads empty.
     clock.ms = T0 + RETRY_MS - 1;
     dropped += writeAll(safe, 'b');
-    assertReadsEmpty(safe);
+    await assertReadsEmpty(safe);
     assert.equal(opens, 1);
 
     // At RETRY_MS it tries again; still failing, and within a minute of the report: silent.
@@ -235,12 +241,12 @@ describe('SafeStore', () => {
     ]);
     assert.equal(dropped, 28);
     safe.heartbeat(T0 + 5);
-    assert.deepEqual(safe.history(undefined, 10), [RECORD]);
+    assert.deepEqual(await safe.history(undefined, 10), [RECORD]);
     assert.deepEqual(inner.calls, ['claim after', `heartbeat ${T0 + 5}`, 'history']);
     assert.equal(log.records.length, 2);
   });
 
-  it('a lasting open failure is retried every 30 s and reported once a minute', () => {
+  it('a lasting open failure is retried every 30 s and reported once a minute', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     let opens = 0;
@@ -255,7 +261,7 @@ describe('SafeStore', () => {
     for (let s = 0; s <= 300; s += 5) {
       clock.ms = T0 + s * 1000;
       safe.heartbeat(clock.ms);
-      assert.deepEqual(safe.lastSlots(), new Map());
+      assert.deepEqual(await safe.lastSlots(), new Map());
     }
     assert.equal(opens, 11, 'one attempt at 0 s, then one every 30 s');
     assert.deepEqual(
@@ -264,7 +270,7 @@ describe('SafeStore', () => {
     );
   });
 
-  it('an error thrown by a write is caught, closes the store, and is logged at most once a minute', () => {
+  it('an error thrown by a write is caught, closes the store, and is logged at most once a minute', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const full = new Error('database or disk is full');
@@ -305,16 +311,16 @@ describe('SafeStore', () => {
     assert.ok(opened.every((store) => store.closed === 1));
   });
 
-  it('a read that throws is reported and returns the empty value', () => {
+  it('a read that throws is reported and returns the empty value', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const safe = new SafeStore(() => new FakeStore(new Set(['history', 'lastSlots'])), log, clock.now);
-    assert.deepEqual(safe.history('j', 5), []);
-    assert.deepEqual(safe.lastSlots(), new Map());
+    assert.deepEqual(await safe.history('j', 5), []);
+    assert.deepEqual(await safe.lastSlots(), new Map());
     assert.deepEqual(brief(log.records), [{ at: 0, level: 'error', msg: unavailable('database or disk is full'), reason: 'history' }]);
   });
 
-  it('close closes the store; the next call opens it again without a recovery message', () => {
+  it('close closes the store; the next call opens it again without a recovery message', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const { safe, opened } = reopening(() => new FakeStore(), log, clock);
@@ -328,7 +334,7 @@ describe('SafeStore', () => {
     assert.deepEqual(log.records, []);
   });
 
-  it('a commit that fails at the end of the turn is reported (reason commit) and the store closed and reopened later', () => {
+  it('a commit that fails at the end of the turn is reported (reason commit) and the store closed and reopened later', async () => {
     const clock = new Clock(T0);
     const log = fakeLog(clock);
     const { safe, opened } = reopening(() => new BatchingStore(), log, clock);
@@ -350,7 +356,7 @@ describe('SafeStore', () => {
     assert.equal(log.records[1]!.level, 'warn');
   });
 
-  it('regression: records rolled back by a failed commit are not counted in "records were not written"', () => {
+  it('regression: records rolled back by a failed commit are not counted in "records were not written"', async () => {
     // SafeStore counts only the calls it dropped itself; the claim and skip written into the
     // batch that failed to commit are lost too, but the recovery message leaves them out.
     const clock = new Clock(T0);
@@ -368,7 +374,7 @@ describe('SafeStore', () => {
     );
   });
 
-  it('regression: "run history available again" is logged every 30 s while every write still fails (disk full)', () => {
+  it('regression: "run history available again" is logged every 30 s while every write still fails (disk full)', async () => {
     // A full disk lets the file open but fails each write. Each retry logs "available again"
     // as soon as the open succeeds; the write then fails and, within a minute of the last
     // report, silently: the last word in the log is often that the history works.
@@ -390,5 +396,87 @@ describe('SafeStore', () => {
     clock.ms = T0 + 330_000;
     safe.claim('ok', 'j', clock.ms);
     assert.equal(log.records.filter((r) => r.msg.startsWith('run history available again')).length, 1);
+  });
+
+  it('claim: unrecorded while the store is down (open failing, claim throwing); the store\'s own answer once it works', async () => {
+    const clock = new Clock(T0);
+    const log = fakeLog(clock);
+    let failing = true;
+    const inner = new FakeStore(new Set(['claim']));
+    const { safe } = reopening(
+      () => {
+        if (failing) throw new Error('unable to open database file');
+        return inner;
+      },
+      log,
+      clock,
+    );
+    assert.equal(await safe.claim('a', 'j', T0), 'unrecorded', 'the open fails');
+    assert.equal(await safe.claim('b', 'j', T0), 'unrecorded', 'within RETRY_MS');
+    failing = false;
+    clock.ms = T0 + RETRY_MS;
+    assert.equal(await safe.claim('c', 'j', T0), 'unrecorded', 'the claim throws');
+    assert.equal(safe.healthy, false);
+    const working = new FakeStore();
+    const { safe: again } = reopening(() => working, log, clock);
+    assert.equal(await again.claim('d', 'j', T0), 'won');
+    working.claimAnswer = 'lost';
+    assert.equal(await again.claim('e', 'j', T0), 'lost', 'lost is passed on, not turned into unrecorded');
+    assert.deepEqual(working.calls, ['claim d', 'claim e']);
+  });
+
+  it('claim: a store that rejects (rather than throwing at the call) resolves unrecorded, is reported, closed and reopened later', async () => {
+    const clock = new Clock(T0);
+    const log = fakeLog(clock);
+    const gone = new Error('connection terminated');
+    class RejectingStore extends FakeStore {
+      override claim(): Promise<ClaimResult> {
+        return Promise.reject(gone);
+      }
+      override history(): Promise<RunRecord[]> {
+        return Promise.reject(gone);
+      }
+    }
+    const { safe, opened } = reopening(() => new RejectingStore(), log, clock);
+    assert.equal(await safe.claim('a', 'j', T0), 'unrecorded');
+    assert.equal(safe.healthy, false);
+    assert.equal(opened[0]!.closed, 1);
+    assert.deepEqual(brief(log.records), [{ at: 0, level: 'error', msg: unavailable('connection terminated'), reason: 'claim' }]);
+    clock.ms = T0 + RETRY_MS;
+    assert.deepEqual(await safe.history(undefined, 10), [], 'a rejected read is the empty value');
+    assert.equal(opened.length, 2);
+    assert.equal(safe.healthy, false);
+  });
+
+  it('node: the opened store\'s; before any open, the host name (as SqliteStore\'s default)', async () => {
+    const clock = new Clock(T0);
+    const { safe } = reopening(() => new FakeStore(), fakeLog(clock), clock);
+    assert.equal(safe.node, hostname());
+    await safe.heartbeat(T0);
+    assert.equal(safe.node, 'fake-node');
+  });
+
+  it('claim on a SqliteStore: unrecorded while the file is damaged, won (then lost for the same slot) after it recovers', async (t: TestContext) => {
+    const dir = mkdtempSync(join(tmpdir(), 'schedd-safe-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'history.db');
+    writeFileSync(path, 'not a database, '.repeat(512));
+    const clock = new Clock(T0);
+    const log = fakeLog(clock);
+    const safe = new SafeStore(() => new SqliteStore(path, { node: 'n1' }), log, clock.now);
+    t.after(() => safe.close());
+    assert.equal(await safe.claim('r1', 'j', T0), 'unrecorded');
+    await safe.finished('r1', FINISHED);
+    assert.deepEqual(await safe.history(undefined, 10), []);
+    rmSync(path);
+    clock.ms = T0 + RETRY_MS;
+    assert.equal(await safe.claim('r2', 'j', T0), 'won');
+    assert.equal(await safe.claim('r3', 'j', T0), 'lost');
+    assert.equal(safe.node, 'n1');
+    assert.deepEqual((await safe.history(undefined, 10)).map((run) => run.runId), ['r2']);
+    assert.deepEqual(brief(log.records), [
+      { at: 0, level: 'error', msg: unavailable('file is not a database'), reason: 'open' },
+      { at: RETRY_MS, level: 'warn', msg: 'run history available again (2 records were not written meanwhile)', count: 2 },
+    ]);
   });
 });

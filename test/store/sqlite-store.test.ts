@@ -1,7 +1,7 @@
 // SqliteStore on a temporary file: what each call records, retention, migrations, read-only use.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { describe, it, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../src/store/schema.js';
 import { DEFAULT_KEEP_RUNS, SqliteStore, type StoreOptions } from '../../src/store/sqlite-store.js';
-import type { FinishedRun, RunOutput, RunRecord } from '../../src/store/types.js';
+import type { ClaimResult, FinishedRun, RunOutput, RunRecord } from '../../src/store/types.js';
 import { record } from '../history/helpers.js';
 
 // Tests run from dist/test/store/, fixtures stay in the source tree.
@@ -35,8 +35,8 @@ function openStore(t: TestContext, options: StoreOptions = {}): { store: SqliteS
   const store = new SqliteStore(path, options);
   let closed = false;
   const close = store.close.bind(store);
-  store.close = () => {
-    if (!closed) close();
+  store.close = async () => {
+    if (!closed) await close();
     closed = true;
   };
   t.after(() => store.close());
@@ -69,43 +69,43 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 const slotsOf = (runs: readonly RunRecord[]): number[] => runs.map((run) => Date.parse(run.scheduledAt));
 
 describe('SqliteStore: recording runs', () => {
-  it('claim, started and finished make one record with every field exact', (t) => {
+  it('claim, started and finished make one record with every field exact', async (t) => {
     const { store } = openStore(t);
     store.claim('r1', 'backup', T);
-    assertJson(store.history('backup', 10), [record({ runId: 'r1', job: 'backup', scheduledAt: iso(T), outcome: 'running' })]);
+    assertJson(await store.history('backup', 10), [record({ runId: 'r1', job: 'backup', scheduledAt: iso(T), outcome: 'running' })]);
 
     store.started('r1', 4321, T + 12, 1);
-    assertJson(store.history('backup', 10), [record({ runId: 'r1', job: 'backup', scheduledAt: iso(T), startedAt: iso(T + 12), outcome: 'running', pid: 4321 })]);
+    assertJson(await store.history('backup', 10), [record({ runId: 'r1', job: 'backup', scheduledAt: iso(T), startedAt: iso(T + 12), outcome: 'running', pid: 4321 })]);
 
     // The finished run's own start (a retry's) replaces the first; durationMs is rounded.
     store.finished('r1', finishedRun({ outcome: 'failed', exitCode: 3, startedAt: T + 2015, finishedAt: T + 3515, durationMs: 1500.4, attempt: 2, output: output('disk full\n') }));
-    assertJson(store.history('backup', 10), [
+    assertJson(await store.history('backup', 10), [
       record({ runId: 'r1', job: 'backup', scheduledAt: iso(T), startedAt: iso(T + 2015), finishedAt: iso(T + 3515), outcome: 'failed', exitCode: 3, durationMs: 1500, pid: 4321, attempt: 2 }),
     ]);
   });
 
-  it('records a signal and a reason (a killed run), and null for a reason not given', (t) => {
+  it('records a signal and a reason (a killed run), and null for a reason not given', async (t) => {
     const { store } = openStore(t);
     completeRun(store, 'k', 'long', T, { outcome: 'timeout', exitCode: null, signal: 'SIGTERM', durationMs: 2000.5, reason: 'timed out after 2000 ms' });
     completeRun(store, 'o', 'long', T + 60_000);
-    assertJson(store.history('long', 10), [
+    assertJson(await store.history('long', 10), [
       record({ runId: 'o', job: 'long', scheduledAt: iso(T + 60_000), startedAt: iso(T + 60_005), finishedAt: iso(T + 60_105), outcome: 'ok', exitCode: 0, durationMs: 100, pid: 1000 }),
       record({ runId: 'k', job: 'long', scheduledAt: iso(T), startedAt: iso(T + 5), finishedAt: iso(T + 105), outcome: 'timeout', signal: 'SIGTERM', durationMs: 2001, reason: 'timed out after 2000 ms', pid: 1000 }),
     ]);
   });
 
-  it('a second claim of the same run id changes nothing', (t) => {
+  it('a second claim of the same run id changes nothing', async (t) => {
     const { store } = openStore(t);
     store.claim('r1', 'backup', T);
     store.claim('r1', 'other', T + 1000);
-    assertJson(store.history(undefined, 10), [record({ runId: 'r1', job: 'backup', scheduledAt: iso(T), outcome: 'running' })]);
+    assertJson(await store.history(undefined, 10), [record({ runId: 'r1', job: 'backup', scheduledAt: iso(T), outcome: 'running' })]);
   });
 
-  it('notRun records skipped and missed slots with their reason, under ids of their own', (t) => {
+  it('notRun records skipped and missed slots with their reason, under ids of their own', async (t) => {
     const { store } = openStore(t);
     store.notRun('tick', T, 'skipped', 'previous run still active (overlap=skip)');
     store.notRun('tick', T + 1000, 'missed', 'schedd was not running');
-    const [missed, skipped] = store.history('tick', 10);
+    const [missed, skipped] = await store.history('tick', 10);
     assert.match(skipped!.runId, new RegExp(`^s${T.toString(36)}[0-9a-f]{6}$`));
     assert.match(missed!.runId, new RegExp(`^m${(T + 1000).toString(36)}[0-9a-f]{6}$`));
     assertJson(
@@ -117,15 +117,15 @@ describe('SqliteStore: recording runs', () => {
     );
   });
 
-  it('cancelled marks a claimed run interrupted with the reason, finished now', (t) => {
+  it('cancelled marks a claimed run interrupted with the reason, finished now', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: NOW });
     const { store } = openStore(t);
     store.claim('c', 'jittered', T);
     store.cancelled('c', 'schedd is stopping');
-    assertJson(store.history('jittered', 10), [record({ runId: 'c', job: 'jittered', scheduledAt: iso(T), finishedAt: iso(NOW), outcome: 'interrupted', reason: 'schedd is stopping' })]);
+    assertJson(await store.history('jittered', 10), [record({ runId: 'c', job: 'jittered', scheduledAt: iso(T), finishedAt: iso(NOW), outcome: 'interrupted', reason: 'schedd is stopping' })]);
   });
 
-  it('takeInFlight marks every running record lost with its reason and returns them as they were', (t) => {
+  it('recoverInFlight marks every running record lost with its reason and returns them as they were', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: NOW });
     const { store } = openStore(t);
     store.claim('unstarted', 'a', T);
@@ -135,7 +135,7 @@ describe('SqliteStore: recording runs', () => {
     store.notRun('a', T + 3000, 'skipped', 'previous run still active (overlap=skip)');
 
     const asked: string[] = [];
-    const taken = store.takeInFlight((run) => {
+    const taken = await store.recoverInFlight((run) => {
       asked.push(run.runId);
       return run.pid === null ? 'never started' : `process ${run.pid} left behind`;
     });
@@ -147,26 +147,26 @@ describe('SqliteStore: recording runs', () => {
         record({ runId: 'unstarted', job: 'a', scheduledAt: iso(T), outcome: 'running' }),
       ],
     );
-    const byId = new Map(store.history(undefined, 10).map((run) => [run.runId, run]));
+    const byId = new Map((await store.history(undefined, 10)).map((run) => [run.runId, run]));
     assertJson(byId.get('unstarted'), record({ runId: 'unstarted', job: 'a', scheduledAt: iso(T), finishedAt: iso(NOW), outcome: 'lost', reason: 'never started' }));
     assertJson(byId.get('started'), record({ runId: 'started', job: 'b', scheduledAt: iso(T + 1000), startedAt: iso(T + 1010), finishedAt: iso(NOW), outcome: 'lost', reason: 'process 777 left behind', pid: 777 }));
     assert.equal(byId.get('done')!.outcome, 'ok');
     // Nothing is in flight any more: a second start finds nothing.
-    assert.deepEqual(store.takeInFlight(() => 'again'), []);
+    assert.deepEqual(await store.recoverInFlight(() => 'again'), []);
   });
 
-  it('lastSlots is the latest slot per job, whatever became of it', (t) => {
+  it('lastSlots is the latest slot per job, whatever became of it', async (t) => {
     const { store } = openStore(t);
-    assert.deepEqual(store.lastSlots(), new Map());
+    assert.deepEqual(await store.lastSlots(), new Map());
     completeRun(store, 'a1', 'a', T);
     store.claim('a2', 'a', T + 3000);
     store.notRun('a', T + 5000, 'skipped', 'previous run still active (overlap=skip)');
     store.claim('b1', 'b', T + 6000);
     store.notRun('b', T + 7000, 'missed', 'schedd was not running');
     completeRun(store, 'c1', 'c', T + 9000);
-    store.takeInFlight(() => 'lost');
+    await store.recoverInFlight(() => 'lost');
     assert.deepEqual(
-      store.lastSlots(),
+      await store.lastSlots(),
       new Map([
         ['a', T + 5000],
         ['b', T + 7000],
@@ -175,24 +175,24 @@ describe('SqliteStore: recording runs', () => {
     );
   });
 
-  it('heartbeat keeps only the latest instant', (t) => {
+  it('heartbeat keeps only the latest instant', async (t) => {
     const { store } = openStore(t);
-    assert.equal(store.lastHeartbeat(), null);
+    assert.equal(await store.lastHeartbeat(), null);
     store.heartbeat(T);
-    assert.equal(store.lastHeartbeat(), T);
+    assert.equal(await store.lastHeartbeat(), T);
     store.heartbeat(T + 30_000);
-    assert.equal(store.lastHeartbeat(), T + 30_000);
+    assert.equal(await store.lastHeartbeat(), T + 30_000);
   });
 
-  it('remembers the crontab its daemon runs, the latest one', (t) => {
+  it('remembers the crontab its daemon runs, the latest one', async (t) => {
     const { store } = openStore(t);
-    assert.equal(store.crontab(), null);
+    assert.equal(await store.crontab(), null);
     store.setCrontab('/etc/schedd/crontab');
     store.setCrontab('/home/me/.config/schedd/crontab');
-    assert.equal(store.crontab(), '/home/me/.config/schedd/crontab');
+    assert.equal(await store.crontab(), '/home/me/.config/schedd/crontab');
   });
 
-  it('history is newest slot first (ties: last recorded first), for all jobs or one, up to the limit', (t) => {
+  it('history is newest slot first (ties: last recorded first), for all jobs or one, up to the limit', async (t) => {
     const { store } = openStore(t);
     completeRun(store, 'a-early', 'a', T);
     completeRun(store, 'b-mid', 'b', T + 60_000);
@@ -200,16 +200,16 @@ describe('SqliteStore: recording runs', () => {
     completeRun(store, 'a-late', 'a', T + 120_000);
     completeRun(store, 'b-late', 'b', T + 180_000);
     const ids = (runs: RunRecord[]): string[] => runs.map((run) => (run.outcome === 'skipped' ? 'a-skipped' : run.runId));
-    assert.deepEqual(ids(store.history(undefined, 100)), ['b-late', 'a-late', 'a-skipped', 'b-mid', 'a-early']);
-    assert.deepEqual(ids(store.history(undefined, 2)), ['b-late', 'a-late']);
-    assert.deepEqual(ids(store.history('a', 100)), ['a-late', 'a-skipped', 'a-early']);
-    assert.deepEqual(ids(store.history('a', 1)), ['a-late']);
-    assert.deepEqual(store.history('nosuch', 10), []);
+    assert.deepEqual(ids(await store.history(undefined, 100)), ['b-late', 'a-late', 'a-skipped', 'b-mid', 'a-early']);
+    assert.deepEqual(ids(await store.history(undefined, 2)), ['b-late', 'a-late']);
+    assert.deepEqual(ids(await store.history('a', 100)), ['a-late', 'a-skipped', 'a-early']);
+    assert.deepEqual(ids(await store.history('a', 1)), ['a-late']);
+    assert.deepEqual(await store.history('nosuch', 10), []);
   });
 });
 
 describe('SqliteStore: output', () => {
-  it('output is the latest run that has output, or the given run of that job', (t) => {
+  it('output is the latest run that has output, or the given run of that job', async (t) => {
     const { store } = openStore(t);
     completeRun(store, 'first', 'report', T, { output: output('first\n') });
     completeRun(store, 'second', 'report', T + 60_000, { outcome: 'failed', exitCode: 1, output: output('second\nline two\n') });
@@ -217,47 +217,47 @@ describe('SqliteStore: output', () => {
     store.claim('third', 'report', T + 180_000);
     completeRun(store, 'elsewhere', 'other', T + 240_000, { output: output('other\n') });
 
-    const latest = store.output('report');
+    const latest = await store.output('report');
     assert.deepEqual(latest?.output, { head: 'second\nline two\n', tail: '', bytes: 16, truncated: false });
     assert.equal(latest?.run.runId, 'second');
-    assert.deepEqual(store.output('report', 'first'), {
+    assert.deepEqual(await store.output('report', 'first'), {
       run: record({ runId: 'first', job: 'report', scheduledAt: iso(T), startedAt: iso(T + 5), finishedAt: iso(T + 105), outcome: 'ok', exitCode: 0, durationMs: 100, pid: 1000 }),
       output: { head: 'first\n', tail: '', bytes: 6, truncated: false },
     });
     // A run still in flight has no output yet.
-    assert.deepEqual(store.output('report', 'third')?.output, { head: '', tail: '', bytes: 0, truncated: false });
-    assert.equal(store.output('report', 'nosuch'), null);
-    assert.equal(store.output('report', 'elsewhere'), null, "another job's run is not this job's");
-    assert.equal(store.output('nosuch'), null);
+    assert.deepEqual((await store.output('report', 'third'))?.output, { head: '', tail: '', bytes: 0, truncated: false });
+    assert.equal(await store.output('report', 'nosuch'), null);
+    assert.equal(await store.output('report', 'elsewhere'), null, "another job's run is not this job's");
+    assert.equal(await store.output('nosuch'), null);
   });
 
-  it('keeps at most 16 KiB of head and of tail, and says the output was truncated', (t) => {
+  it('keeps at most 16 KiB of head and of tail, and says the output was truncated', async (t) => {
     const { store } = openStore(t);
     const head = 'h'.repeat(20_000);
     const tail = `${'t'.repeat(20_000)}END`;
     completeRun(store, 'big', 'chatty', T, { output: { head, tail, bytes: 1_000_000, truncated: true } });
-    assert.deepEqual(store.output('chatty')?.output, { head: 'h'.repeat(KIB16), tail: `${'t'.repeat(KIB16 - 3)}END`, bytes: 1_000_000, truncated: true });
+    assert.deepEqual((await store.output('chatty'))?.output, { head: 'h'.repeat(KIB16), tail: `${'t'.repeat(KIB16 - 3)}END`, bytes: 1_000_000, truncated: true });
 
     // Regression: an output kept whole in the runner's head (16 to 32 KiB) lost its end; the tail
     // now comes from the end of that head, and nothing is lost, so it is not truncated.
     completeRun(store, 'mid', 'chatty', T + 1000, { output: { head: `${'x'.repeat(KIB16)}END`, tail: '', bytes: KIB16 + 3, truncated: false } });
-    assert.deepEqual(store.output('chatty', 'mid')?.output, { head: 'x'.repeat(KIB16), tail: `${'x'.repeat(KIB16 - 3)}END`, bytes: KIB16 + 3, truncated: false });
+    assert.deepEqual((await store.output('chatty', 'mid'))?.output, { head: 'x'.repeat(KIB16), tail: `${'x'.repeat(KIB16 - 3)}END`, bytes: KIB16 + 3, truncated: false });
     // Clipping that loses bytes sets truncated (the runner kept everything, the store did not).
     completeRun(store, 'lossy', 'chatty', T + 1500, { output: { head: `${'y'.repeat(40_000)}`, tail: 'z'.repeat(40_000), bytes: 80_000, truncated: false } });
-    assert.deepEqual(store.output('chatty', 'lossy')?.output, { head: 'y'.repeat(KIB16), tail: 'z'.repeat(KIB16), bytes: 80_000, truncated: true });
+    assert.deepEqual((await store.output('chatty', 'lossy'))?.output, { head: 'y'.repeat(KIB16), tail: 'z'.repeat(KIB16), bytes: 80_000, truncated: true });
 
     // Exactly 16 KiB each is kept whole.
     const exact = { head: 'a'.repeat(KIB16), tail: 'b'.repeat(KIB16), bytes: 2 * KIB16, truncated: false };
     completeRun(store, 'exact', 'chatty', T + 2000, { output: exact });
-    assert.deepEqual(store.output('chatty', 'exact')?.output, exact);
+    assert.deepEqual((await store.output('chatty', 'exact'))?.output, exact);
 
     // Multi-byte text clipped on character boundaries stays intact: 4 bytes each, 16 KiB / 4 = 4096.
     const emoji = { head: '\u{1F600}'.repeat(5000), tail: '\u{1F680}'.repeat(5000), bytes: 40_000, truncated: false };
     completeRun(store, 'emoji', 'chatty', T + 3000, { output: emoji });
-    assert.deepEqual(store.output('chatty', 'emoji')?.output, { head: '\u{1F600}'.repeat(4096), tail: '\u{1F680}'.repeat(4096), bytes: 40_000, truncated: true });
+    assert.deepEqual((await store.output('chatty', 'emoji'))?.output, { head: '\u{1F600}'.repeat(4096), tail: '\u{1F680}'.repeat(4096), bytes: 40_000, truncated: true });
   });
 
-  it('clips between UTF-8 characters: whole characters only, never over 16 KiB, and marked truncated', (t) => {
+  it('clips between UTF-8 characters: whole characters only, never over 16 KiB, and marked truncated', async (t) => {
     const { store } = openStore(t);
     // 3 + 4n bytes: 16384 falls inside the 4096th emoji, which is dropped whole.
     const fourByte = `aaa${'\u{1F600}'.repeat(5000)}`;
@@ -266,42 +266,42 @@ describe('SqliteStore: output', () => {
     const twoByteTail = `é${'b'.repeat(KIB16 - 1)}`;
     completeRun(store, 'four', 'utf8', T, { output: { head: fourByte, tail: '', bytes: Buffer.byteLength(fourByte), truncated: false } });
     completeRun(store, 'two', 'utf8', T + 1000, { output: { head: twoByte, tail: twoByteTail, bytes: 2 * (KIB16 + 1), truncated: false } });
-    assert.deepEqual(store.output('utf8', 'four')?.output, { head: `aaa${'\u{1F600}'.repeat(4095)}`, tail: '\u{1F600}'.repeat(4096), bytes: Buffer.byteLength(fourByte), truncated: false });
-    assert.deepEqual(store.output('utf8', 'two')?.output, { head: 'a'.repeat(KIB16 - 1), tail: 'b'.repeat(KIB16 - 1), bytes: 2 * (KIB16 + 1), truncated: true });
+    assert.deepEqual((await store.output('utf8', 'four'))?.output, { head: `aaa${'\u{1F600}'.repeat(4095)}`, tail: '\u{1F600}'.repeat(4096), bytes: Buffer.byteLength(fourByte), truncated: false });
+    assert.deepEqual((await store.output('utf8', 'two'))?.output, { head: 'a'.repeat(KIB16 - 1), tail: 'b'.repeat(KIB16 - 1), bytes: 2 * (KIB16 + 1), truncated: true });
   });
 });
 
 describe('SqliteStore: retention', () => {
-  it('keepRuns 100: after 250 runs a job has the newest 110 (pruned every 20th write), never more than 119; other jobs untouched', (t) => {
+  it('keepRuns 100: after 250 runs a job has the newest 110 (pruned every 20th write), never more than 119; other jobs untouched', async (t) => {
     const { store } = openStore(t, { keepRuns: 100 });
     let most = 0;
     for (let n = 0; n < 250; n++) {
       completeRun(store, `big-${n}`, 'big', T + n * 1000);
       if (n < 30) completeRun(store, `small-${n}`, 'small', T + n * 1000);
-      most = Math.max(most, store.history('big', 1000).length);
+      most = Math.max(most, (await store.history('big', 1000)).length);
     }
     // Pruned after writes 20, 40, ..., 240 (down to 100 each time), then 10 more.
-    const big = store.history('big', 1000);
+    const big = await store.history('big', 1000);
     assert.equal(big.length, 110);
     assert.deepEqual(slotsOf(big), Array.from({ length: 110 }, (_, i) => T + (249 - i) * 1000));
     assert.equal(most, 119, 'the most records a job had between prunes');
     assert.ok(most <= 100 + 20);
-    assert.equal(store.history('small', 1000).length, 30);
+    assert.equal((await store.history('small', 1000)).length, 30);
   });
 
-  it('counts skipped and missed records as writes, and never prunes a run still in flight', (t) => {
+  it('counts skipped and missed records as writes, and never prunes a run still in flight', async (t) => {
     const { store } = openStore(t, { keepRuns: 5 });
     store.claim('old-running', 'j', T - 1_000_000);
     for (let n = 0; n < 19; n++) store.notRun('j', T + n * 1000, n % 2 === 0 ? 'skipped' : 'missed', 'r');
-    assert.equal(store.history('j', 100).length, 20, 'nothing pruned before the 20th write');
+    assert.equal((await store.history('j', 100)).length, 20, 'nothing pruned before the 20th write');
     store.notRun('j', T + 19_000, 'missed', 'r');
-    const kept = store.history('j', 100);
+    const kept = await store.history('j', 100);
     // The newest 5 by slot, plus the in-flight run (which is among none of them).
     assert.deepEqual(slotsOf(kept), [T + 19_000, T + 18_000, T + 17_000, T + 16_000, T + 15_000, T - 1_000_000]);
     assert.equal(kept.at(-1)!.runId, 'old-running');
   });
 
-  it('keepDays drops records older than that many days at the next prune, in-flight runs excepted', (t) => {
+  it('keepDays drops records older than that many days at the next prune, in-flight runs excepted', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: NOW });
     const { store } = openStore(t, { keepRuns: 100, keepDays: 2 });
     const old = NOW - 5 * 86_400_000;
@@ -310,29 +310,29 @@ describe('SqliteStore: retention', () => {
     for (let n = 0; n < 5; n++) completeRun(store, `other-${n}`, 'other', old + n * 1000);
     for (let n = 0; n < 10; n++) completeRun(store, `old-${n}`, 'daily', old + n * 1000);
     for (let n = 0; n < 9; n++) completeRun(store, `recent-${n}`, 'daily', recent + n * 1000);
-    assert.equal(store.history('daily', 100).length, 20, 'nothing pruned before the 20th write');
+    assert.equal((await store.history('daily', 100)).length, 20, 'nothing pruned before the 20th write');
     completeRun(store, 'recent-9', 'daily', recent + 9000);
     assert.deepEqual(
-      store.history('daily', 100).map((run) => run.runId),
+      (await store.history('daily', 100)).map((run) => run.runId),
       [...Array.from({ length: 10 }, (_, i) => `recent-${9 - i}`), 'old-running'],
     );
-    assert.equal(store.history('other', 100).length, 5, 'another job is pruned on its own writes only');
+    assert.equal((await store.history('other', 100)).length, 5, 'another job is pruned on its own writes only');
   });
 });
 
 describe('SqliteStore: the file', () => {
-  it('regression: a read-only open of a schema 1 file (schedd history before the daemon upgraded it) failed on the missing meta table', (t) => {
+  it('regression: a read-only open of a schema 1 file (schedd history before the daemon upgraded it) failed on the missing meta table', async (t) => {
     const path = join(tempDir(t), 'history.db');
     const v1 = new Database(path);
     v1.exec(readFileSync(join(fixturesDir, 'schema-v1.sql'), 'utf8'));
     v1.close();
     const store = new SqliteStore(path, { readonly: true });
     t.after(() => store.close());
-    assert.deepEqual(store.history('backup', 10).map((run) => run.runId), ['v1run']);
-    assert.equal(store.crontab(), null);
+    assert.deepEqual((await store.history('backup', 10)).map((run) => run.runId), ['v1run']);
+    assert.equal(await store.crontab(), null);
   });
 
-  it('opens a file written by schema version 1 and upgrades it to the current version', (t) => {
+  it('opens a file written by schema version 1 and upgrades it to the current version', async (t) => {
     const path = join(tempDir(t), 'history.db');
     const v1 = new Database(path);
     v1.exec(readFileSync(join(fixturesDir, 'schema-v1.sql'), 'utf8'));
@@ -341,16 +341,16 @@ describe('SqliteStore: the file', () => {
 
     const store = new SqliteStore(path);
     t.after(() => store.close());
-    assertJson(store.history('backup', 10), [
+    assertJson(await store.history('backup', 10), [
       record({ runId: 'v1run', job: 'backup', scheduledAt: '2025-06-15T15:06:40.000Z', startedAt: '2025-06-15T15:06:40.012Z', finishedAt: '2025-06-15T15:06:41.512Z', outcome: 'failed', exitCode: 2, durationMs: 1500, pid: 4242, attempt: 2 }),
     ]);
-    assert.deepEqual(store.output('backup')?.output, { head: 'disk full\n', tail: '', bytes: 10, truncated: false });
-    assert.equal(store.lastHeartbeat(), 1750000030000);
+    assert.deepEqual((await store.output('backup'))?.output, { head: 'disk full\n', tail: '', bytes: 10, truncated: false });
+    assert.equal(await store.lastHeartbeat(), 1750000030000);
     completeRun(store, 'new', 'backup', 1750000060000);
-    assert.deepEqual(store.history('backup', 10).map((run) => run.runId), ['new', 'v1run']);
-    assert.equal(store.crontab(), null, 'a version 1 file knows no crontab');
+    assert.deepEqual((await store.history('backup', 10)).map((run) => run.runId), ['new', 'v1run']);
+    assert.equal(await store.crontab(), null, 'a version 1 file knows no crontab');
     store.setCrontab('/etc/schedd/crontab');
-    assert.equal(store.crontab(), '/etc/schedd/crontab');
+    assert.equal(await store.crontab(), '/etc/schedd/crontab');
     store.close();
 
     const check = new Database(path, { readonly: true });
@@ -414,8 +414,8 @@ describe('SqliteStore: the file', () => {
     await nextTurn();
     const reader = new SqliteStore(path, { readonly: true });
     t.after(() => reader.close());
-    assert.deepEqual(reader.history('j', 10), store.history('j', 10));
-    assert.deepEqual(reader.output('j')?.output, output('hi\n'));
+    assert.deepEqual(await reader.history('j', 10), await store.history('j', 10));
+    assert.deepEqual((await reader.output('j'))?.output, output('hi\n'));
     assert.throws(() => reader.claim('x', 'j', T), { message: 'attempt to write a readonly database' });
   });
 
@@ -424,7 +424,7 @@ describe('SqliteStore: the file', () => {
     const reader = new Database(path, { readonly: true });
     t.after(() => reader.close());
     const committed = (): string[] => (reader.prepare('SELECT run_id, outcome, pid FROM runs ORDER BY scheduled_at').all() as { run_id: string; outcome: string; pid: number | null }[]).map((r) => `${r.outcome} ${r.pid}`);
-    const heartbeat = (): unknown => reader.prepare(`SELECT value FROM daemon WHERE key = 'heartbeat'`).get();
+    const heartbeat = (): unknown => reader.prepare(`SELECT at AS value FROM heartbeats`).get();
     store.notRun('j', T, 'skipped', 'previous run still active (overlap=skip)');
     store.heartbeat(T);
     assert.deepEqual(committed(), [], 'a skip is not committed within its turn');
@@ -516,7 +516,7 @@ describe('SqliteStore: figures', () => {
 });
 
 describe('SqliteStore: retries', () => {
-  it('regression: a run retrying was recorded failed, so a crash during the retry did not mark it lost', (t) => {
+  it('regression: a run retrying was recorded failed, so a crash during the retry did not mark it lost', async (t) => {
     const { store } = openStore(t);
     store.claim('r1', 'flaky', T);
     store.started('r1', 100, T + 5, 1);
@@ -525,14 +525,237 @@ describe('SqliteStore: retries', () => {
     // Waiting to retry: the last attempt's outcome stands, and a cancel does not overwrite it.
     store.cancelled('r1', 'schedd is stopping');
     store.commit();
-    assert.equal(store.history('flaky', 1)[0]!.outcome, 'failed');
+    assert.equal((await store.history('flaky', 1))[0]!.outcome, 'failed');
     // The retry runs: in flight again, so a crash now makes it lost.
     store.started('r1', 101, T + 1050, 2);
     store.commit();
     assert.deepEqual(
-      store.takeInFlight(() => 'schedd died').map((run) => [run.runId, run.attempt, run.pid, run.finishedAt]),
+      (await store.recoverInFlight(() => 'schedd died')).map((run) => [run.runId, run.attempt, run.pid, run.finishedAt]),
       [['r1', 2, 101, null]],
     );
-    assert.equal(store.history('flaky', 1)[0]!.outcome, 'lost');
+    assert.equal((await store.history('flaky', 1))[0]!.outcome, 'lost');
+  });
+});
+
+/** A second store (another node) on the same file, closed after the test. */
+function openNode(t: TestContext, path: string, node: string, options: StoreOptions = {}): SqliteStore {
+  const store = new SqliteStore(path, { ...options, node });
+  t.after(() => store.close());
+  return store;
+}
+
+/** The node column of every run, by run id, read from the file. */
+function nodesOf(path: string): Record<string, string | null> {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT run_id, node FROM runs ORDER BY rowid').all() as { run_id: string; node: string | null }[];
+    return Object.fromEntries(rows.map((row) => [row.run_id, row.node]));
+  } finally {
+    db.close();
+  }
+}
+
+/** The rows that hold their slot (the claims), read from the file. */
+function claimsOf(path: string, job: string): { slot: number; run_id: string; node: string | null }[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT scheduled_at AS slot, run_id, node FROM runs WHERE job = ? AND claimed = 1 ORDER BY scheduled_at').all(job) as { slot: number; run_id: string; node: string | null }[];
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A history as schema 2 left it (the migrations of that version, rows as its writer made them):
+ * a failed run, a second run of its slot (a doubled claim, which that schema did not prevent),
+ * a run in flight, a skipped slot, a retried run's failed attempt and its final row, and the
+ * one global heartbeat.
+ */
+function schema2File(path: string): void {
+  const db = new Database(path);
+  for (const [v, migration] of MIGRATIONS.slice(0, 2).entries()) {
+    db.exec(migration);
+    db.pragma(`user_version = ${v + 1}`);
+  }
+  const run = db.prepare(
+    `INSERT INTO runs (run_id, job, scheduled_at, started_at, finished_at, outcome, exit_code, duration_ms, reason, pid, attempt, output_head, output_tail, output_bytes, output_truncated)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  run.run('v2fail', 'backup', T, T + 5, T + 105, 'failed', 2, 100, null, 4242, 1, 'disk full\n', '', 10, 0);
+  run.run('v2dup', 'backup', T, T + 7, T + 107, 'ok', 0, 100, null, 4244, 1, '', '', 0, 0);
+  run.run('v2run', 'backup', T + 60_000, T + 60_005, null, 'running', null, null, null, 4343, 1, null, null, null, null);
+  run.run('s2skip', 'backup', T + 120_000, null, null, 'skipped', null, null, 'previous run still active (overlap=skip)', null, 1, null, null, null, null);
+  run.run('v2retry.1', 'flaky', T, T + 5, T + 50, 'failed', 1, 45, 'retrying in 1 s', 99, 1, '', '', 0, 0);
+  run.run('v2retry', 'flaky', T, T + 1050, T + 1100, 'ok', 0, 50, null, 100, 2, '', '', 0, 0);
+  db.prepare(`INSERT INTO daemon (key, value) VALUES ('heartbeat', ?)`).run(T + 90_000);
+  db.prepare(`INSERT INTO meta (key, value) VALUES ('crontab', '/etc/schedd/crontab')`).run();
+  db.close();
+}
+
+describe('SqliteStore: claims and nodes', () => {
+  it('claim: the first claim of a slot wins; a later claim of it (another run id) loses and records nothing', async (t) => {
+    const { store, path } = openStore(t, { node: 'n1' });
+    assert.equal(await store.claim('r1', 'backup', T), 'won');
+    assert.equal(await store.claim('r2', 'backup', T), 'lost');
+    assert.equal(await store.claim('r3', 'backup', T + 1000), 'won', 'another slot of the job');
+    assert.equal(await store.claim('r4', 'other', T), 'won', 'the same slot of another job');
+    assert.deepEqual((await store.history(undefined, 10)).map((run) => run.runId).sort(), ['r1', 'r3', 'r4']);
+    assert.deepEqual(claimsOf(path, 'backup'), [
+      { slot: T, run_id: 'r1', node: 'n1' },
+      { slot: T + 1000, run_id: 'r3', node: 'n1' },
+    ]);
+  });
+
+  it('claim: two stores on one file (two nodes) claiming the same slot: one wins, the other loses', async (t) => {
+    const { store: a, path } = openStore(t, { node: 'node-a' });
+    const b = openNode(t, path, 'node-b');
+    const results: ClaimResult[] = [await a.claim('ra', 'backup', T), await b.claim('rb', 'backup', T)];
+    assert.deepEqual(results, ['won', 'lost']);
+    // And the other way round: whichever claims first wins.
+    assert.deepEqual([await b.claim('rb2', 'backup', T + 1000), await a.claim('ra2', 'backup', T + 1000)], ['won', 'lost']);
+    assert.deepEqual(nodesOf(path), { ra: 'node-a', rb2: 'node-b' });
+    assertJson(await b.history('backup', 10), await a.history('backup', 10));
+  });
+
+  it('claim: a run id claimed twice loses and takes no slot', async (t) => {
+    const { store } = openStore(t);
+    assert.equal(await store.claim('r1', 'backup', T), 'won');
+    assert.equal(await store.claim('r1', 'other', T + 1000), 'lost');
+    assert.equal(await store.claim('r2', 'other', T + 1000), 'won', 'the slot of the refused claim is still free');
+  });
+
+  it('claim: skipped and missed records and retried attempts share a slot with a run without taking it', async (t) => {
+    const { store } = openStore(t);
+    await store.notRun('j', T, 'skipped', 'previous run still active (overlap=skip)');
+    await store.notRun('j', T + 1000, 'missed', 'schedd was not running');
+    assert.equal(await store.claim('r1', 'j', T), 'won');
+    assert.equal(await store.claim('r2', 'j', T + 1000), 'won');
+    await store.started('r1', 10, T + 5, 1);
+    await store.finished('r1', finishedRun({ outcome: 'failed', exitCode: 1 }));
+    await store.retrying('r1', 'r1.1', 'retrying in 1 s');
+    assert.equal(await store.claim('r3', 'j', T), 'lost', 'the retry holds the slot');
+  });
+
+  it('claim: a claim that cannot be written throws at the call and takes no slot', async (t) => {
+    const { store, path } = openStore(t);
+    // Another connection holds the write lock for longer than busy_timeout (1 s).
+    const holder = new Database(path);
+    t.after(() => holder.close());
+    holder.exec('BEGIN IMMEDIATE');
+    assert.throws(() => store.claim('r1', 'j', T), { message: 'database is locked' });
+    holder.exec('ROLLBACK');
+    assert.equal(await store.claim('r2', 'j', T), 'won');
+    assert.deepEqual((await store.history('j', 10)).map((run) => run.runId), ['r2']);
+  });
+
+  it('node: every row written carries the store\'s node; the default is the host name', async (t) => {
+    const { store, path } = openStore(t, { node: 'n1' });
+    assert.equal(store.node, 'n1');
+    await store.claim('r1', 'j', T);
+    await store.started('r1', 10, T + 5, 1);
+    await store.finished('r1', finishedRun({ outcome: 'failed', exitCode: 1 }));
+    await store.retrying('r1', 'r1.1', 'retrying in 1 s');
+    await store.notRun('j', T + 1000, 'skipped', 'previous run still active (overlap=skip)');
+    await store.close();
+    const byDefault = new SqliteStore(path);
+    assert.equal(byDefault.node, hostname());
+    await byDefault.claim('r2', 'j', T + 2000);
+    await byDefault.close();
+    const nodes = nodesOf(path);
+    const skipped = Object.keys(nodes).find((id) => id.startsWith('s'))!;
+    assert.deepEqual(nodes, { 'r1.1': 'n1', r1: 'n1', [skipped]: 'n1', r2: hostname() });
+  });
+
+  it('recoverInFlight: the single-file store takes the runs every node left in flight, and those from before nodes were recorded', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: NOW });
+    const path = join(tempDir(t), 'history.db');
+    schema2File(path);
+    const a = openNode(t, path, 'node-a');
+    await a.claim('ra', 'j', T);
+    await a.close();
+    // The same daemon started again under another hostname (a container), or another node.
+    const b = openNode(t, path, 'node-b');
+    await b.claim('rb', 'j', T + 1000);
+    const taken = await b.recoverInFlight(() => 'schedd died');
+    assert.deepEqual(taken.map((run) => run.runId).sort(), ['ra', 'rb', 'v2run']);
+    assert.deepEqual((await b.history(undefined, 10)).filter((run) => run.outcome === 'running'), []);
+  });
+
+  it('migration: a schema 2 file is upgraded in place; its rows are kept (node null), its slots claimed (a doubled one by its first run), its heartbeat and crontab read', async (t) => {
+    const path = join(tempDir(t), 'history.db');
+    schema2File(path);
+    const reader = new SqliteStore(path, { readonly: true });
+    const before = await reader.history(undefined, 10);
+    // A read-only open (the CLI before the daemon upgraded the file) reads it as it is.
+    assert.equal(await reader.lastHeartbeat(), T + 90_000);
+    assert.equal(await reader.crontab(), '/etc/schedd/crontab');
+    assert.throws(() => reader.claim('x', 'j', T), { message: 'attempt to write a readonly database' });
+    await reader.close();
+    assert.equal(before.length, 6);
+
+    const store = openNode(t, path, 'n1');
+    assertJson(await store.history(undefined, 10), before);
+    assert.deepEqual(nodesOf(path), { v2fail: null, v2dup: null, v2run: null, s2skip: null, 'v2retry.1': null, v2retry: null });
+    assert.deepEqual(claimsOf(path, 'backup'), [
+      { slot: T, run_id: 'v2fail', node: null },
+      { slot: T + 60_000, run_id: 'v2run', node: null },
+    ]);
+    assert.deepEqual(claimsOf(path, 'flaky'), [{ slot: T, run_id: 'v2retry', node: null }]);
+    assert.equal(await store.claim('again', 'backup', T + 60_000), 'lost', 'a slot recorded before the upgrade is not run again');
+    assert.equal(await store.claim('free', 'backup', T + 120_000), 'won', 'a skipped slot was never claimed');
+    assert.equal(await store.lastHeartbeat(), T + 90_000);
+    assert.equal(await store.crontab(), '/etc/schedd/crontab');
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    t.after(() => check.close());
+    assert.equal(check.pragma('user_version', { simple: true }), MIGRATIONS.length);
+  });
+
+  it('heartbeat: one per node; the last heartbeat is the latest of any node, the old global one included until a later one tidies it', async (t) => {
+    const path = join(tempDir(t), 'history.db');
+    schema2File(path);
+    const rows = (): unknown => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return { nodes: db.prepare('SELECT node, at FROM heartbeats ORDER BY node').all(), old: db.prepare(`SELECT value FROM daemon WHERE key = 'heartbeat'`).get() ?? null };
+      } finally {
+        db.close();
+      }
+    };
+    const a = openNode(t, path, 'node-a');
+    assert.equal(await a.lastHeartbeat(), T + 90_000, 'the heartbeat of schema 2');
+    await a.heartbeat(T + 100_000);
+    assert.equal(await a.lastHeartbeat(), T + 100_000);
+    await a.heartbeat(T + 130_000);
+    await a.close();
+    assert.deepEqual(rows(), { nodes: [{ node: 'node-a', at: T + 130_000 }], old: null });
+
+    // Another node id whose first heartbeat is earlier (a clock behind): both kept, the latest counts.
+    const b = openNode(t, path, 'node-b');
+    assert.equal(await b.lastHeartbeat(), T + 130_000);
+    await b.heartbeat(T + 120_000);
+    assert.equal(await b.lastHeartbeat(), T + 130_000);
+    await b.heartbeat(T + 150_000);
+    assert.equal(await b.lastHeartbeat(), T + 150_000);
+    await b.close();
+    assert.deepEqual(rows(), { nodes: [{ node: 'node-a', at: T + 130_000 }, { node: 'node-b', at: T + 150_000 }], old: null });
+
+    // The next start (a new hostname) tidies what its first heartbeat outdates.
+    const c = openNode(t, path, 'node-c');
+    await c.heartbeat(T + 140_000);
+    await c.close();
+    assert.deepEqual(rows(), { nodes: [{ node: 'node-b', at: T + 150_000 }, { node: 'node-c', at: T + 140_000 }], old: null });
+  });
+
+  it('claims are pruned with the runs (they are the runs\' rows): by keepRuns and by keepDays', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: NOW });
+    const { store, path } = openStore(t, { keepRuns: 5, keepDays: 2 });
+    for (let n = 0; n < 30; n++) completeRun(store, `r${n}`, 'j', NOW - 86_400_000 + n * 1000);
+    const kept = slotsOf(await store.history('j', 100)).reverse();
+    assert.equal(kept.length, 15);
+    assert.deepEqual(claimsOf(path, 'j').map((claim) => claim.slot), kept);
+    for (let n = 0; n < 20; n++) completeRun(store, `old${n}`, 'old', NOW - 5 * 86_400_000 + n * 1000);
+    assert.deepEqual(await store.history('old', 100), []);
+    assert.deepEqual(claimsOf(path, 'old'), []);
   });
 });
