@@ -2,7 +2,8 @@
 // catches up, and shown by `schedd status`.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { killAllDaemons, poll, workspace } from './helpers/daemon.js';
+import { killAllDaemons, workspace } from './helpers/daemon.js';
+import { waitUntil } from './helpers/wait.js';
 import { cli } from './history/helpers.js';
 
 after(killAllDaemons);
@@ -19,7 +20,7 @@ describe('dropped log records', () => {
     ws.write('crontab', jobs.join(''));
     const daemon = ws.start();
     daemon.pauseOutput();
-    await poll(`${JOBS} flood jobs done`, () => ws.lines('done.ledger').length === JOBS, 60_000);
+    await waitUntil(`${JOBS} flood jobs done`, () => ws.lines('done.ledger').length === JOBS, 60_000);
     daemon.resumeOutput();
     const report = await daemon.waitFor({ msg: 'log records dropped' }, 60_000);
     // Job output was dropped first: what schedd did is all there.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { poll } from './helpers/daemon.js';
+import { waitUntil } from './helpers/wait.js';
 import { cleanupAll, Instance } from './helpers/detached.js';
 import { fillDisk, unmount } from './helpers/tmpfs.js';
 
@@ -52,12 +52,12 @@ describe('a full disk under the state directory', () => {
         return 0;
       }
     };
-    await poll('2 ticks', () => ticks() >= 2, 15_000);
+    await waitUntil('2 ticks', () => ticks() >= 2, 15_000);
 
     const filler = instance.path('state/filler');
     fillDisk(filler);
     const atFull = ticks();
-    await poll('8 ticks on the full disk', () => ticks() >= atFull + 8, 20_000);
+    await waitUntil('8 ticks on the full disk', () => ticks() >= atFull + 8, 20_000);
     rmSync(filler);
     const freedAt = Date.now();
 

@@ -63,7 +63,7 @@ export function processAlive(pid: number | null): boolean {
   } catch (err) {
     return errnoCode(err) === 'EPERM';
   }
-  const stat = procStat(String(pid));
+  const stat = processStat(pid);
   return stat === undefined || (stat !== null && stat.state !== 'Z');
 }
 
@@ -89,7 +89,7 @@ function countLive(pgid: number, limit: number): number {
   for (const entry of entries) {
     const first = entry.charCodeAt(0);
     if (first < 48 || first > 57) continue; // not a pid
-    const stat = procStat(entry);
+    const stat = processStat(entry);
     if (stat?.pgrp === pgid && stat.state !== 'Z' && ++count >= limit) break;
   }
   return count;
@@ -104,20 +104,29 @@ export function commandLine(pid: number): string[] | null {
   }
 }
 
+/** A process's state and ids from /proc/PID/stat. */
+export interface ProcessStat {
+  /** R, S, D, Z (zombie), T, ... */
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+}
+
 /**
- * State and process group from /proc/PID/stat: null when the process is gone, undefined when
- * there is no /proc to ask.
+ * /proc/PID/stat of a process: null when the process is gone, undefined when there is no /proc
+ * to ask. The one reader of it (the tests use it too).
  */
-function procStat(pid: string): { state: string; pgrp: number } | null | undefined {
+export function processStat(pid: number | string): ProcessStat | null | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch (err) {
     return errnoCode(err) === 'ENOENT' && existsSync('/proc/self') ? null : undefined;
   }
-  // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-  const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-  return { state: state!, pgrp: Number(pgrp) };
+  // "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
+  const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 4);
+  return { state: state!, ppid: Number(ppid), pgrp: Number(pgrp), session: Number(session) };
 }
 
 export interface GroupTermination {

@@ -2,7 +2,8 @@
 // tries to drive the terminal and a crontab whose name and command carry control characters.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cleanupAll, Instance, waitUntil } from '../helpers/detached.js';
+import { cleanupAll, Instance } from '../helpers/detached.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const ATTACK = '\x1b]0;pwned\x07\x1b[2Jfake\rschedd: job finished';
 const SHOWN = '\\x1b]0;pwned\\x07\\x1b[2Jfake\\x0dschedd: job finished';

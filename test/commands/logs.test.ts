@@ -7,7 +7,7 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { logsCommand, type LogsOptions } from '../../src/commands/logs.js';
 import { ScheddError } from '../../src/errors.js';
 import { sink, tempDir } from '../helpers/cli.js';
-import { poll } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const followFixture = fileURLToPath(new URL('../../../test/fixtures/commands/follow-logs.mjs', import.meta.url));
 
@@ -131,7 +131,7 @@ describe('schedd logs --follow', () => {
     t.after(stop);
     return {
       until: (what, expected) =>
-        poll(what, () => out.text() === `${expected.join('\n')}\n`, 5_000).catch((error: Error) => {
+        waitUntil(what, () => out.text() === `${expected.join('\n')}\n`, 5_000).then(() => undefined, (error: Error) => {
           throw new Error(`${error.message}; output so far:\n${out.text()}`);
         }),
       stop,
@@ -187,9 +187,9 @@ describe('schedd logs --follow', () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (code, signal) => resolve([code, signal])));
-    await poll('the tail', () => stdout === `${SHOWN.slice(0, 2).join('\n')}\n`);
+    await waitUntil('the tail', () => stdout === `${SHOWN.slice(0, 2).join('\n')}\n`);
     appendFileSync(path, `${LOG[2]}\n`);
-    await poll('the appended line', () => stdout === `${SHOWN.slice(0, 3).join('\n')}\n`);
+    await waitUntil('the appended line', () => stdout === `${SHOWN.slice(0, 3).join('\n')}\n`);
     child.kill('SIGINT');
     assert.deepEqual(await exited, [0, null]);
     assert.equal(stderr, '');

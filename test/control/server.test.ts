@@ -8,15 +8,7 @@ import { call, request } from '../../src/control/client.js';
 import { errorReply, MAX_REQUEST_BYTES, okReply, type Reply, type Request } from '../../src/control/protocol.js';
 import { MAX_CONNECTIONS, startControlServer, type ControlServer, type Handler } from '../../src/control/server.js';
 import { ExitCode, ScheddError } from '../../src/errors.js';
-
-/** Polls until `condition` holds; fails with `what` after the deadline. Never a blind sleep. */
-async function waitFor(what: string, condition: () => boolean, deadlineMs = 5000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { waitUntil } from '../helpers/wait.js';
 
 interface Deferred<T = void> {
   promise: Promise<T>;
@@ -123,13 +115,13 @@ describe('control server', () => {
     const client = new RawClient(path);
     await client.connected();
     client.socket.write('{"id":"a","cmd":"status"}\n{"id":"b","cmd":"list"}\nnot json\n\n  \n{"id":"c","cmd":"run"}\n{"id":"d","cmd":"ping"}\n');
-    await waitFor('the first request', () => calls.length === 1);
+    await waitUntil('the first request', () => calls.length === 1);
     // The later requests are answered first by the handler; the first one last.
     gates.get('d')!.resolve();
     gates.get('b')!.resolve();
     await new Promise((resolve) => setImmediate(resolve));
     gates.get('a')!.resolve();
-    await waitFor('every reply', () => client.lines.length === 5);
+    await waitUntil('every reply', () => client.lines.length === 5);
     const replies = client.replies();
     assert.deepEqual(replies[0], { id: 'a', ok: true, result: 'status' });
     assert.deepEqual(replies[1], { id: 'b', ok: true, result: 'list' });
@@ -151,7 +143,7 @@ describe('control server', () => {
     stuck.socket.write('{"id":1,"cmd":"list"}\n');
     assert.deepEqual(await request(path, { id: 2, cmd: 'status' }), { id: 2, ok: true, result: 'status' });
     slow.resolve();
-    await waitFor('the slow reply', () => stuck.lines.length === 1);
+    await waitUntil('the slow reply', () => stuck.lines.length === 1);
     assert.deepEqual(stuck.replies(), [{ id: 1, ok: true, result: 'list' }]);
   });
 
@@ -160,10 +152,10 @@ describe('control server', () => {
     const client = new RawClient(path);
     await client.connected();
     client.socket.write(`{"cmd":"ping","pad":"${'x'.repeat(MAX_REQUEST_BYTES)}"}\n`);
-    await waitFor('the connection to end', () => client.closed);
+    await waitUntil('the connection to end', () => client.closed);
     assert.deepEqual(client.replies(), [{ ok: false, error: { code: 'SCHEDD_REQUEST_TOO_LARGE', message: `request over ${MAX_REQUEST_BYTES} bytes; connection closed` } }]);
     assert.deepEqual(calls, []);
-    await waitFor('the server to forget the connection', () => server.connections === 0);
+    await waitUntil('the server to forget the connection', () => server.connections === 0);
     assert.deepEqual(await request(path, { cmd: 'ping' }), { ok: true, result: { cmd: 'ping' } });
   });
 
@@ -174,7 +166,7 @@ describe('control server', () => {
     // 8 MB that the server must not buffer: it answers and hangs up long before the end.
     const huge = Buffer.alloc(8 * 1024 * 1024, 0x78);
     client.socket.write(huge);
-    await waitFor('the connection to end', () => client.closed);
+    await waitUntil('the connection to end', () => client.closed);
     const [reply, ...rest] = client.replies();
     assert.equal(reply?.ok === false ? reply.error.code : JSON.stringify(reply), 'SCHEDD_REQUEST_TOO_LARGE');
     assert.deepEqual(rest, []);
@@ -188,7 +180,7 @@ describe('control server', () => {
     const client = new RawClient(path);
     await client.connected();
     client.socket.write('{"id":7,"cmd":"reload"}\n{"cmd":"reload"}\n{"id":8,"cmd":"ping"}\n');
-    await waitFor('three replies', () => client.lines.length === 3);
+    await waitUntil('three replies', () => client.lines.length === 3);
     assert.deepEqual(client.replies(), [
       { id: 7, ok: false, error: { code: 'SCHEDD_INTERNAL', message: 'disk on fire' } },
       { ok: false, error: { code: 'SCHEDD_INTERNAL', message: 'disk on fire' } },
@@ -216,7 +208,7 @@ describe('control server', () => {
     // Each connection is either accepted (its request reaches the gated handler) or answered
     // SCHEDD_BUSY at once because MAX_CONNECTIONS are open; wait until every one is decided.
     const refused = (): number => outcomes.filter((o) => o !== undefined).length;
-    await waitFor('every connection to be accepted or refused', () => calls.length + refused() === total, 10_000);
+    await waitUntil('every connection to be accepted or refused', () => calls.length + refused() === total, 10_000);
     assert.equal(calls.length, MAX_CONNECTIONS);
     assert.equal(server.connections, MAX_CONNECTIONS);
     gate.resolve();
@@ -225,7 +217,7 @@ describe('control server', () => {
     for (const outcome of outcomes) counts[outcome!] = (counts[outcome!] ?? 0) + 1;
     // A refused client is told why, then the connection closes.
     assert.deepEqual(counts, { answered: MAX_CONNECTIONS, SCHEDD_BUSY: total - MAX_CONNECTIONS });
-    await waitFor('connections to close', () => server.connections === 0);
+    await waitUntil('connections to close', () => server.connections === 0);
     assert.deepEqual(await request(path, { id: 'after', cmd: 'ping' }), { id: 'after', ok: true, result: 'pong' });
   });
 
@@ -250,11 +242,11 @@ describe('control server', () => {
     const partial = new RawClient(path);
     await Promise.all([silent.connected(), partial.connected()]);
     partial.socket.write('{"id":1,"cmd":"pi');
-    await waitFor('both connections accepted', () => server.connections === 2);
+    await waitUntil('both connections accepted', () => server.connections === 2);
     for (let i = 0; i < 20; i++) assert.deepEqual(await request(path, { id: i, cmd: 'ping' }), { id: i, ok: true, result: { cmd: 'ping' } });
     // The partial request is still waiting for the rest of its line, and completes with it.
     partial.socket.write('ng"}\n');
-    await waitFor('the completed request to be answered', () => partial.lines.length === 1);
+    await waitUntil('the completed request to be answered', () => partial.lines.length === 1);
     assert.deepEqual(partial.replies(), [{ id: 1, ok: true, result: { cmd: 'ping' } }]);
     assert.equal(silent.lines.length, 0);
   });
@@ -266,9 +258,9 @@ describe('control server', () => {
     await client.connected();
     const requests = 400; // 400 replies of 64 kB: 26 MB if the server kept them all
     client.socket.write(Array.from({ length: requests }, (_, i) => `{"id":${i},"cmd":"status"}\n`).join(''));
-    await waitFor('the server to drop the connection', () => server.connections === 0);
+    await waitUntil('the server to drop the connection', () => server.connections === 0);
     client.socket.resume();
-    await waitFor('the client to see the end', () => client.closed);
+    await waitUntil('the client to see the end', () => client.closed);
     // What reached the client is an in-order prefix: what the kernel held when the server
     // dropped the connection, never the whole 26 MB.
     const ids = client.lines.map((line) => (JSON.parse(line) as Reply).id);
@@ -288,9 +280,9 @@ describe('control server', () => {
     const waiting = new RawClient(path);
     await Promise.all([idle.connected(), waiting.connected()]);
     waiting.socket.write('{"id":1,"cmd":"status"}\n');
-    await waitFor('both connections accepted', () => server.connections === 2);
+    await waitUntil('both connections accepted', () => server.connections === 2);
     await server.close();
-    await waitFor('both clients to see the end', () => idle.closed && waiting.closed);
+    await waitUntil('both clients to see the end', () => idle.closed && waiting.closed);
     assert.equal(server.connections, 0);
     assert.equal(existsSync(path), false);
     never.resolve();
@@ -308,7 +300,7 @@ describe('control server', () => {
     const { path, server } = await start(echo);
     const held = Array.from({ length: MAX_CONNECTIONS }, () => new RawClient(path));
     await Promise.all(held.map((client) => client.connected()));
-    await waitFor('the server to hold every connection', () => server.connections === MAX_CONNECTIONS);
+    await waitUntil('the server to hold every connection', () => server.connections === MAX_CONNECTIONS);
     // Paused: it reads nothing (nor the end of the stream) until it has written its request.
     const late = createConnection(path);
     late.pause();
@@ -317,7 +309,7 @@ describe('control server', () => {
     await new Promise((resolve) => late.once('connect', resolve));
     // Connections are handled in order: once a later one is refused and closed, so is `late`.
     const probe = new RawClient(path);
-    await waitFor('the probe refused and closed', () => probe.closed);
+    await waitUntil('the probe refused and closed', () => probe.closed);
     assert.equal(JSON.parse(probe.lines[0]!).error.code, 'SCHEDD_BUSY');
     const writeError = await new Promise<Error | null | undefined>((resolve) => late.write('{"cmd":"ping"}\n', resolve));
     assert.equal(writeError ?? null, null);
@@ -338,9 +330,9 @@ describe('control server', () => {
     await client.connected();
     // Like `echo '{"cmd":"ping"}' | nc -U control.sock`: send, then shut down the write side.
     client.socket.end('{"id":1,"cmd":"ping"}\n');
-    await waitFor('the request to reach the handler', () => calls.length === 1);
+    await waitUntil('the request to reach the handler', () => calls.length === 1);
     gate.resolve();
-    await waitFor('the connection to end', () => client.closed);
+    await waitUntil('the connection to end', () => client.closed);
     assert.deepEqual(client.replies(), [{ id: 1, ok: true, result: 'pong' }], 'the handler ran (the command took effect) but its reply was dropped');
   });
 
@@ -353,12 +345,12 @@ describe('control server', () => {
     const client = new RawClient(path);
     await client.connected();
     client.socket.write(`{"id":1,"cmd":"ping"}\n${'x'.repeat(MAX_REQUEST_BYTES + 100)}\n`);
-    await waitFor('the first request to reach the handler', () => calls.length === 1);
+    await waitUntil('the first request to reach the handler', () => calls.length === 1);
     // Today the server answers the oversized line at once; a fixed one holds that answer until the
     // ping's reply is out, so this bounded wait is what lets the gate open in both cases.
-    await waitFor('the server to answer the oversized request', () => client.lines.length >= 1 || client.closed, 1000).catch(() => undefined);
+    await waitUntil('the server to answer the oversized request', () => client.lines.length >= 1 || client.closed, 1000).catch(() => undefined);
     gate.resolve();
-    await waitFor('the connection to end', () => client.closed);
+    await waitUntil('the connection to end', () => client.closed);
     const codes = client.replies().map((reply) => (reply.ok ? `ok ${String(reply.id)}` : reply.error.code));
     assert.deepEqual(codes, ['ok 1', 'SCHEDD_REQUEST_TOO_LARGE'], 'replies come in request order, every request gets one');
   });
@@ -386,7 +378,7 @@ describe('control server', () => {
         lastProgress = Date.now();
       });
     }
-    await waitFor('the writes to finish, stall or be cut off', () => flushed === chunks * chunk.length || client.closed || Date.now() - lastProgress > stallMs, 60_000);
+    await waitUntil('the writes to finish, stall or be cut off', () => flushed === chunks * chunk.length || client.closed || Date.now() - lastProgress > stallMs, 60_000);
     const outcome = client.closed ? 'dropped' : flushed === chunks * chunk.length ? 'flushed' : 'held back';
     assert.notEqual(
       outcome,

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { after, describe, it } from 'node:test';
-import { fixture, hasExited, killAllDaemons, poll, readPid, secondsBetween, workspace, type LogRecord } from '../helpers/daemon.js';
+import { fixture, hasExited, killAllDaemons, readPid, secondsBetween, workspace, type LogRecord } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -110,7 +111,7 @@ describe('schedd start: running jobs', { concurrency: true }, () => {
     // (stderr has the shell's 'Terminated' for the grandchild's sleep.)
     assert.deepEqual(outputOf(daemon.records, timedOut.run!), ['ready', 'grandchild got TERM']);
     const grandchild = readPid(ws.path(`grandchild-${timedOut.run}.pid`));
-    await poll(`grandchild ${grandchild} to be gone`, () => hasExited(grandchild), 5000);
+    await waitUntil(`grandchild ${grandchild} to be gone`, () => hasExited(grandchild), 5000);
   });
 
   it('reports a job whose cwd does not exist as could not start, and keeps running', async (t) => {

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { fixture, hasExited, killAllDaemons, poll, readPid, workspace, type LogRecord } from '../helpers/daemon.js';
+import { fixture, hasExited, killAllDaemons, readPid, workspace, type LogRecord } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -66,7 +67,7 @@ describe('schedd start: lifecycle', { concurrency: true }, () => {
     const terminating = daemon.all({ msg: 'terminating running jobs' })[0]!;
     const graceMs = Date.parse(terminating.time) - Date.parse(stopping.time);
     assert.ok(graceMs >= 990, `terminated ${graceMs} ms after stopping began, before --stop-grace ran out`);
-    await poll(`grandchild ${grandchild} to be gone`, () => hasExited(grandchild), 5000);
+    await waitUntil(`grandchild ${grandchild} to be gone`, () => hasExited(grandchild), 5000);
   });
 
   it('exits 1 on an invalid crontab, every error located on stderr, nothing run', async (t) => {
@@ -126,9 +127,9 @@ describe('schedd start: the log at exit', () => {
     const run = await daemon.waitFor({ msg: 'job started', job: 'chatty' });
     // A slow reader, as a busy log collector is: schedd's stdout fills while it keeps logging.
     daemon.pauseOutput();
-    await poll('the job to print everything', () => existsSync(ws.path('printed')));
+    await waitUntil('the job to print everything', () => existsSync(ws.path('printed')));
     daemon.signal('SIGTERM');
-    await poll(`job ${run.pid} to be stopped`, () => hasExited(run.pid!), 10_000);
+    await waitUntil(`job ${run.pid} to be stopped`, () => hasExited(run.pid!), 10_000);
     daemon.resumeOutput();
     assert.equal((await daemon.waitExit()).code, 0);
     assert.deepEqual(daemon.unparsed, []);

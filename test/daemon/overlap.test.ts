@@ -1,7 +1,8 @@
 // `schedd start --foreground`: a slot that comes while the job still runs, retries, --max-concurrent.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { fixture, hasExited, killAllDaemons, maxConcurrent, poll, secondsBetween, workspace, type LogRecord } from '../helpers/daemon.js';
+import { fixture, hasExited, killAllDaemons, maxConcurrent, secondsBetween, workspace, type LogRecord } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -46,7 +47,7 @@ describe('schedd start: overlap policies, retries and --max-concurrent', { concu
     assert.equal(maxConcurrent(daemon.records.slice(0, daemon.indexOf(runs[2]!) + 1), { job: 'overlapping' }), 3);
     assert.deepEqual(daemon.all((r) => r.job === 'overlapping' && r.msg.startsWith('job skipped')), []);
     // The jobs themselves say so: three starts before any end.
-    await poll('three starts in the ledger', () => ws.lines('ledger').length >= 3);
+    await waitUntil('three starts in the ledger', () => ws.lines('ledger').length >= 3);
     assert.deepEqual(ws.lines('ledger').slice(0, 3), runs.map((r) => `start ${r.run} ${r.scheduledAt}`));
   });
 
@@ -66,7 +67,7 @@ describe('schedd start: overlap policies, retries and --max-concurrent', { concu
     assert.ok(firstEnd !== undefined, 'the queued run starts after the first one finished');
     assert.equal(second.scheduledAt, queued[0]!.scheduledAt, 'the queued run stands for the slot that was queued');
     assert.ok(second.lateMs! >= 1000, `lateMs ${second.lateMs}`);
-    await poll('the queued run in the ledger', () => ws.lines('ledger').length >= 3);
+    await waitUntil('the queued run in the ledger', () => ws.lines('ledger').length >= 3);
     assert.deepEqual(ws.lines('ledger').slice(0, 3), [`start ${first.run} ${first.scheduledAt}`, `end ${first.run}`, `start ${second.run} ${queued[0]!.scheduledAt}`]);
   });
 

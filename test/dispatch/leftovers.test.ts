@@ -1,28 +1,11 @@
 // Issue 11 item 12: processes a job starts in the background and never waits for are counted,
 // tracked after the job's shell exits, and killed at the job's timeout and at schedd's stop.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { killAllDaemons, workspace, type LogRecord } from '../helpers/daemon.js';
+import { liveMembers } from '../../src/runner/index.js';
 
 after(killAllDaemons);
-
-/** Live (non-zombie) members of process group `pgid`, from /proc. */
-function liveMembers(pgid: number): number {
-  let count = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-    if (Number(pgrp) === pgid && state !== 'Z') count++;
-  }
-  return count;
-}
 
 /** A per-second job whose first run starts `count` background sleeps and exits 0 at once. */
 function leaver(count: number, options: string): string {

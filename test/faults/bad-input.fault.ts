@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { validateJobSet } from '../../src/sources/validate.js';
 import { runCli } from '../helpers/cli.js';
-import { killAllDaemons, poll, workspace } from '../helpers/daemon.js';
+import { killAllDaemons, workspace } from '../helpers/daemon.js';
 import { generateCrontab } from './bad-input-corpus.js';
 import { checkParse, numberedLines } from './bad-input-invariants.js';
 import { fuzzControlSocket } from './bad-input-socket.js';
 import { doubledSlots, ledgerCommand, readLedger, reportFigures } from './ledger.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -99,12 +100,12 @@ test('bad input: the control socket survives hostile clients, keeps answering st
   ws.write('crontab', `# schedd: name=tick overlap=allow\n* * * * * * ${ledgerCommand(ledger)}\n`);
   const daemon = ws.start();
   await daemon.waitFor({ msg: 'schedd started' });
-  await poll('the first tick', () => readLedger(ledger).some((e) => e.kind === 'end'), 15_000);
+  await waitUntil('the first tick', () => readLedger(ledger).some((e) => e.kind === 'end'), 15_000);
   const result = await fuzzControlSocket({ pid: daemon.pid, socket: ws.path('state/schedd.sock'), seed });
   const fuzzEndedAt = Date.now();
   assert.equal(daemon.all(() => true).filter((r) => r.level >= 50).length, 0, `error records: ${JSON.stringify(daemon.all((r) => r.level >= 50).slice(0, 5))}`);
   // The job kept firing through it all: one run per second, none doubled, none missing.
-  await poll('a tick after the fuzzing', () => readLedger(ledger).some((e) => e.kind === 'start' && e.atMs > fuzzEndedAt), 10_000);
+  await waitUntil('a tick after the fuzzing', () => readLedger(ledger).some((e) => e.kind === 'start' && e.atMs > fuzzEndedAt), 10_000);
   const stop = await runCli(['stop', '--state-dir', ws.path('state')]);
   assert.equal(stop.code, 0, stop.stderr);
   assert.equal((await daemon.waitExit()).code, 0);

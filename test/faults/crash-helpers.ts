@@ -2,9 +2,10 @@
 // history, given when each scheduler process died. Also a seeded PRNG and the history reader the
 // reload storm shares.
 import { runCli } from '../helpers/cli.js';
-import { hasExited, poll } from '../helpers/daemon.js';
+import { hasExited } from '../helpers/daemon.js';
 import type { RunRecord } from '../../src/store/types.js';
 import { doubledSlots, type LedgerEvent } from './ledger.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** mulberry32: a small seeded PRNG, so a failing run's kill moments can be replayed. */
 export function seededRandom(seed: number): () => number {
@@ -41,7 +42,7 @@ export async function readHistory(cwd: string, stateDir: string): Promise<RunRec
  * own process groups (as under cron) and write their `end` later.
  */
 export async function waitForJobsToEnd(events: () => readonly LedgerEvent[], timeoutMs = 20_000): Promise<void> {
-  await poll('every job in the ledger to exit', () => events().every((event) => event.kind === 'end' || hasExited(event.pid)), timeoutMs);
+  await waitUntil('every job in the ledger to exit', () => events().every((event) => event.kind === 'end' || hasExited(event.pid)), timeoutMs);
 }
 
 /**

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, test } from 'node:test';
-import { killAllDaemons, poll, hasExited, RUN_END_MESSAGES, workspace, type LogRecord } from '../helpers/daemon.js';
-import { cleanupAll, instance, waitUntil } from '../helpers/detached.js';
+import { killAllDaemons, hasExited, RUN_END_MESSAGES, workspace, type LogRecord } from '../helpers/daemon.js';
+import { cleanupAll, instance } from '../helpers/detached.js';
 import { checkCrashInvariants, faultSeed, outcomeOfEndMessage, readHistory, runIdTime, seededRandom, waitForJobsToEnd, type SchedulerLife } from './crash-helpers.js';
 import { ledgerCommand, readLedger, reportFigures } from './ledger.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 after(cleanupAll);
@@ -56,7 +57,7 @@ function killPlan(random: () => number): KillMoment[] {
 
 /** Waits until each of `jobs` has a run made after `since` (a run id says when it was made). */
 async function eachFiresAfter(ledger: string, jobs: readonly string[], since: number): Promise<void> {
-  await poll(`each of ${jobs.join(', ')} to fire after the restart`, () => {
+  await waitUntil(`each of ${jobs.join(', ')} to fire after the restart`, () => {
     const fired = new Set(readLedger(ledger).filter((e) => e.kind === 'start' && runIdTime(e.run) > since).map((e) => e.job));
     return jobs.every((job) => fired.has(job));
   }, 15_000);
@@ -160,7 +161,7 @@ test('crash: kill -9 of the scheduler under the detached watchdog, which restart
     from = (await s.waitForLog({ msg: 'job started', job: 'multi' }, { from })).index + 1;
     await delay(random() * 2500);
     process.kill(schedulerPid, 'SIGKILL');
-    await poll(`scheduler ${schedulerPid} to die`, () => hasExited(schedulerPid));
+    await waitUntil(`scheduler ${schedulerPid} to die`, () => hasExited(schedulerPid));
     lives.push({ diedAt: Date.now(), killed: true });
     await waitUntil('the watchdog to start a new scheduler', async () => {
       const status = await s.status().catch(() => null);

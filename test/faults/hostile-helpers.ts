@@ -1,5 +1,6 @@
 // Fixture scripts and /proc readings for the hostile-jobs scenario.
 import { readdirSync, readFileSync } from 'node:fs';
+import { processStat } from '../../src/runner/index.js';
 
 /**
  * A process tree in which every process ignores SIGTERM (an ignored signal stays ignored across
@@ -33,14 +34,9 @@ export function processTable(): Map<number, { state: string; pgid: number }> {
   const table = new Map<number, { state: string; pgid: number }>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    table.set(Number(name), { state: fields[0]!, pgid: Number(fields[2]) });
+    const stat = processStat(name);
+    if (stat == null) continue; // exited while we looked
+    table.set(Number(name), { state: stat.state, pgid: stat.pgrp });
   }
   return table;
 }

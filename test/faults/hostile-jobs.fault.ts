@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { call } from '../../src/control/client.js';
 import { runCli } from '../helpers/cli.js';
-import { hasExited, killAllDaemons, poll, RUN_END_MESSAGES, workspace, type LogRecord } from '../helpers/daemon.js';
+import { hasExited, killAllDaemons, RUN_END_MESSAGES, workspace, type LogRecord } from '../helpers/daemon.js';
 import { fdCount, RssSampler } from './bad-input-clients.js';
 import { FLOOD_BYTES, FLOOD_LINE, FLOOD_SCRIPT, liveInGroups, pidsIn, TREE_SCRIPT, treeSize } from './hostile-helpers.js';
 import { doubledSlots, ledgerCommand, readLedger, reportFigures } from './ledger.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -51,7 +52,7 @@ test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, n
   });
 
   // Warm-up: the per-second jobs are running before anything is measured.
-  await poll('the blinks running', () => readLedger(ledger).filter((e) => e.kind === 'end').length >= 6, 15_000);
+  await waitUntil('the blinks running', () => readLedger(ledger).filter((e) => e.kind === 'end').length >= 6, 15_000);
   const rss = new RssSampler(daemon.pid);
   const fds: { at: number; count: number }[] = [];
   const fdTimer = setInterval(() => fds.push({ at: Date.now(), count: fdCount(daemon.pid) }), 100);
@@ -61,7 +62,7 @@ test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, n
   });
   const observedFrom = Date.now();
   // The first descriptor window is taken with only the per-second jobs running.
-  await poll('a first window of descriptor samples', () => Date.now() >= observedFrom + FD_WINDOW_MS, FD_WINDOW_MS + 10_000);
+  await waitUntil('a first window of descriptor samples', () => Date.now() >= observedFrom + FD_WINDOW_MS, FD_WINDOW_MS + 10_000);
 
   await Promise.all(['flood', 'tree', 'escape', 'closer'].map(run));
 
@@ -80,7 +81,7 @@ test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, n
   assert.deepEqual([tree.msg, tree.reason], ['job timed out', 'timed out after 2s; SIGKILL after 1s grace']);
   const treePids = pidsIn(ws.read('pids-tree'));
   assert.equal(treePids.length, treeSize(3));
-  await poll('every process of the timed-out tree gone', () => treePids.every(hasExited), 10_000);
+  await waitUntil('every process of the timed-out tree gone', () => treePids.every(hasExited), 10_000);
 
   // A job that closes stdout and stderr is still running until it exits: timed out, not finished.
   const closer = await ended('closer');
@@ -101,15 +102,15 @@ test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, n
   escapee = pidsIn(ws.read('pid-escape'))[0]!;
   assert.equal(hasExited(escapee), false, 'a setsid escapee survives the timeout (outside the group)');
   process.kill(escapee, 'SIGKILL');
-  await poll('the escapee gone', () => hasExited(escapee), 5000);
+  await waitUntil('the escapee gone', () => hasExited(escapee), 5000);
 
   // The per-second jobs go on under observation.
-  await poll(`${OBSERVE_MS} ms of per-second jobs`, () => Date.now() >= observedFrom + OBSERVE_MS, OBSERVE_MS + 60_000);
+  await waitUntil(`${OBSERVE_MS} ms of per-second jobs`, () => Date.now() >= observedFrom + OBSERVE_MS, OBSERVE_MS + 60_000);
 
   // Stop while a SIGTERM-proof tree and a stdout-closing job are running.
   await Promise.all(['tree-stop', 'closer-stop'].map(run));
-  await poll('the stop tree built', () => pidsIn(ws.lines('pids-stop').join('\n')).length === treeSize(2), 10_000);
-  await poll('closer-stop started', () => readLedger(ledger).some((e) => e.job === 'closer-stop'), 10_000);
+  await waitUntil('the stop tree built', () => pidsIn(ws.lines('pids-stop').join('\n')).length === treeSize(2), 10_000);
+  await waitUntil('closer-stop started', () => readLedger(ledger).some((e) => e.job === 'closer-stop'), 10_000);
   clearInterval(fdTimer);
   rss.stop();
   const stop = await runCli(['stop', '--state-dir', ws.path('state')]);
@@ -122,7 +123,7 @@ test('hostile jobs: bounded memory, whole trees killed on timeout and on stop, n
   // Nothing of any job is left: no recorded pid, no live member of any job's process group.
   const groups = new Set(daemon.all({ msg: 'job started' }).map((r) => r.pid!));
   const recorded = [...treePids, ...pidsIn(ws.read('pids-stop')), ...readLedger(ledger).map((e) => e.pid)];
-  await poll('every job process gone', () => recorded.every(hasExited) && liveInGroups(groups).length === 0, 10_000);
+  await waitUntil('every job process gone', () => recorded.every(hasExited) && liveInGroups(groups).length === 0, 10_000);
 
   // Memory and descriptors: bounded during the flood, no growth from thousands of short runs.
   assert.ok(rss.peak <= rss.baseline + RSS_ALLOWANCE, `RSS grew from ${rss.baseline} to ${rss.peak}`);

@@ -5,10 +5,12 @@
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
-import { Instance, waitUntil } from '../helpers/detached.js';
+import { Instance } from '../helpers/detached.js';
 import { hasExited } from '../helpers/daemon.js';
 import { runAs, type TestUser } from '../helpers/users.js';
 import { changed, created, FAKE_SOCKET, INOTIFY_RACE, ledgerLines, PYTHON, snapshot, startAs, type World } from './hostile-user-world.js';
+import { waitUntil } from '../helpers/wait.js';
+import { commandLine } from '../../src/runner/index.js';
 
 export interface AttackContext {
   world: World;
@@ -49,13 +51,7 @@ function pick<T>(random: () => number, names: readonly T[], count: number): T[] 
 }
 
 function schedulerPids(s: Instance): number[] {
-  return s.processes().filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('__scheduler');
-    } catch {
-      return false;
-    }
-  });
+  return s.processes().filter((pid) => commandLine(pid)?.includes('__scheduler') === true);
 }
 
 /**

@@ -4,9 +4,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cliEnv, cliPath } from '../helpers/cli.js';
-import { Instance, waitUntil } from '../helpers/detached.js';
+import { Instance } from '../helpers/detached.js';
 import { rootFile, type AttackContext } from './hostile-user-files.js';
 import { answers, ledgerLines, PYTHON, rawControl, spawnCli, SQUAT, startAs } from './hostile-user-world.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** A daemon started from a shell holding fd 50 on a root-only file, with its probe jobs. */
 export interface Fd50Daemon {

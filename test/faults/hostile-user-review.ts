@@ -7,11 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Instance, waitUntil } from '../helpers/detached.js';
+import { Instance } from '../helpers/detached.js';
 import { hasExited } from '../helpers/daemon.js';
 import { runAs, type TestUser } from '../helpers/users.js';
 import { rootFile, type AttackContext } from './hostile-user-files.js';
 import { changed, FAKE_SOCKET, ledgerLines, PYTHON, snapshot, spawnCli, startAs, type World } from './hostile-user-world.js';
+import { waitUntil } from '../helpers/wait.js';
+import { commandLine } from '../../src/runner/index.js';
 
 const IDLE_CRONTAB = '# schedd: name=idle\n0 0 1 1 * true\n';
 const NEVER = '0 0 1 1 *'; // started by `schedd run` only
@@ -141,13 +143,7 @@ async function sleeperVictim(): Promise<Victim> {
   const child: ChildProcess = spawn('bash', ['-c', 'exec -a schedd-victim sleep 60'], { stdio: 'ignore' });
   let ended: string | null = null;
   child.once('exit', (code, signal) => (ended = signal ?? `exit ${code}`));
-  await waitUntil('the victim to run', () => {
-    try {
-      return readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').startsWith('schedd-victim');
-    } catch {
-      return false;
-    }
-  });
+  await waitUntil('the victim to run', () => commandLine(child.pid!)?.[0]?.startsWith('schedd-victim') === true);
   return { pid: child.pid!, alive: () => ended === null, ended: () => ended, stop: async () => void child.kill('SIGKILL') };
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { cliEnv, cliPath, collect, type CliResult } from '../helpers/cli.js';
-import { waitUntil, type Instance } from '../helpers/detached.js';
+import { type Instance } from '../helpers/detached.js';
 import { spawnAs, type TestUser } from '../helpers/users.js';
 
 /** Debian's python3: a pyenv shim in root's home is not reachable by the attacking user. */
@@ -201,6 +201,7 @@ while os.path.getsize(ledger) == 0:
 print("won after", tries, "tries", flush=True)
 time.sleep(10 ** 6)
 `;
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * Runs the built CLI the way an admin's shell would with a descriptor open: bash opens `file`

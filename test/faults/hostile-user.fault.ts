@@ -10,7 +10,7 @@
 // SCHEDD_FAULT_SEED=N replays an order.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { cleanupAll, Instance, waitUntil } from '../helpers/detached.js';
+import { cleanupAll, Instance } from '../helpers/detached.js';
 import { ensureUser, needsRoot } from '../helpers/users.js';
 import { faultSeed, seededRandom } from './crash-helpers.js';
 import { crontabSwap, foreignCrontab, foreignStateDir, rootFile, symlinkChown, type AttackContext } from './hostile-user-files.js';
@@ -18,6 +18,7 @@ import { ESCAPE_COMMAND, inheritedFd, lockSquat, startOnTerminal, terminalEscape
 import { cwdBehindRoot, followedLog, linkedCrontab, pidfileVictim, rootEdit } from './hostile-user-review.js';
 import { answers, fdProbe, runWithFd50, spawnWithFd50, World } from './hostile-user-world.js';
 import { ledgerCommand, readLedger, reportFigures } from './ledger.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(cleanupAll);
 

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { killAllDaemons, poll, RUN_END_MESSAGES, workspace } from '../helpers/daemon.js';
+import { killAllDaemons, RUN_END_MESSAGES, workspace } from '../helpers/daemon.js';
 import { doubledClaims, faultSeed, readHistory, seededRandom } from './crash-helpers.js';
 import { doubledSlots, readLedger, reportFigures, type LedgerEvent } from './ledger.js';
 import { invalidate, LONG_S, makeVersion, type Version } from './reload-storm-crontabs.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -31,7 +32,7 @@ test('reload storm: hundreds of rewrites and SIGHUPs in 35 s, valid and invalid 
   const daemon = ws.start({ args: DAEMON_ARGS });
   await daemon.waitFor({ msg: 'schedd started' });
   // Both long jobs run before the storm begins.
-  await poll('both long jobs to start', () => starts(readLedger(ledger)).filter((e) => e.job.startsWith('long-')).length >= 2);
+  await waitUntil('both long jobs to start', () => starts(readLedger(ledger)).filter((e) => e.job.startsWith('long-')).length >= 2);
   const longBoot = starts(readLedger(ledger), 'long-boot')[0]!;
   const longTick = starts(readLedger(ledger), 'long-tick')[0]!;
 
@@ -89,13 +90,13 @@ test('reload storm: hundreds of rewrites and SIGHUPs in 35 s, valid and invalid 
 
   // ... and it fires that file: each per-second job of it fires after the last reload.
   const perSecond = lastValid.jobs.filter((job) => job.schedule !== '@reboot' && !job.id.startsWith('long-')).map((job) => job.id);
-  await poll(`each of ${perSecond.join(', ')} to fire after the last reload`, () => {
+  await waitUntil(`each of ${perSecond.join(', ')} to fire after the last reload`, () => {
     const fired = new Set(starts(readLedger(ledger)).filter((e) => Date.parse(e.scheduledAt) > appliedAt).map((e) => e.job));
     return perSecond.every((job) => fired.has(job));
   });
 
   // The long jobs, started before the storm, run to their end, undisturbed.
-  await poll('the long jobs to end', () => readLedger(ledger).filter((e) => e.kind === 'end' && (e.run === longBoot.run || e.run === longTick.run)).length === 2, (LONG_S + 20) * 1000);
+  await waitUntil('the long jobs to end', () => readLedger(ledger).filter((e) => e.kind === 'end' && (e.run === longBoot.run || e.run === longTick.run)).length === 2, (LONG_S + 20) * 1000);
   const status = await runCli(['status', '--json', '--state-dir', 'state'], { cwd: ws.dir });
   assert.equal(status.code, 0, `the daemon should live: ${JSON.stringify(status)}`);
   assert.equal((JSON.parse(status.stdout) as { lastReload: { ok: boolean } }).lastReload.ok, false);

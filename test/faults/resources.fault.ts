@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { after, describe, it, type TestContext } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { killAllDaemons, poll, Workspace, workspace } from '../helpers/daemon.js';
+import { killAllDaemons, Workspace, workspace } from '../helpers/daemon.js';
 import { cleanupAll, Instance, type LogLine } from '../helpers/detached.js';
 import { doubledSlots, ledgerCommand, readLedger, reportFigures } from './ledger.js';
 import { fileLimit, fillDisk, freeDisk, mountTinyTmpfs, openDescriptors, setFileLimit, unmount } from './resources-helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 after(cleanupAll);
@@ -24,7 +25,7 @@ function startsOf(ledger: string, job: string): number {
 
 /** Waits until `job` has started `more` runs beyond `from` (one a second). */
 async function keepsFiring(ledger: string, job: string, from: number, more: number): Promise<number> {
-  await poll(`${more} more runs of ${job} in the ledger`, () => startsOf(ledger, job) >= from + more, (more + 10) * 1000);
+  await waitUntil(`${more} more runs of ${job} in the ledger`, () => startsOf(ledger, job) >= from + more, (more + 10) * 1000);
   return startsOf(ledger, job);
 }
 
@@ -139,7 +140,7 @@ describe('resources: jobs keep firing through resource faults, each logged once,
         return [];
       }
     };
-    await poll('both processes to say they cannot reopen', () => oldLog().filter((r) => r.msg.startsWith('cannot reopen the log file')).length === 2, 10_000);
+    await waitUntil('both processes to say they cannot reopen', () => oldLog().filter((r) => r.msg.startsWith('cannot reopen the log file')).length === 2, 10_000);
     seen = await keepsFiring(ledger, 'tick', seen, 2);
     rmdirSync(instance.logPath);
     process.kill(watchdog, 'SIGUSR2');
@@ -208,7 +209,7 @@ describe('resources: jobs keep firing through resource faults, each logged once,
     const from = daemon.records.length;
     const failedRun = await daemon.waitFor({ msg: 'job could not start' }, 15_000, from);
     const before = readLedger(ledger).length;
-    await poll('runs that still start under the limit', () => readLedger(ledger).length > before + 5, 15_000);
+    await waitUntil('runs that still start under the limit', () => readLedger(ledger).length > before + 5, 15_000);
     assert.equal(setFileLimit(daemon.pid, limit.soft, limit.hard), null);
     const raisedAt = daemon.records.length;
     // Every job fires again: each has a run that started and finished after the limit was raised.

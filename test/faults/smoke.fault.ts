@@ -1,8 +1,9 @@
 // The ledger itself: a per-second job's own lines name its job, its slot and its run.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { killAllDaemons, poll, workspace } from '../helpers/daemon.js';
+import { killAllDaemons, workspace } from '../helpers/daemon.js';
 import { doubledSlots, ledgerCommand, readLedger } from './ledger.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -12,7 +13,7 @@ test('ledger: a per-second job writes start and end lines with its slot', async 
   ws.write('crontab', `# schedd: name=tick\n* * * * * * ${ledgerCommand(ledger)}\n`);
   const daemon = ws.start();
   await daemon.waitFor({ msg: 'schedd started' });
-  await poll('two finished runs', () => readLedger(ledger).filter((e) => e.kind === 'end').length >= 2);
+  await waitUntil('two finished runs', () => readLedger(ledger).filter((e) => e.kind === 'end').length >= 2);
   await daemon.stop();
   const events = readLedger(ledger);
   const [first, second] = events;

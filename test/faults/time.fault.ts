@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { after, describe, it } from 'node:test';
-import { killAllDaemons, poll, workspace, type LogRecord } from '../helpers/daemon.js';
+import { killAllDaemons, workspace, type LogRecord } from '../helpers/daemon.js';
 import { doubledSlots, ledgerCommand, readLedger, reportFigures } from './ledger.js';
 import { checkSimulation, emptyStats, jobsFor, MINUTE } from './time-check.js';
 import { FakedWallClock, findLibfaketime } from './time-faketime.js';
 import { simulate, transitionsIn, type Action } from './time-sim.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -109,20 +110,20 @@ describe('time: the real daemon under libfaketime', () => {
     const started = await daemon.waitFor({ msg: 'schedd started' });
     assert.ok(Date.parse(started.time) < Date.parse('2026-03-08T06:59:58Z'), `the faked clock does not reach the daemon, or it started too late: started at ${started.time}`);
     const starts = (name: string) => readLedger(ledger).filter((e) => e.kind === 'start' && e.job === name);
-    await poll('the gap job and ticks past 03:00:03 EDT', () => starts('gap').length > 0 && starts('tick').some((e) => e.scheduledAt === '2026-03-08T07:00:03.000Z'), 30_000);
+    await waitUntil('the gap job and ticks past 03:00:03 EDT', () => starts('gap').length > 0 && starts('tick').some((e) => e.scheduledAt === '2026-03-08T07:00:03.000Z'), 30_000);
 
     // Forward 10 minutes: under 3 h, so the fixed-time 03:07 fires once; wildcard jobs once for now.
     const beforeJump = daemon.records.length;
     clock.jump(600);
     const forward = await daemon.waitFor((r) => r.msg.startsWith('wall clock jumped forward'), 10_000, beforeJump);
-    await poll('the jumped fixed-time slot and ticks after the jump', () => starts('jumped').length > 0 && starts('tick').filter((e) => Date.parse(e.scheduledAt) >= Date.parse('2026-03-08T07:10:00Z')).length >= 3, 15_000);
+    await waitUntil('the jumped fixed-time slot and ticks after the jump', () => starts('jumped').length > 0 && starts('tick').filter((e) => Date.parse(e.scheduledAt) >= Date.parse('2026-03-08T07:10:00Z')).length >= 3, 15_000);
 
     // Back 8 seconds: no slot runs again; ticks resume once the clock passes the last one.
     const lastBeforeBack = Math.max(...starts('tick').map((e) => Date.parse(e.scheduledAt)));
     const beforeBack = daemon.records.length;
     clock.jump(-8);
     const backward = await daemon.waitFor((r) => r.msg.startsWith('wall clock jumped back'), 10_000, beforeBack);
-    await poll('ticks after the jump back', () => starts('tick').filter((e) => Date.parse(e.scheduledAt) > lastBeforeBack).length >= 2, 20_000);
+    await waitUntil('ticks after the jump back', () => starts('tick').filter((e) => Date.parse(e.scheduledAt) > lastBeforeBack).length >= 2, 20_000);
     assert.equal(await daemon.stop(), 0);
 
     const events = readLedger(ledger);

@@ -4,6 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliEnv, cliPath, TempFiles } from './cli.js';
+import { processAlive } from '../../src/runner/index.js';
 
 // Tests run from dist/test/..., fixtures stay in the source tree.
 const fixturesDir = fileURLToPath(new URL('../../../test/fixtures/daemon/', import.meta.url));
@@ -285,33 +286,13 @@ export function workspace(t: { after(fn: () => unknown): void }): Workspace {
   return ws;
 }
 
-/** Polls `check` every 20 ms until it returns true; rejects with `what` at the deadline. */
-export async function poll(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const giveUpAt = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > giveUpAt) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /**
  * True once `pid` has exited: kill(pid, 0) fails with ESRCH, or the process is a zombie. An
  * orphaned grandchild is reparented to PID 1, and an init that does not reap (as in some
  * containers) leaves it a zombie: dead, holding nothing, but still answering kill(pid, 0).
  */
 export function hasExited(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
-    throw error;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
+  return !processAlive(pid);
 }
 
 export function readPid(path: string): number {

@@ -7,6 +7,7 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusResult } from '../../src/control/commands.js';
+import { processStat, type ProcessStat } from '../../src/runner/index.js';
 import { runCli, TempFiles, type CliResult } from './cli.js';
 import { hasExited, matches, type LogRecord, type Match } from './daemon.js';
 
@@ -22,22 +23,11 @@ export function fixture(name: string): string {
 /** One line of DIR/schedd.log: the foreground helper's fields plus whatever else was logged. */
 export type LogLine = LogRecord & { [field: string]: unknown };
 
-/** Polls `check` every 20 ms until it returns a value other than undefined/false; rejects at the deadline. */
-export async function waitUntil<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const giveUpAt = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > giveUpAt) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** /proc/PID/stat fields after the command name. */
-export function procStat(pid: number): { state: string; ppid: number; pgrp: number; session: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: state!, ppid: Number(ppid), pgrp: Number(pgrp), session: Number(session) };
+/** /proc/PID/stat of a live process (the source's reader); throws when it is gone. */
+export function procStat(pid: number): ProcessStat {
+  const stat = processStat(pid);
+  if (stat == null) throw new Error(`no /proc/${pid}/stat: the process is gone`);
+  return stat;
 }
 
 export function procUmask(pid: number): string {

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { after, describe, it, type TestContext } from 'node:test';
 import { fillDisk, mountTinyTmpfs, unmount } from '../helpers/tmpfs.js';
-import { killAllDaemons, poll, Workspace, workspace, type DaemonProcess } from '../helpers/daemon.js';
+import { killAllDaemons, Workspace, workspace, type DaemonProcess } from '../helpers/daemon.js';
 import { cli, history, readHistory, SECOND } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -14,7 +15,7 @@ const RETRY = 'jobs keep running, retrying in 30 s';
 
 /** Waits for `more` ledger lines beyond `from`, one per second. */
 async function ledgerGrows(ws: Workspace, from: number, more: number): Promise<void> {
-  await poll(`${more} more ledger lines`, () => ws.lines('ledger').length >= from + more, (more + 5) * SECOND);
+  await waitUntil(`${more} more ledger lines`, () => ws.lines('ledger').length >= from + more, (more + 5) * SECOND);
 }
 
 /** The daemon's "run history unavailable" records, as [reason, msg]. */
@@ -81,7 +82,7 @@ describe('run history unavailable: jobs keep firing', { concurrency: true }, () 
     const daemon = ws.start();
     await daemon.waitForCount({ msg: 'job finished', job: 'tick' }, 2);
     // A finished record commits at the end of its turn: fill the disk once two are committed.
-    await poll('two finished runs to be committed', async () => (await readHistory(ws, 'tick')).filter((r) => r.outcome === 'ok').length >= 2, 5000);
+    await waitUntil('two finished runs to be committed', async () => (await readHistory(ws, 'tick')).filter((r) => r.outcome === 'ok').length >= 2, 5000);
     fillDisk(ws.path('state/filler'));
     const full = daemon.records.length;
     const lines = ws.lines('ledger').length;

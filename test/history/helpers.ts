@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { hasExited, poll, type Workspace } from '../helpers/daemon.js';
+import { hasExited, type Workspace } from '../helpers/daemon.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { RunRecord } from '../../src/store/types.js';
+import { waitUntil } from '../helpers/wait.js';
 
 // Tests run from dist/test/history/, fixtures stay in the source tree.
 const fixturesDir = fileURLToPath(new URL('../../../test/fixtures/history/', import.meta.url));
@@ -55,7 +56,7 @@ export async function readHistory(ws: Workspace, job: string): Promise<RunRecord
 /** Polls `check` every 20 ms until it returns a value; rejects at the deadline. */
 export async function pollFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
   let value: T | undefined;
-  await poll(what, async () => (value = await check()) !== undefined, timeoutMs);
+  await waitUntil(what, async () => (value = await check()) !== undefined, timeoutMs);
   return value!;
 }
 
@@ -123,10 +124,10 @@ export async function killGroup(pid: number): Promise<void> {
   } catch {
     // Already gone.
   }
-  await poll(`process ${pid} to be gone`, () => hasExited(pid), 5000);
+  await waitUntil(`process ${pid} to be gone`, () => hasExited(pid), 5000);
 }
 
 /** Waits, polling the clock, until `ms` has passed. */
-export function waitUntilTime(ms: number): Promise<void> {
-  return poll(`the clock to reach ${iso(ms)}`, () => Date.now() >= ms, ms - Date.now() + 5000);
+export async function waitUntilTime(ms: number): Promise<void> {
+  await waitUntil(`the clock to reach ${iso(ms)}`, () => Date.now() >= ms, ms - Date.now() + 5000);
 }

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { stableJitterMs } from '../../src/dispatch/job-env.js';
 import type { RunRecord } from '../../src/store/types.js';
-import { fixture as daemonFixture, hasExited, killAllDaemons, maxConcurrent, poll, workspace, Workspace, type DaemonProcess, type LogRecord } from '../helpers/daemon.js';
+import { fixture as daemonFixture, hasExited, killAllDaemons, maxConcurrent, workspace, Workspace, type DaemonProcess, type LogRecord } from '../helpers/daemon.js';
 import {
   assertJson,
   cli,
@@ -27,6 +27,7 @@ import {
   slot,
   waitUntilTime,
 } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 after(killAllDaemons);
 
@@ -62,7 +63,7 @@ describe('run history: a daemon killed during a run', { concurrency: true }, () 
     // once it is committed, so the record says which process was left behind.
     const startedAt = iso(slot(started) + started.lateMs!);
     const inFlight = record({ runId: started.run!, job: 'slow', scheduledAt: started.scheduledAt!, startedAt, outcome: 'running', pid: started.pid! });
-    await poll('the start of the run to be committed', async () => JSON.stringify(await readRun(ws, started.run!)) === JSON.stringify(inFlight), 5000);
+    await waitUntil('the start of the run to be committed', async () => JSON.stringify(await readRun(ws, started.run!)) === JSON.stringify(inFlight), 5000);
     first.signal('SIGKILL');
     await first.waitExit();
     const orphan = started.pid!;
@@ -123,13 +124,13 @@ describe('run history: a daemon killed during a run', { concurrency: true }, () 
       const runs = await readHistory(ws, waiter);
       return runs.find((r) => r.outcome === 'running' && slot(r) < slot(skip));
     }))!;
-    await poll('the start of the run to be committed', async () => (await readRun(ws, started.run!))?.pid === started.pid, 5000);
+    await waitUntil('the start of the run to be committed', async () => (await readRun(ws, started.run!))?.pid === started.pid, 5000);
     first.signal('SIGKILL');
     await first.waitExit();
     await killGroup(started.pid!);
     // Orphaned, the job is reaped by PID 1, which may take a moment: until then it is a zombie
     // and answers kill(pid, 0) as if it still ran.
-    await poll(`process ${started.pid} to be reaped`, () => !pidExists(started.pid!), 10_000);
+    await waitUntil(`process ${started.pid} to be reaped`, () => !pidExists(started.pid!), 10_000);
 
     // A short stop grace: a slot of `gone` (a 30 s sleep) may start just before the stop, and the
     // default grace of 30 s would outlast the stop's wait (seen in CI on a loaded machine).

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OutputStream, RunSpec } from '../../src/runner/types.js';
-import { hasExited, poll } from '../helpers/daemon.js';
+import { hasExited } from '../helpers/daemon.js';
 
 // Tests run from dist/test/runner/, fixtures stay in the source tree.
 const fixturesDir = fileURLToPath(new URL('../../../test/fixtures/runner/', import.meta.url));
@@ -50,11 +50,6 @@ export function lineCollector(): {
 /** Alive and not a zombie: a killed orphan may linger as a zombie until init reaps it. */
 export function isAlive(pid: number): boolean {
   return !hasExited(pid);
-}
-
-/** Polls `check` until it holds; the runner's waits are short, so the deadline is too. */
-export function waitFor(what: string, check: () => boolean, deadlineMs = 3000): Promise<void> {
-  return poll(what, check, deadlineMs);
 }
 
 export { readPid } from '../helpers/daemon.js';

@@ -7,7 +7,9 @@ import { after, describe, it } from 'node:test';
 import { isGroupAlive, killGroup, terminateGroup } from '../../src/runner/process-group.js';
 import { startRun } from '../../src/runner/run.js';
 import type { RunHandle } from '../../src/runner/types.js';
-import { fixture, isAlive, lineCollector, readPid, removeTempDirs, spec, tempDir, waitFor } from './helpers.js';
+import { fixture, isAlive, lineCollector, readPid, removeTempDirs, spec, tempDir } from './helpers.js';
+import { waitUntil } from '../helpers/wait.js';
+import { processStat } from '../../src/runner/index.js';
 
 describe('startRun: timeout, stop() and leftover processes', () => {
   after(removeTempDirs);
@@ -32,7 +34,7 @@ describe('startRun: timeout, stop() and leftover processes', () => {
     assert.equal(result.reason, 'timed out after 500ms; SIGKILL after 300ms grace');
     assert.ok(result.durationMs >= 790, `durationMs ${result.durationMs} should include the grace`);
     assert.deepEqual(lines.stdout, ['ready']);
-    await waitFor(`grandchild ${grandchild} to die`, () => !isAlive(grandchild));
+    await waitUntil(`grandchild ${grandchild} to die`, () => !isAlive(grandchild));
   });
 
   it('stop() kills the whole tree and reports killed with the given reason', async () => {
@@ -48,7 +50,7 @@ describe('startRun: timeout, stop() and leftover processes', () => {
     assert.equal(result.outcome, 'killed');
     assert.equal(result.signal, 'SIGTERM');
     assert.equal(result.reason, 'operator request; SIGKILL after 200ms grace');
-    await waitFor(`grandchild ${grandchild} to die`, () => !isAlive(grandchild));
+    await waitUntil(`grandchild ${grandchild} to die`, () => !isAlive(grandchild));
     handle.stop('after the run is over: a no-op');
   });
 
@@ -85,7 +87,7 @@ describe('startRun: timeout, stop() and leftover processes', () => {
     } finally {
       killGroup(handle.pid ?? 0, 'SIGKILL');
     }
-    await waitFor(`background ${background} to die`, () => !isAlive(background));
+    await waitUntil(`background ${background} to die`, () => !isAlive(background));
   });
 
   it('killGroup returns false once the group is gone', async () => {
@@ -105,9 +107,9 @@ describe('startRun: timeout, stop() and leftover processes', () => {
       rmSync(dir, { recursive: true, force: true });
     });
     let zombie = 0;
-    await waitFor('the zombie', () => {
+    await waitUntil('the zombie', () => {
       zombie = existsSync(file) ? Number(readFileSync(file, 'utf8')) : 0;
-      return zombie > 1 && readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+      return zombie > 1 && processStat(zombie)?.state === 'Z';
     });
     assert.doesNotThrow(() => process.kill(-zombie, 0), 'the group still exists for kill()');
     assert.equal(isGroupAlive(zombie), false);

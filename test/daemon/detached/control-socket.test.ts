@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { cliPath, collect, type CliResult } from '../helpers/cli.js';
-import { ask, cleanupAll, fixture, Instance, procCwd, procStat, procUmask, RawClient, type StatusResult } from '../helpers/detached.js';
+import { cliPath, collect, type CliResult } from '../../helpers/cli.js';
+import { ask, cleanupAll, fixture, Instance, procCwd, procStat, procUmask, RawClient, type StatusResult } from '../../helpers/detached.js';
 
 after(cleanupAll);
 

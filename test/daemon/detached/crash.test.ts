@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { hasExited } from '../helpers/daemon.js';
-import { cleanupAll, instance, procStat, waitUntil, type Instance, type LogLine, type StatusResult } from '../helpers/detached.js';
+import { hasExited } from '../../helpers/daemon.js';
+import { cleanupAll, instance, procStat, type Instance, type LogLine, type StatusResult } from '../../helpers/detached.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 /** `schedd status` when nothing runs: exit 3, and when the daemon ran before, when it was last seen. */
 function assertNotRunning(result: { code: number | null; signal: string | null; stdout: string; stderr: string }, stateDir: string): void {

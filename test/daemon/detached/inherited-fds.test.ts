@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { cliEnv, cliPath, collect } from '../helpers/cli.js';
-import { cleanupAll, instance, type Instance, type LogLine } from '../helpers/detached.js';
-import { ensureUser, needsRoot } from '../helpers/users.js';
+import { cliEnv, cliPath, collect } from '../../helpers/cli.js';
+import { cleanupAll, instance, type Instance, type LogLine } from '../../helpers/detached.js';
+import { ensureUser, needsRoot } from '../../helpers/users.js';
 
 after(cleanupAll);
 

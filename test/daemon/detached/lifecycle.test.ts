@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import type { JobView } from '../../src/job-view.js';
-import { hasExited } from '../helpers/daemon.js';
-import { cleanupAll, instance, procStat, waitUntil, type LogLine } from '../helpers/detached.js';
+import type { JobView } from '../../../src/job-view.js';
+import { hasExited } from '../../helpers/daemon.js';
+import { cleanupAll, instance, procStat, type LogLine } from '../../helpers/detached.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 /** `schedd status` when nothing runs: exit 3, and when the daemon ran before, when it was last seen. */
 function assertNotRunning(result: { code: number | null; signal: string | null; stdout: string; stderr: string }, stateDir: string): void {

@@ -6,10 +6,12 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cliEnv, cliPath } from '../helpers/cli.js';
-import { hasExited } from '../helpers/daemon.js';
-import { cleanupAll, instance, sharedInstance as sharedTemp, waitUntil, type Instance } from '../helpers/detached.js';
-import { ensureUser, needsRoot, runAs, type TestUser } from '../helpers/users.js';
+import { cliEnv, cliPath } from '../../helpers/cli.js';
+import { hasExited } from '../../helpers/daemon.js';
+import { cleanupAll, instance, sharedInstance as sharedTemp, type Instance } from '../../helpers/detached.js';
+import { ensureUser, needsRoot, runAs, type TestUser } from '../../helpers/users.js';
+import { waitUntil } from '../../helpers/wait.js';
+import { commandLine } from '../../../src/runner/index.js';
 
 after(cleanupAll);
 
@@ -77,7 +79,7 @@ describe('a local user against a root schedd', { skip: needsRoot, concurrency: t
     // A root process whose command line says schedd.
     const victim = spawn('bash', ['-c', 'exec -a schedd-victim sleep 60'], { stdio: 'ignore' });
     t.after(() => victim.kill('SIGKILL'));
-    await waitUntil('the victim to run', () => readFileSync(`/proc/${victim.pid}/cmdline`, 'utf8').startsWith('schedd-victim'));
+    await waitUntil('the victim to run', () => commandLine(victim.pid!)?.[0]?.startsWith('schedd-victim') === true);
     assert.equal((await asAlice(`cd ${s.stateDir} && rm schedd.sock && echo ${victim.pid} > pid.new && mv pid.new schedd.pid`)).code, 0);
     const result = await s.stop(['--timeout', '2s']);
     assert.equal(result.code, 1, JSON.stringify(result));

@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { hasExited } from '../helpers/daemon.js';
-import { cleanupAll, instance, waitUntil, type Instance, type LogLine } from '../helpers/detached.js';
+import { hasExited } from '../../helpers/daemon.js';
+import { cleanupAll, instance, type Instance, type LogLine } from '../../helpers/detached.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 after(cleanupAll);
 

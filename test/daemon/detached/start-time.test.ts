@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, it } from 'node:test';
-import { cleanupAll, instance, median } from '../helpers/detached.js';
+import { cleanupAll, instance, median } from '../../helpers/detached.js';
 
 after(cleanupAll);
 

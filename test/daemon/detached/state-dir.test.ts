@@ -8,10 +8,11 @@ import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readd
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cliPath, runCli } from '../helpers/cli.js';
-import { hasExited } from '../helpers/daemon.js';
-import { cleanupAll, instance, sharedInstance as sharedTemp, waitUntil, type Instance } from '../helpers/detached.js';
-import { ensureUser, needsRoot, runAs, spawnAs, type TestUser } from '../helpers/users.js';
+import { cliPath, runCli } from '../../helpers/cli.js';
+import { hasExited } from '../../helpers/daemon.js';
+import { cleanupAll, instance, sharedInstance as sharedTemp, type Instance } from '../../helpers/detached.js';
+import { ensureUser, needsRoot, runAs, spawnAs, type TestUser } from '../../helpers/users.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 after(cleanupAll);
 
