@@ -18,9 +18,8 @@ import type { ClaimResult, FinishedRun, RecordedOutcome, RunOutput, RunRecord, R
  *
  * The interface is asynchronous; here the SQL still runs synchronously inside each call, which
  * returns a settled promise (a failure throws at the call). So the order of writes and the one
- * transaction per turn of the event loop are what they were. A claim resolves once the
- * transaction that holds it is committed: the claims of one turn (a burst of 1,000 slots due
- * at once) share one commit, and every one of them is on disk before its job is released.
+ * transaction per turn of the event loop are what they were, and a claim is committed before
+ * its call returns.
  *
  * Nodes: every row written carries this store's `node` (rows from before schema 3 have none).
  * Only one daemon holds this file at a time (the state directory's lock), and the node id of
@@ -122,8 +121,6 @@ export class SqliteStore implements RunStore {
   private pendingWrites = 0;
   private readonly db: Database.Database;
   private batchOpen = false;
-  /** Claims in the open transaction: answered when it commits (or fails to). */
-  private readonly claimsToCommit: { won: boolean; resolve: (result: ClaimResult) => void }[] = [];
   private readonly keepRuns: number;
   private readonly keepDays: number | undefined;
   private readonly writesSincePrune = new Map<string, number>();
@@ -216,8 +213,7 @@ export class SqliteStore implements RunStore {
   /**
    * Writes made in one turn of the event loop share one transaction, committed in a microtask
    * at the end of that turn: the records of 1,000 jobs finishing together cost one commit, not
-   * 1,000. Claims too: each resolves when that commit is done (see claim), so a burst's first
-   * job waits for one commit, not for the commits of every claim before it.
+   * 1,000. A claim commits at once, since its job starts right after it.
    */
   private batch(): void {
     this.pendingWrites++;
@@ -233,11 +229,9 @@ export class SqliteStore implements RunStore {
     this.batchOpen = false;
     const writes = this.pendingWrites;
     this.pendingWrites = 0;
-    const claims = this.claimsToCommit.splice(0);
     try {
       this.db.exec('COMMIT');
       this.onCommit();
-      for (const claim of claims) claim.resolve(claim.won ? 'won' : 'lost');
       return true;
     } catch (error) {
       try {
@@ -245,7 +239,6 @@ export class SqliteStore implements RunStore {
       } catch {
         // nothing to roll back
       }
-      for (const claim of claims) claim.resolve('unrecorded');
       this.onError(error, writes);
       return false;
     }
@@ -271,9 +264,9 @@ export class SqliteStore implements RunStore {
     const writes = this.writes;
     this.batch();
     const won = writes.claim.run(runId, job, scheduledAt, this.node).changes === 1;
-    return new Promise((resolve) => this.claimsToCommit.push({ won, resolve }));
+    const committed = this.commit();
+    return Promise.resolve(committed ? (won ? 'won' : 'lost') : 'unrecorded');
   }
-
 
   started(runId: string, pid: number | null, startedAt: number, attempt: number): Promise<void> {
     const writes = this.writes;
