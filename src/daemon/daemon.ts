@@ -10,7 +10,6 @@ import { RunEvents, type RunSubscriber } from '../events/run-events.js';
 import { recordRuns } from '../events/record.js';
 import { logRuns } from '../events/log.js';
 import { LastRuns, type LastRun } from '../events/last-runs.js';
-import type { RunStore } from '../store/types.js';
 import { firstErrors, formatDiagnostic, LOGGED_ERRORS } from '../sources/crontab-file.js';
 import { JobSources } from '../sources/job-sources.js';
 import { crontabSource } from '../sources/load.js';
@@ -75,8 +74,9 @@ export class Daemon {
   private readonly accounts = new Map<string, Account>();
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly defaultZone = systemZone();
+  /** The run history: never rejects, so jobs keep firing when it fails (safe-store.ts). */
   readonly store: SafeStore;
-  /** The store as dispatch and the run events use it (async). */
+  /** What happens to runs; the history, the log and the last-run view subscribe (events/). */
   readonly events: RunEvents;
   private readonly lastRuns = new LastRuns();
 

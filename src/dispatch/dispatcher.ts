@@ -237,11 +237,18 @@ export class Dispatcher {
     job.active.add(run);
     this.claiming++;
     // Claimed (committed) before the job's process runs: after a crash this slot is known, and
-    // never run twice. One microtask; a claim that rejects counts as unrecorded.
-    this.options.store.claim(run.id, entry.id, trigger.scheduledAt).then(
-      (claim) => this.claimed(run, claim, prepared),
-      () => this.claimed(run, 'unrecorded', prepared),
-    );
+    // never run twice. A local store answers at once and the run goes on now (the first job of
+    // a burst is not held behind the claims of the others); a remote one answers later, and a
+    // claim that rejects counts as unrecorded.
+    const claim = this.options.store.claim(run.id, entry.id, trigger.scheduledAt);
+    if (typeof claim === 'string') {
+      this.claimed(run, claim, prepared);
+    } else {
+      claim.then(
+        (result) => this.claimed(run, result, prepared),
+        () => this.claimed(run, 'unrecorded', prepared),
+      );
+    }
     return run.id;
   }
 

@@ -144,21 +144,23 @@ export class SafeStore implements RunStore {
    * `unrecorded` when the store is down or the claim failed (then counted with the dropped
    * writes): the "record or not, keep firing" policy above decides what the caller does.
    */
-  claim(runId: string, job: string, scheduledAt: number): Promise<ClaimResult> {
+  claim(runId: string, job: string, scheduledAt: number): ClaimResult | Promise<ClaimResult> {
     const store = this.current();
     if (store === null) {
       this.dropped++;
-      return UNRECORDED;
+      return 'unrecorded';
     }
-    let pending: Promise<ClaimResult>;
+    let pending: ClaimResult | Promise<ClaimResult>;
     try {
       pending = store.claim(runId, job, scheduledAt);
     } catch (error) {
       this.dropped++;
       this.fail(error, 'claim');
-      return UNRECORDED;
+      return 'unrecorded';
     }
     this.accepted();
+    // An answer at once stays one (see RunStore.claim): no microtask between claim and release.
+    if (typeof pending === 'string') return pending;
     return pending.then(
       (result) => result,
       (error: unknown) => {
@@ -221,7 +223,6 @@ export class SafeStore implements RunStore {
 }
 
 const DONE: Promise<void> = Promise.resolve();
-const UNRECORDED: Promise<ClaimResult> = Promise.resolve('unrecorded');
 
 /** Closing a broken store may throw or reject: it is being dropped either way. */
 function closeQuietly(store: RunStore): void {

@@ -260,12 +260,12 @@ export class SqliteStore implements RunStore {
    * INSERT of the run's row decides, on the unique (job, slot) key: a slot claimed before (by
    * any node) writes nothing and loses; so does a run id already recorded (a claim made twice).
    */
-  claim(runId: string, job: string, scheduledAt: number): Promise<ClaimResult> {
+  claim(runId: string, job: string, scheduledAt: number): ClaimResult {
     const writes = this.writes;
     this.batch();
     const won = writes.claim.run(runId, job, scheduledAt, this.node).changes === 1;
     const committed = this.commit();
-    return Promise.resolve(committed ? (won ? 'won' : 'lost') : 'unrecorded');
+    return committed ? (won ? 'won' : 'lost') : 'unrecorded';
   }
 
   started(runId: string, pid: number | null, startedAt: number, attempt: number): Promise<void> {

@@ -63,9 +63,12 @@ export interface RunStore {
   /**
    * On the unique (job, slot) key: 'won' once per slot in the whole store, 'lost' for every
    * later claim of it. Recorded before the job's process runs (committed before it resolves):
-   * after a crash, this slot is never run again.
+   * after a crash, this slot is never run again. A store that can answer at once (the local
+   * SQLite file: one INSERT and a commit) returns the result itself, not a promise: the
+   * dispatcher then releases each job of a burst right after its own claim, instead of holding
+   * the first behind every claim of the burst. A store across a network returns a promise.
    */
-  claim(runId: string, job: string, scheduledAt: number): Promise<ClaimResult>;
+  claim(runId: string, job: string, scheduledAt: number): ClaimResult | Promise<ClaimResult>;
   started(runId: string, pid: number | null, startedAt: number, attempt: number): Promise<void>;
   finished(runId: string, run: FinishedRun): Promise<void>;
   /**

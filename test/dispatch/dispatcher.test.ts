@@ -163,6 +163,22 @@ describe('dispatcher: --max-concurrent', () => {
     assert.deepEqual([h.handles.length, h.handles[0]!.released, h.handles[0]!.aborted], [1, true, false]);
   });
 
+  it('a store that answers a claim at once: each job of a burst is released within its own fire, not after the others are claimed', () => {
+    const h = harness({ claimsAtOnce: true });
+    const burst = ['a', 'b', 'c'].map((name) => job(name));
+    for (const entry of burst) h.dispatcher.prepare(entry, slot(T0));
+    const releasedAfterEachFire = burst.map((entry, i) => {
+      h.dispatcher.fire(entry, slot(T0));
+      return h.handles.map((handle) => handle.released).slice(0, i + 2);
+    });
+    assert.deepEqual(releasedAfterEachFire, [
+      [true, false],
+      [true, true, false],
+      [true, true, true],
+    ]);
+    assert.deepEqual(h.brief().slice(0, 2), ['claimed a won', `started a attempt 1`]);
+  });
+
   it('a prepared process for another slot is aborted, and the run spawns afresh', async () => {
     const h = harness();
     const a = job('a');

@@ -137,7 +137,8 @@ export function briefEvent(event: RunEvent): string {
   }
 }
 
-export function harness(options: { maxConcurrent?: number | null; unrecorded?: UnrecordedPolicy } = {}): Harness {
+/** `claimsAtOnce`: the store answers claims itself, as the SQLite store does; else with promises, as a remote one would. */
+export function harness(options: { maxConcurrent?: number | null; unrecorded?: UnrecordedPolicy; claimsAtOnce?: boolean } = {}): Harness {
   const clock = new FakeClock('2026-03-02T10:00:00.000Z');
   const events: RunEvent[] = [];
   const handles: FakeHandle[] = [];
@@ -160,7 +161,8 @@ export function harness(options: { maxConcurrent?: number | null; unrecorded?: U
     store: {
       claim: () => {
         const next = claims.shift() ?? 'won';
-        return typeof next === 'string' ? Promise.resolve(next) : next.promise;
+        if (typeof next !== 'string') return next.promise;
+        return options.claimsAtOnce === true ? next : Promise.resolve(next);
       },
     },
     clock,
