@@ -51,8 +51,13 @@ export interface JobOptions {
 }
 
 export interface Entry {
-  /** Stable identity: the `name` option, or derived from the command (see job-id.ts). */
+  /**
+   * Stable identity: the `name` option, or derived from the command (see job-id.ts); a job of
+   * a source other than the main crontab is `SOURCE:ID` (sources/validate.ts).
+   */
   id: string;
+  /** The id of the job source it came from ('' for the main crontab); set by sources/, not the parser. */
+  source?: string;
   /** 1-based line of the entry. */
   line: number;
   schedule: ScheduleExpr;

@@ -146,8 +146,11 @@ export class Dispatcher {
     const job = this.runtime(entry.id);
     const decision = decideOverlap(entry.options.overlap ?? 'skip', job.active.size, job.queued !== null);
     switch (decision.action) {
-      case 'start':
-        return { status: 'started', run: this.accept(job, entry, trigger, prepared) };
+      case 'start': {
+        const run = this.accept(job, entry, trigger, prepared);
+        // A store that answers at once has said already: `schedd run` then hears the truth.
+        return run.notRun === undefined ? { status: 'started', run: run.id } : { status: 'skipped', reason: run.notRun };
+      }
       case 'skip': {
         const reason = `${decision.why} (overlap=${decision.policy})`;
         this.events.emit({ type: 'notRun', job: entry.id, scheduledAt: trigger.scheduledAt, outcome: 'skipped', reason, cause: { kind: 'overlap', why: decision.why, policy: decision.policy }, recorded: false });
@@ -232,7 +235,7 @@ export class Dispatcher {
     return job;
   }
 
-  private accept(job: JobRuns, entry: Entry, trigger: Trigger, prepared: Prepared | null = null): string {
+  private accept(job: JobRuns, entry: Entry, trigger: Trigger, prepared: Prepared | null = null): Run {
     const run: Run = { id: prepared?.runId ?? newRunId(this.clock.now()), entry, trigger, attempt: 1, handle: null, timer: null, cancelled: false, interrupted: false };
     job.active.add(run);
     this.claiming++;
@@ -249,7 +252,7 @@ export class Dispatcher {
         () => this.claimed(run, 'unrecorded', prepared),
       );
     }
-    return run.id;
+    return run;
   }
 
   private claimed(run: Run, claim: ClaimResult, prepared: Prepared | null): void {
@@ -263,6 +266,7 @@ export class Dispatcher {
       prepared?.handle.abort();
       const why = claim === 'lost' ? 'slot already claimed' : 'run history unavailable';
       const reason = claim === 'lost' ? `${why} (by another run)` : `${why} (unrecorded=skip)`;
+      run.notRun = reason;
       this.events.emit({ type: 'notRun', job: run.entry.id, scheduledAt: run.trigger.scheduledAt, outcome: 'skipped', reason, cause: { kind: 'claim', why }, recorded: claim === 'lost' });
       this.retire(run);
       return;

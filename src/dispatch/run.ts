@@ -20,6 +20,8 @@ export interface Run {
   cancelled: boolean;
   /** Stopped because schedd is stopping: recorded as interrupted. */
   interrupted: boolean;
+  /** Not run after all: its claim was lost (or unrecorded under unrecorded=skip), and why. */
+  notRun?: string;
 }
 
 /** A slot (or request) not yet a Run: a queued, replacing or catch-up one. */

@@ -43,6 +43,7 @@ export function validateJobSet(text: string, source: JobSource, options: Validat
   const cwdKinds = new Map<string, 'directory' | 'missing' | 'file'>();
   let self: string | undefined;
   for (const entry of parsed.entries) {
+    entry.source = source.id;
     if (source.id !== '') entry.id = `${source.id}:${entry.id}`;
     const name = entry.user ?? entry.options.user;
     if (name !== undefined) {

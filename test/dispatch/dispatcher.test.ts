@@ -278,6 +278,16 @@ describe('dispatcher: the claim', () => {
     assert.deepEqual(h.brief(), ['notRun a skipped: slot already claimed (by another run) (recorded)', 'claimed a won', 'started a attempt 1']);
   });
 
+  it('lost, from a store that answers at once: fire (and so `schedd run`) says skipped, not started', () => {
+    const h = harness({ claimsAtOnce: true });
+    h.claims.push('lost');
+    const a = job('a');
+    h.dispatcher.prepare(a, slot(T0));
+    assert.deepEqual(h.dispatcher.fire(a, slot(T0)), { status: 'skipped', reason: 'slot already claimed (by another run)' });
+    assert.deepEqual([h.handles[0]!.aborted, h.dispatcher.isActive('a')], [true, false]);
+    assert.deepEqual(h.dispatcher.fire(a, slot(T0 + 1000)).status, 'started');
+  });
+
   it('unrecorded: runs anyway by default; skipped under unrecorded=skip', async () => {
     const h = harness();
     h.claims.push('unrecorded');

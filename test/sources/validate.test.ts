@@ -92,6 +92,7 @@ describe('mergeJobSets', () => {
     const again = validateJobSet('@hourly pad\n# schedd: name=report\n@daily other\n', source({ id: 'etc', name: 'etc/crontab.d/x' }), asRoot());
     const merged = mergeJobSets([main, etc, again]);
     assert.match(again.entries[0]!.id, /^etc:pad-[0-9a-f]{8}$/);
+    assert.deepEqual([main.entries[0]!.source, etc.entries[0]!.source], ['', 'etc'], 'each entry carries the id of its source');
     assert.deepEqual(merged.entries.map((e) => e.id), ['report', main.entries[1]!.id, 'etc:report', again.entries[0]!.id]);
     assert.deepEqual(merged.errors, ["etc/crontab.d/x:3:1: job id 'etc:report' is already used by etc/crontab:2 (expected ids unique across job sources)"]);
     assert.equal(merged.errorCount, 1);
