@@ -26,7 +26,7 @@ export function countLedger(file: string): number {
   return count;
 }
 
-/** How the starts of `jobs` jobs (labels `${key}-${i}`), each due at every one of `slots`, came out. */
+/** What became of a group's firings: drops, duplicates, and the starts after their slots. */
 export interface SlotFigures {
   expected: number;
   started: number;
@@ -46,7 +46,13 @@ export interface SlotFigures {
 /** A start belongs to the latest slot at or before it (300 ms of slack for a scheduler that fires early). */
 const EARLY_SLACK_MS = 300;
 
-export function slotFigures(key: string, jobs: number, slots: readonly number[], starts: readonly Start[]): SlotFigures {
+/** Each slot's starts, as ms after the slot; rounds of one group are merged by concatenating these. */
+export interface SlotStarts {
+  perSlot: number[][];
+  duplicates: number;
+}
+
+export function slotStarts(key: string, slots: readonly number[], starts: readonly Start[]): SlotStarts {
   const prefix = `${key}-`;
   const seen = new Set<string>();
   const perSlot: number[][] = slots.map(() => []);
@@ -64,13 +70,18 @@ export function slotFigures(key: string, jobs: number, slots: readonly number[],
     seen.add(id);
     perSlot[index]!.push(start.atMs - slots[index]!);
   }
+  return { perSlot, duplicates };
+}
+
+/** The figures of `jobs` jobs, each due at every slot of `starts` (one round's or several merged). */
+export function figures(jobs: number, { perSlot, duplicates }: SlotStarts): SlotFigures {
   const all = perSlot.flat().sort((a, b) => a - b);
   const firsts = perSlot.filter((l) => l.length > 0).map((l) => Math.min(...l));
   const lasts = perSlot.filter((l) => l.length > 0).map((l) => Math.max(...l));
   return {
-    expected: jobs * slots.length,
+    expected: jobs * perSlot.length,
     started: all.length,
-    dropped: jobs * slots.length - all.length,
+    dropped: jobs * perSlot.length - all.length,
     duplicates,
     first: spread(firsts),
     last: spread(lasts),
@@ -79,4 +90,9 @@ export function slotFigures(key: string, jobs: number, slots: readonly number[],
     max: all.length > 0 ? all[all.length - 1]! : Number.NaN,
     min: all.length > 0 ? all[0]! : Number.NaN,
   };
+}
+
+/** How the starts of `jobs` jobs (labels `${key}-${i}`), each due at every one of `slots`, came out. */
+export function slotFigures(key: string, jobs: number, slots: readonly number[], starts: readonly Start[]): SlotFigures {
+  return figures(jobs, slotStarts(key, slots, starts));
 }

@@ -1,6 +1,6 @@
 import type { Spread } from './common.js';
 import type { IdleRow } from './idle.js';
-import type { LatenessRow, SlotMode } from './lateness.js';
+import type { Condition, LatenessRow, SlotMode } from './lateness.js';
 import type { PeerName } from './peers/start.js';
 import type { ReloadRow } from './reload.js';
 import type { ScaleRow } from './scale.js';
@@ -37,17 +37,21 @@ export function textTable(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+const conditionOrder: Record<Condition, number> = { idle: 0, busy: 1 };
+
+/** One row per peer, group and condition; a group's idle and busy rows next to each other. */
 export function latenessTable(rows: readonly LatenessRow[], mode: SlotMode): string {
-  const own = (jobs: number): LatenessRow | undefined => rows.find((r) => r.peer === 'schedd' && r.jobs === jobs && r.mode === mode);
+  const own = (r: LatenessRow): LatenessRow | undefined => rows.find((o) => o.peer === 'schedd' && o.jobs === r.jobs && o.mode === mode && o.condition === r.condition);
+  const shown = rows.filter((r) => r.mode === mode).map((r, i) => ({ r, i }));
+  shown.sort((x, y) => x.r.jobs - y.r.jobs || conditionOrder[x.r.condition] - conditionOrder[y.r.condition] || x.i - y.i);
   return textTable(
-    ['peer', 'jobs', 'slots', 'started', 'first (median [range])', 'last (median [range])', 'p50', 'p99', 'max', 'last vs schedd'],
-    rows
-      .filter((r) => r.mode === mode)
-      .map((r) =>
-        r.error !== undefined
-          ? [r.peer, String(r.jobs), String(r.slots), `error: ${r.error}`]
-          : [r.peer, String(r.jobs), String(r.slots), `${r.started}/${r.expected}${r.dropped ? ` (${r.dropped} dropped)` : ''}`, spreadText(r.first), spreadText(r.last), ms(r.p50), ms(r.p99), ms(r.max), r.peer === 'schedd' ? '' : ratioText(ratio(r.last?.median, own(r.jobs)?.last?.median))],
-      ),
+    ['peer', 'condition', 'jobs', 'slots (rounds)', 'started', 'first (median [range])', 'last (median [range])', 'p50', 'p99', 'max', 'first vs schedd', 'last vs schedd'],
+    shown.map(({ r }) => {
+      const head = [r.peer, r.condition, String(r.jobs), `${r.slots} (${r.rounds}${r.failedRounds ? `, ${r.failedRounds} failed` : ''})`];
+      if (r.error !== undefined) return [...head, `error: ${r.error}`];
+      const vs = (figure: (o: LatenessRow | undefined) => number | undefined): string => (r.peer === 'schedd' ? '' : ratioText(ratio(figure(r), figure(own(r)))));
+      return [...head, `${r.started}/${r.expected}${r.dropped ? ` (${r.dropped} dropped)` : ''}`, spreadText(r.first), spreadText(r.last), ms(r.p50), ms(r.p99), ms(r.max), vs((o) => o?.first?.median), vs((o) => o?.last?.median)];
+    }),
   );
 }
 
@@ -101,18 +105,34 @@ export function markdownSummary(results: { lateness: LatenessRow[]; idle: IdleRo
     if (cells.every((cell) => cell === 'n/a')) return; // not measured in this run
     lines.push(`| ${what} | ${cells.join(' | ')} |`);
   };
-  const late = (peer: PeerName, mode: SlotMode, jobs: number): LatenessRow | undefined => results.lateness.find((r) => r.peer === peer && r.mode === mode && r.jobs === jobs && r.error === undefined);
-  const dropped = (mode: SlotMode, jobs: number) => (peer: PeerName): string => {
-    const r = late(peer, mode, jobs);
-    return r?.dropped ? `, ${r.dropped} of ${r.expected} dropped` : '';
-  };
+  const late = (peer: PeerName, mode: SlotMode, condition: Condition, jobs: number): LatenessRow | undefined =>
+    results.lateness.find((r) => r.peer === peer && r.mode === mode && r.condition === condition && r.jobs === jobs && r.error === undefined);
   for (const mode of ['second', 'minute'] as const) {
     const at = mode === 'second' ? 'at a second' : 'at a minute boundary';
-    if (!results.lateness.some((r) => r.mode === mode)) continue;
-    const one = results.lateness.find((r) => r.mode === mode && r.jobs === 1)?.slots ?? 0;
-    row(`1 job ${at}: start after the slot, ${one > 1 ? `p99 of ${one} slots` : 'one slot'}`, (p) => late(p, mode, 1)?.p99, ms);
-    row(`100 jobs ${at}: last start (median over slots)`, (p) => late(p, mode, 100)?.last?.median, ms, dropped(mode, 100));
-    row(`1000 jobs ${at}: last start`, (p) => late(p, mode, 1000)?.last?.median, ms, dropped(mode, 1000));
+    const figuresOf = (jobs: number): { name: string; value: (r: LatenessRow | undefined) => number | undefined }[] =>
+      jobs === 1
+        ? [{ name: 'start after the slot, p99', value: (r) => r?.p99 }]
+        : [
+            { name: 'first start', value: (r) => r?.first?.median },
+            { name: 'last start', value: (r) => r?.last?.median },
+          ];
+    for (const jobs of [1, 100, 1000]) {
+      for (const figure of figuresOf(jobs)) {
+        for (const condition of ['idle', 'busy'] as const) {
+          const rows = results.lateness.filter((r) => r.mode === mode && r.condition === condition && r.jobs === jobs && r.error === undefined);
+          if (rows.length === 0) continue;
+          const slots = rows.find((r) => r.peer === 'schedd')?.slots ?? rows[0]!.slots;
+          const over = jobs === 1 ? `of ${slots} slot${slots === 1 ? '' : 's'}` : slots === 1 ? '(one slot)' : `(median over ${slots} slots)`;
+          // A peer that lost a round has fewer slots than the label says: its cell says how many.
+          const extra = (peer: PeerName): string => {
+            const r = late(peer, mode, condition, jobs);
+            const fewer = r !== undefined && r.slots !== slots ? `, over ${r.slots} slots` : '';
+            return `${fewer}${figure.name !== 'first start' && r?.dropped ? `, ${r.dropped} of ${r.expected} dropped` : ''}`;
+          };
+          row(`${jobs} job${jobs === 1 ? '' : 's'} ${at}, ${condition}: ${figure.name} ${over}`, (p) => figure.value(late(p, mode, condition, jobs)), ms, extra);
+        }
+      }
+    }
   }
   const idle = (peer: PeerName): IdleRow | undefined => results.idle.find((r) => r.peer === peer && r.error === undefined);
   const jobs = results.idle[0]?.jobs ?? 0;
