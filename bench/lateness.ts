@@ -22,6 +22,8 @@ export interface GroupPlan {
   slotCount: number;
   /** Seconds between slots (second mode). */
   gapS: number;
+  /** In the first this many rounds only (default: every round); quick mode's 1000 jobs take one. */
+  rounds?: number;
 }
 
 /** `busy`: with the bench's own load beside the peers (see load/start.ts). */
@@ -67,14 +69,18 @@ function minuteSchedules(slots: readonly number[]): string[] {
   });
 }
 
+/** A peer that records no start for this long has given up on the rest (it still has `drainMs`, if it was starting). */
+const QUIET_MS = 2000;
+
 /** Lead time before the first slot: start-up, plus a few ms per job to prepare. */
 function leadMs(totalJobs: number): number {
-  return 2000 + totalJobs * 2;
+  return 1500 + totalJobs;
 }
 
 /** One peer's round: each group's starts per slot, or why the round failed. */
 interface Round {
-  groups?: SlotStarts[];
+  /** Per group of the plan; undefined for a group this round left out. */
+  groups?: (SlotStarts | undefined)[];
   startMs?: number;
   readyBeforeSlotMs?: number;
   stderr?: { lines: number; first: string };
@@ -113,14 +119,26 @@ async function measureRound(peer: PeerName, mode: SlotMode, plans: readonly Grou
     const running = await startPeer(peer, jobs, join(dir, 'peer'));
     const readyBeforeSlotMs = firstSlot - Date.now();
     try {
-      // Every start recorded, or `drainMs` after the last slot (cron needs ~4 s for 1000 jobs).
+      // Every start recorded; or no new start for QUIET_MS once the last slot is a second past
+      // (node-cron's dropped firings never come); or `drainMs` after the last slot.
       await sleep(lastSlot - Date.now());
-      await waitUntil(() => countLedger(ledger) >= expected, 100, lastSlot + drainMs);
+      let count = 0;
+      let grewAt = Date.now();
+      await waitUntil(
+        () => {
+          const now = countLedger(ledger);
+          if (now > count) [count, grewAt] = [now, Date.now()];
+          return count >= expected || (Date.now() > lastSlot + 1000 && Date.now() - grewAt > QUIET_MS);
+        },
+        100,
+        lastSlot + drainMs,
+      );
       await sleep(500); // a straggler's duplicate, if any
     } finally {
       await running.stop();
     }
-    const starts = readLedger(ledger);
+    // A start after the deadline is a drop for every peer alike, though a peer's stop may have let it through.
+    const starts = readLedger(ledger).filter((start) => start.atMs <= lastSlot + drainMs);
     return { groups: groups.map(({ key, slots }) => slotStarts(key, slots, starts)), startMs: running.startMs, readyBeforeSlotMs, ...(running.stderr?.lines ? { stderr: running.stderr } : {}) };
   } catch (error) {
     return { error: errorText(error) };
@@ -143,9 +161,16 @@ export async function measureAlternating(peers: readonly PeerName[], plan: Alter
   const byPeer = new Map<PeerName, Round[]>(peers.map((p) => [p, []]));
   for (let r = 0; r < plan.rounds; r++) {
     for (const peer of peers) {
-      const round = await measureRound(peer, plan.mode, plan.groups, plan.drainMs);
+      const began = Date.now();
+      const inRound = plan.groups.map((group) => r < (group.rounds ?? plan.rounds));
+      const round = await measureRound(peer, plan.mode, plan.groups.filter((_, g) => inRound[g]), plan.drainMs);
+      if (round.groups !== undefined) {
+        const measured = round.groups;
+        round.groups = inRound.map((included, g) => (included ? measured[inRound.slice(0, g).filter(Boolean).length] : undefined));
+      }
       byPeer.get(peer)!.push(round);
-      progress(`${plan.condition} round ${r + 1}/${plan.rounds} ${peer}: ${round.error === undefined ? 'ok' : `error: ${round.error}`}`);
+      const outcome = round.error === undefined ? `ready ${Math.round(round.readyBeforeSlotMs!)} ms before the first slot` : `error: ${round.error}`;
+      progress(`${plan.condition} round ${r + 1}/${plan.rounds} ${peer}: ${outcome} (${((Date.now() - began) / 1000).toFixed(1)} s)`);
     }
   }
   return peers.flatMap((peer) => merge(peer, plan, byPeer.get(peer)!));
@@ -157,9 +182,10 @@ function merge(peer: PeerName, plan: AlternatingPlan, rounds: readonly Round[]):
   const lines = rounds.reduce((sum, r) => sum + (r.stderr?.lines ?? 0), 0);
   const first = rounds.find((r) => r.stderr !== undefined)?.stderr?.first;
   return plan.groups.map((group, g) => {
-    const base: LatenessRow = { peer, mode: plan.mode, condition: plan.condition, jobs: group.jobs, slots: 0, rounds: done.length, ...(failed > 0 ? { failedRounds: failed } : {}) };
-    if (done.length === 0) return { ...base, error: rounds[0]?.error ?? 'no rounds' };
-    const merged: SlotStarts = { perSlot: done.flatMap((r) => r.groups![g]!.perSlot), duplicates: done.reduce((sum, r) => sum + r.groups![g]!.duplicates, 0) };
+    const mine = done.map((r) => r.groups![g]).filter((x): x is SlotStarts => x !== undefined);
+    const base: LatenessRow = { peer, mode: plan.mode, condition: plan.condition, jobs: group.jobs, slots: 0, rounds: mine.length, ...(failed > 0 ? { failedRounds: failed } : {}) };
+    if (mine.length === 0) return { ...base, error: rounds.find((r) => r.error !== undefined)?.error ?? 'no rounds' };
+    const merged: SlotStarts = { perSlot: mine.flatMap((x) => x.perSlot), duplicates: mine.reduce((sum, x) => sum + x.duplicates, 0) };
     return {
       ...base,
       slots: merged.perSlot.length,
