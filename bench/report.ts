@@ -129,7 +129,7 @@ export function markdownSummary(results: { lateness: LatenessRow[]; idle: IdleRo
             const fewer = r !== undefined && r.slots !== slots ? `, over ${r.slots} slots` : '';
             return `${fewer}${figure.name !== 'first start' && r?.dropped ? `, ${r.dropped} of ${r.expected} dropped` : ''}`;
           };
-          row(`${jobs} job${jobs === 1 ? '' : 's'} ${at}, ${condition}: ${figure.name} ${over}`, (p) => figure.value(late(p, mode, condition, jobs)), ms, extra);
+          row(`${jobs} job${jobs === 1 ? '' : 's'} ${at}, ${condition} machine: ${figure.name} ${over}`, (p) => figure.value(late(p, mode, condition, jobs)), ms, extra);
         }
       }
     }
