@@ -49,7 +49,7 @@ describe('scheduler priority', { concurrency: true }, () => {
       const child = spawnAs(user, process.execPath, [cliPath, 'start', '--foreground', '--json-logs', '--log-level', 'debug', '-c', join(dir, 'crontab'), '--state-dir', join(dir, 'state')], { cwd: dir });
       let stdout = '';
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      const records = (): { msg: string; line?: string; job?: string }[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const records = (): { msg: string; line?: string; job?: string }[] => stdout.split('\n').slice(0, -1).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)); // whole lines only
       try {
         await waitUntil('two output lines', () => records().filter((r) => r.msg === 'job output').length >= 2, 15_000);
         const started = getPriority();
