@@ -88,7 +88,7 @@ export class Daemon {
     this.events = new RunEvents((error, type) => log.error({ err: error, reason: type }, 'run event subscriber failed (a bug in schedd): the others still get the event'));
     // Who hears what happens to runs: adding a subscriber is a file under events/ and one entry here.
     const subscribers: RunSubscriber[] = [recordRuns(this.store), logRuns(log), this.lastRuns];
-    for (const subscriber of [...subscribers, ...(options.subscribers ?? [])]) this.events.on(subscriber);
+    for (const subscriber of [...subscribers, ...(options.subscribers ?? [])]) this.events.on(subscriber, { deferred: subscriber === subscribers[0] || subscriber === subscribers[1] });
     this.dispatcher = new Dispatcher({ log, events: this.events, store: this.store, clock, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts });
     this.scheduler = new Scheduler(clock, this.defaultZone, {
       prepare: (job, fire) => this.dispatcher.prepare(job.entry, { kind: 'slot', scheduledAt: fire.at }),

@@ -8,6 +8,7 @@ import { socketPath } from '../state-dir/paths.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { ScheddError } from '../errors.js';
 import type { Log } from '../log.js';
+import { raiseSchedulerPriority } from '../runner/priority.js';
 
 /**
  * The scheduler process: takes the instance lock, installs the crontab, opens the control
@@ -61,6 +62,10 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     stateDir = prepareStateDir(stateDir, { create: false });
     lock = await acquireLock(stateDir, 'scheduler');
     if (lock === null) throw new ScheddError('SCHEDD_ALREADY_RUNNING', alreadyRunning(stateDir));
+    // Firing first: the scheduler runs above its jobs' priority when allowed (see priority.ts).
+    const priority = raiseSchedulerPriority();
+    if (priority.raised) log.debug({}, `scheduler priority raised: the scheduler at nice ${priority.to}, jobs at nice ${priority.from}`);
+    else log.debug({ reason: priority.reason }, `scheduler priority not raised: the scheduler and jobs at nice ${priority.from}`);
     const daemon = new Daemon({ ...options, stateDir });
     let stopping = false;
     const stopped = new Promise<void>((resolve) => {

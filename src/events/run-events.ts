@@ -111,21 +111,38 @@ export type RunEventOf<K extends RunEventType> = Extract<RunEvent, { type: K }>;
 /** A subscriber handles the events it names; one file each under events/ (or notify/, metrics/). */
 export type RunSubscriber = { [K in RunEventType]?: (event: RunEventOf<K>) => void };
 
+export interface SubscribeOptions {
+  /**
+   * Take the events of a start ('claimed', 'started') at the end of the current turn of the
+   * event loop rather than at once: a scheduler wake fires every slot due at that instant in
+   * one turn, so a deferred subscriber (the log, the history beyond the claim) writes a burst's
+   * starts once all of its jobs are released, not between one job's start and the next. Any
+   * other event first delivers what is queued: every subscriber sees the events in the order
+   * they were emitted.
+   */
+  deferred?: boolean;
+}
+
+/** The events on the path between a slot and its job's start. */
+const DEFERRABLE: ReadonlySet<RunEventType> = new Set(['claimed', 'started']);
+
 type Handler = (event: RunEvent) => void;
 
 export class RunEvents {
   private readonly handlers = new Map<RunEventType, Handler[]>();
+  private readonly queue: [Handler, RunEvent][] = [];
 
   constructor(private readonly onError: (error: unknown, type: RunEventType) => void) {}
 
   /** Subscribes to the events the subscriber has handlers for; returns the unsubscribe. */
-  on(subscriber: RunSubscriber): () => void {
+  on(subscriber: RunSubscriber, options: SubscribeOptions = {}): () => void {
     const added: [RunEventType, Handler][] = [];
     // By name, so a class's methods count as well as an object literal's.
     for (const type of RUN_EVENT_TYPES) {
       const handler = subscriber[type] as Handler | undefined;
       if (handler === undefined) continue;
-      const bound: Handler = handler.bind(subscriber);
+      const now: Handler = handler.bind(subscriber);
+      const bound: Handler = options.deferred === true && DEFERRABLE.has(type) ? (event) => this.enqueue(now, event) : now;
       let list = this.handlers.get(type);
       if (list === undefined) this.handlers.set(type, (list = []));
       list.push(bound);
@@ -139,15 +156,29 @@ export class RunEvents {
     };
   }
 
+  private enqueue(handler: Handler, event: RunEvent): void {
+    this.queue.push([handler, event]);
+    if (this.queue.length === 1) queueMicrotask(() => this.drain());
+  }
+
+  private drain(): void {
+    // Taken first: a handler that emits meanwhile sees an empty queue (and queues anew).
+    const queued = this.queue.splice(0);
+    for (const [handler, event] of queued) this.call(handler, event);
+  }
+
+  private call(handler: Handler, event: RunEvent): void {
+    try {
+      handler(event);
+    } catch (error) {
+      this.onError(error, event.type);
+    }
+  }
+
   emit(event: RunEvent): void {
+    if (this.queue.length > 0 && !DEFERRABLE.has(event.type)) this.drain();
     const list = this.handlers.get(event.type);
     if (list === undefined) return;
-    for (let i = 0; i < list.length; i++) {
-      try {
-        list[i]!(event);
-      } catch (error) {
-        this.onError(error, event.type);
-      }
-    }
+    for (let i = 0; i < list.length; i++) this.call(list[i]!, event);
   }
 }

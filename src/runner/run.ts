@@ -25,8 +25,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../crontab/duration.js';
+import { jobNice } from './priority.js';
 import { liveMembers, terminateGroup } from './process-group.js';
 import { RunOutput } from './run-output.js';
 import type { OutputStream, RunHandle, RunHooks, RunOptions, RunOutcome, RunResult, RunSpec } from './types.js';
@@ -88,6 +90,8 @@ class Supervisor {
   private drainTimer: NodeJS.Timeout | undefined;
   private finished = false;
   private aborted = false;
+  /** Why the held process was aborted by the runner itself (its priority could not be set). */
+  private abortReason: string | null = null;
   private resolveDone!: (result: RunResult) => void;
 
   constructor(
@@ -99,8 +103,12 @@ class Supervisor {
     const done = new Promise<RunResult>((resolve) => {
       this.resolveDone = resolve;
     });
+    // A scheduler running at a raised priority starts every job held at its gate, even one not
+    // prepared ahead: its nice value is set back before the gate opens (see priority.ts).
+    const nice = jobNice();
     // A missing job shell must still be reported as such, not as the gate's exec failing.
-    this.held = spec.gated === true && isExecutable(spec.shell);
+    this.held = (spec.gated === true || nice !== null) && isExecutable(spec.shell);
+    const releaseAtOnce = this.held && spec.gated !== true;
     let [file, args] = this.held ? gateArgs(spec.shell, spec.command) : [spec.shell, ['-c', spec.command]];
     const account = spec.account;
     const viaSetpriv = account !== undefined && SETPRIV !== null;
@@ -132,6 +140,8 @@ class Supervisor {
           ...(account !== undefined && !viaSetpriv ? { uid: account.uid, gid: account.gid } : {}),
         });
         this.supervise(this.child);
+        if (nice !== null) this.resetPriority(this.child, nice);
+        if (releaseAtOnce) this.release();
       } catch (err) {
         // Invalid options (e.g. a non-integer uid) throw synchronously instead of emitting 'error'.
         this.failToStart(err);
@@ -148,6 +158,20 @@ class Supervisor {
       release: () => this.release(),
       abort: () => this.abortHeld(),
     };
+  }
+
+  /**
+   * Sets the held process to the nice value jobs start at. Should that fail (it cannot, for
+   * the root that raised it), the gate is never opened: the run ends as not started.
+   */
+  private resetPriority(child: ChildProcess, nice: number): void {
+    if (child.pid === undefined) return; // spawn failed: nothing runs
+    try {
+      setPriority(child.pid, nice);
+    } catch (err) {
+      this.abortReason = `cannot start: cannot set the job's priority (nice ${nice}): ${(err as Error).message}`;
+      this.abortHeld();
+    }
   }
 
   private release(): void {
@@ -249,7 +273,7 @@ class Supervisor {
   }
 
   private judge(code: number | null, signal: string | null): { outcome: RunOutcome; reason?: string } {
-    if (this.aborted) return { outcome: 'error', reason: 'aborted before the job started' };
+    if (this.aborted) return { outcome: 'error', reason: this.abortReason ?? 'aborted before the job started' };
     if (this.stop) {
       const escalated = this.termination === 'killed' ? `; SIGKILL after ${formatDuration(this.spec.killGraceMs)} grace` : '';
       return { outcome: this.stop.kind, reason: this.stop.reason + escalated };
