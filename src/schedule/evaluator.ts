@@ -13,8 +13,8 @@ import type { ScheduleExpr } from '../crontab/types.js';
  *
  * The LRU holds 1,024: a burst of that many distinct patterns due together still finds each
  * cached when its next fire is computed, and 10,000 jobs with as many patterns (which no size
- * short of 10,000 would hold) keep 3 MB, not 11 MB: the detached scheduler's RSS went from
- * 91 to 83 MB. A miss costs one build (~10 us) per fire of that job.
+ * short of 10,000 would hold) keep 3 MB, not 11 MB: the detached scheduler's settled RSS went
+ * from 90 to 82 MB. A miss costs one build (~10 us) per fire of that job.
  */
 
 const MAX_CACHED = 1024;
