@@ -3,4 +3,16 @@
 import { closeInheritedDescriptors, ownDescriptors } from '../dist/src/daemon/inherited-fds.js';
 
 closeInheritedDescriptors(ownDescriptors(process.argv.slice(2), process.env));
+if (process.argv[2] === '__watchdog') {
+  // The detached daemon's watchdog loads only what it needs (its memory is most of a Node
+  // runtime otherwise spent on the CLI). Exit explicitly, as cli.ts does: nothing may keep it.
+  const { watchdogMain } = await import('../dist/src/commands/watchdog.js');
+  let code = 1;
+  try {
+    code = await watchdogMain(process.argv.slice(3));
+  } catch (error) {
+    process.stderr.write(`schedd: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exit(code);
+}
 await import('../dist/src/cli.js');

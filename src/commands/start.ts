@@ -1,41 +1,13 @@
-import { closeSync, writeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { startDetached } from '../daemon/detach.js';
 import { logPath } from '../state-dir/paths.js';
-import { lookupAccount, type Account } from '../accounts.js';
 import { dropPrivileges } from '../daemon/privileges.js';
-import { prepareStateDir } from '../state-dir/check.js';
 import { runService, type Readiness } from '../daemon/service.js';
-import { runWatchdog } from '../daemon/watchdog.js';
 import { ExitCode, ScheddError } from '../errors.js';
-import { createLog, type Log } from '../log.js';
+import { createLog } from '../log.js';
 import { toArgv, type DaemonConfig } from '../config.js';
+import { CLI_PATH, flush, prepare } from './daemon-setup.js';
 
-const CLI_PATH = fileURLToPath(new URL('../../../bin/schedd.js', import.meta.url));
-
-function flush(log: Log): Promise<void> {
-  return new Promise((resolve) => log.flush(() => resolve()));
-}
-
-/** The `--user` account (null without --user); refused unless we are root. */
-function daemonAccount(user: string | undefined): Account | null {
-  if (user === undefined) return null;
-  if (process.geteuid?.() !== 0) throw new ScheddError('SCHEDD_USER', `--user needs schedd to be started as root (running as uid ${process.geteuid?.()})`);
-  const account = lookupAccount(user);
-  if (account === null) throw new ScheddError('SCHEDD_USER', `--user ${user}: no such user`);
-  return account;
-}
-
-/**
- * The state directory, created if need be and validated for the daemon's user, by its real
- * path from then on. With --user, privileges are dropped right after (the foreground) or by the
- * watchdog before it opens anything (detached): no root process writes in the user's directory.
- */
-function prepare(options: DaemonConfig, create: boolean): { options: DaemonConfig; account: Account | null } {
-  const account = daemonAccount(options.user);
-  const stateDir = prepareStateDir(options.stateDir, { create, ...(account === null ? {} : { owner: { uid: account.uid, gid: account.gid } }) });
-  return { options: { ...options, stateDir }, account };
-}
+export { watchdogCommand } from './watchdog.js';
 
 /** `schedd start`: detached by default; `--foreground` runs the scheduler in this process. */
 export async function startCommand(given: DaemonConfig & { foreground: boolean }): Promise<number> {
@@ -53,34 +25,6 @@ export async function startCommand(given: DaemonConfig & { foreground: boolean }
   } catch (error) {
     if (error instanceof ScheddError) throw error;
     throw new ScheddError('SCHEDD_START_FAILED', `cannot start: ${(error as Error).message}`, { cause: error });
-  } finally {
-    await flush(log);
-  }
-}
-
-/** Internal: the watchdog process of detached mode (fd 3 is the readiness pipe). */
-export async function watchdogCommand(given: DaemonConfig): Promise<number> {
-  process.umask(0o027);
-  let options: DaemonConfig;
-  try {
-    const prepared = prepare(given, false);
-    // Before the log or anything else is opened: the restarted scheduler is the user's too.
-    if (prepared.account !== null) dropPrivileges(prepared.account.name);
-    const { user: _, ...rest } = prepared.options;
-    options = rest;
-  } catch (error) {
-    // Nothing to log to yet: `schedd start` prints the reason.
-    try {
-      writeSync(3, `${JSON.stringify({ ok: false, message: (error as Error).message })}\n`);
-      closeSync(3);
-    } catch {
-      // `schedd start` went away.
-    }
-    return ExitCode.failure;
-  }
-  const log = createLog({ level: options.logLevel, pretty: false, file: logPath(options.stateDir) });
-  try {
-    return await runWatchdog({ config: options, cliPath: CLI_PATH, log, readyFd: 3 });
   } finally {
     await flush(log);
   }

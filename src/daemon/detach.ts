@@ -16,6 +16,13 @@ import { logPath } from '../state-dir/paths.js';
  * made it: never written through something the user planted.
  */
 
+/**
+ * Node flags of the watchdog process. It waits on its child and runs nothing hot, so it needs
+ * no JIT (no compiled code kept; --no-expose-wasm, else Node warns in the log that --jitless
+ * turns WebAssembly off) and no large young generation (Node's default lets it grow to 48 MB).
+ */
+export const WATCHDOG_NODE_FLAGS: readonly string[] = ['--jitless', '--no-expose-wasm', '--max-semi-space-size=1'];
+
 export interface Started {
   pid: number;
   schedulerPid: number;
@@ -23,7 +30,7 @@ export interface Started {
 
 export async function startDetached(cliPath: string, watchdogArgs: string[], stateDir: string, owner: { uid: number; gid: number } | null, env: NodeJS.ProcessEnv = process.env): Promise<Started> {
   const logFd = openLogFile(logPath(stateDir), owner ?? undefined);
-  const child = spawn(process.execPath, [cliPath, '__watchdog', ...watchdogArgs], {
+  const child = spawn(process.execPath, [...WATCHDOG_NODE_FLAGS, cliPath, '__watchdog', ...watchdogArgs], {
     detached: true,
     cwd: '/',
     stdio: ['ignore', logFd, logFd, 'pipe'],

@@ -10,9 +10,14 @@ import type { ScheduleExpr } from '../crontab/types.js';
  * jobs holding one each would need 800 MB. Evaluators are shared by pattern in an LRU, and
  * each drops its year table: schedd's patterns never restrict the year (croner then never reads
  * the table), which leaves about 3 kB per evaluator. Building one takes about 10 microseconds.
+ *
+ * The LRU holds 1,024: a burst of that many distinct patterns due together still finds each
+ * cached when its next fire is computed, and 10,000 jobs with as many patterns (which no size
+ * short of 10,000 would hold) keep 3 MB, not 11 MB: the detached scheduler's settled RSS went
+ * from 90 to 82 MB. A miss costs one build (~10 us) per fire of that job.
  */
 
-const MAX_CACHED = 4096;
+const MAX_CACHED = 1024;
 const cache = new Map<string, Cron>();
 const NO_YEARS: number[] = [];
 
