@@ -106,8 +106,9 @@ class Supervisor {
     // A scheduler running at a raised priority starts every job held at its gate, even one not
     // prepared ahead: its nice value is set back before the gate opens (see priority.ts).
     const nice = jobNice();
-    // A missing job shell must still be reported as such, not as the gate's exec failing.
-    this.held = (spec.gated === true || nice !== null) && isExecutable(spec.shell);
+    // A missing job shell must still be reported as such, not as the gate's exec failing. The
+    // gate's own shell needs no look: it is the job's, and its spawn error says so already.
+    this.held = (spec.gated === true || nice !== null) && (spec.shell === GATE_SHELL || isExecutable(spec.shell));
     const releaseAtOnce = this.held && spec.gated !== true;
     let [file, args] = this.held ? gateArgs(spec.shell, spec.command) : [spec.shell, ['-c', spec.command]];
     const account = spec.account;
@@ -313,9 +314,8 @@ class Supervisor {
 function describeSpawnError(spec: RunSpec, err: unknown): string {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
-    const cwd = pathKind(spec.cwd);
-    if (cwd === 'missing') return `cannot start: cwd ${spec.cwd} does not exist`;
-    if (cwd === 'file') return `cannot start: cwd ${spec.cwd} is not a directory`;
+    const cwd = cwdProblem(spec.cwd);
+    if (cwd !== null) return cwd;
     if (pathKind(spec.shell) === 'missing') return `cannot start: shell ${spec.shell} does not exist`;
   }
   return `cannot start: ${err instanceof Error ? err.message : String(err)}`;
@@ -336,9 +336,14 @@ export function hasSetpriv(): boolean {
  */
 function refuseAccount(account: NonNullable<RunSpec['account']>, cwd: string, viaSetpriv: boolean): string | null {
   if (!viaSetpriv && !onlyPrimaryGroup(account)) return `cannot run as ${account.name} with their supplementary groups: setpriv (util-linux) is not installed`;
+  return cwdProblem(cwd);
+}
+
+/** Why a run cannot start in `cwd`, or null when it is a directory. */
+function cwdProblem(cwd: string): string | null {
   const kind = pathKind(cwd);
-  if (kind !== 'directory') return `cannot start: cwd ${cwd} ${kind === 'missing' ? 'does not exist' : 'is not a directory'}`;
-  return null;
+  if (kind === 'directory') return null;
+  return `cannot start: cwd ${cwd} ${kind === 'missing' ? 'does not exist' : 'is not a directory'}`;
 }
 
 /**
