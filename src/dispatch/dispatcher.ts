@@ -121,7 +121,7 @@ export class Dispatcher {
     this.prepared.drop(entry.id);
     if (this.closed || (entry.options.jitterMs ?? 0) > 0) return;
     const job = this.jobs.get(entry.id);
-    if (job !== undefined && job.active.size > 0 && (entry.options.overlap ?? 'skip') !== 'allow') return;
+    if (job !== undefined && decideOverlap(entry.options.overlap ?? 'skip', job.active.size, job.queued !== null).action !== 'start') return;
     // Held processes count against the cap too: it is there to bound how many processes exist.
     if (!this.admission.hasRoom(this.prepared.size + this.claiming)) return;
     const runId = newRunId(this.clock.now());

@@ -1,7 +1,5 @@
 import type { OverlapPolicy } from '../crontab/types.js';
 
-export type { OverlapPolicy };
-
 /** What a slot that comes now becomes, given the job's overlap policy and its runs. */
 export type OverlapDecision =
   | { action: 'start' }

@@ -1,4 +1,4 @@
-import { processAlive } from '../runner/process-group.js';
+import { processAlive } from '../runner/index.js';
 import type { Entry } from '../crontab/types.js';
 import type { Log } from '../log.js';
 import { nextFire } from '../schedule/next-fire.js';
