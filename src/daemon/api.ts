@@ -7,7 +7,6 @@ import type { Log } from '../log.js';
 
 /** What the service knows that the Daemon does not: its process, supervision and log. */
 export interface ApiContext {
-  crontabPath: string;
   stateDir: string;
   pidfilePid: number;
   restarts: number;
@@ -28,9 +27,9 @@ export function daemonApi(daemon: Daemon, context: ApiContext): DaemonApi {
         pid: context.pidfilePid,
         schedulerPid: process.pid,
         startedAt: new Date(daemon.startedAt).toISOString(),
-        crontab: context.crontabPath,
-        // One crontab for now; the sources of later issues take their place here.
-        sources: [{ id: '', path: context.crontabPath }],
+        // The main crontab (the first source) keeps its own field, as before sources.
+        crontab: daemon.sources[0]!.path,
+        sources: daemon.sources.map(({ id, path }) => ({ id, path })),
         stateDir: context.stateDir,
         jobs: daemon.jobCount,
         running: daemon.running().map((r) => ({ job: r.job, run: r.run, pid: r.pid, startedAt: new Date(r.startedAt).toISOString() })),

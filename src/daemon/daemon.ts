@@ -86,9 +86,12 @@ export class Daemon {
     this.store = new SafeStore(() => new SqliteStore(historyPath(options.stateDir), { keepRuns: options.keepRuns ?? DEFAULT_KEEP_RUNS, ...(options.keepDays === undefined ? {} : { keepDays: options.keepDays }) }), log);
     const clock = options.clock ?? systemClock;
     this.events = new RunEvents((error, type) => log.error({ err: error, reason: type }, 'run event subscriber failed (a bug in schedd): the others still get the event'));
-    // Who hears what happens to runs: adding a subscriber is a file under events/ and one entry here.
-    const subscribers: RunSubscriber[] = [recordRuns(this.store), logRuns(log), this.lastRuns];
-    for (const subscriber of [...subscribers, ...(options.subscribers ?? [])]) this.events.on(subscriber, { deferred: subscriber === subscribers[0] || subscriber === subscribers[1] });
+    // Who hears what happens to runs: adding a subscriber is a file under events/ and one entry
+    // here. Deferred ones hear a start once the whole burst is released (off the firing path).
+    const deferred: RunSubscriber[] = [recordRuns(this.store), logRuns(log)];
+    const immediate: RunSubscriber[] = [this.lastRuns, ...(options.subscribers ?? [])];
+    for (const subscriber of deferred) this.events.on(subscriber, { deferred: true });
+    for (const subscriber of immediate) this.events.on(subscriber);
     this.dispatcher = new Dispatcher({ log, events: this.events, store: this.store, clock, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts });
     this.scheduler = new Scheduler(clock, this.defaultZone, {
       prepare: (job, fire) => this.dispatcher.prepare(job.entry, { kind: 'slot', scheduledAt: fire.at }),
