@@ -7,7 +7,7 @@ import { listCommand } from './commands/list.js';
 import { nextCommand } from './commands/next.js';
 import { reloadCommand } from './commands/reload.js';
 import { runCommand } from './commands/run.js';
-import { schedulerCommand, startCommand, watchdogCommand } from './commands/start.js';
+import { schedulerCommand, startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
 import { crontabOption, durationOption, positiveInt, stateDirOption, systemOption, wholeNumber } from './cli-options.js';
@@ -182,9 +182,7 @@ export function buildProgram(): Command {
       exitCode = await outputCommand(clientStateDir(options.stateDir), job, options.run, { raw: options.raw === true });
     });
 
-  addDaemonOptions(program.command('__watchdog', { hidden: true })).action(async (flags: OptionValues) => {
-    exitCode = await watchdogCommand(fromFlags(flags));
-  });
+  // `__watchdog` never gets here: bin/schedd.js hands it to its lean entry (commands/watchdog.ts).
   addDaemonOptions(program.command('__scheduler', { hidden: true })).action(async (flags: OptionValues) => {
     exitCode = await schedulerCommand(fromFlags(flags));
   });
