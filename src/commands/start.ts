@@ -16,7 +16,7 @@ export async function startCommand(given: DaemonConfig & { foreground: boolean }
     process.stdout.write(`schedd started (pid ${started.pid}); log: ${logPath(options.stateDir)}\n`);
     return ExitCode.ok;
   }
-  if (account !== null) dropPrivileges(account.name);
+  if (account !== null) dropPrivileges(account);
   const log = createLog({ level: options.logLevel, pretty: options.pretty ?? process.stdout.isTTY === true });
   try {
     const { user: _, ...rest } = options;

@@ -27,7 +27,7 @@ export async function watchdogCommand(given: DaemonConfig): Promise<number> {
   try {
     const prepared = prepare(given, false);
     // Before the log or anything else is opened: the restarted scheduler is the user's too.
-    if (prepared.account !== null) dropPrivileges(prepared.account.name);
+    if (prepared.account !== null) dropPrivileges(prepared.account);
     const { user: _, ...rest } = prepared.options;
     options = rest;
   } catch (error) {
