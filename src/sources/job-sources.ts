@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Log } from '../log.js';
 import { readCrontabText } from './crontab-file.js';
 import { loadJobSet } from './load.js';
@@ -77,13 +78,27 @@ export class JobSources {
   private async readSettled(source: JobSource, reason: string): Promise<string> {
     const applied = this.appliedText.get(source);
     let text = await readCrontabText(source.path, source.name);
+    let changedAt = modifiedNs(source.path);
     for (let tries = 0; tries < SETTLE_TRIES && text !== applied && (text === '' || !text.endsWith('\n')); tries++) {
       this.options.log.info({ reason, delayMs: INCOMPLETE_SETTLE_MS }, `crontab looks incomplete (${text === '' ? 'empty' : 'no final newline'}); reading it again`);
       await new Promise((settle) => setTimeout(settle, INCOMPLETE_SETTLE_MS));
       const again = await readCrontabText(source.path, source.name);
-      if (again === text) break;
+      const againAt = modifiedNs(source.path);
+      // The same text is settled only if the file was not written meanwhile: two truncates of a
+      // file rewritten in place again and again both read empty, and are not what was meant.
+      if (again === text && againAt === changedAt) break;
       text = again;
+      changedAt = againAt;
     }
     return text;
+  }
+}
+
+/** When the file was last written (ns), or null when it cannot be told. */
+function modifiedNs(path: string): bigint | null {
+  try {
+    return statSync(path, { bigint: true }).mtimeNs;
+  } catch {
+    return null;
   }
 }
