@@ -194,7 +194,7 @@ export class Scheduler {
       this.jobs.delete(id);
       diff.removed.push(id);
     }
-    if (this.running) this.arm(now);
+    if (this.running) this.arm();
     return diff;
   }
 
@@ -202,7 +202,7 @@ export class Scheduler {
     this.running = true;
     const now = this.clock.now();
     this.lastWakeAt = now;
-    this.arm(now);
+    this.arm();
   }
 
   stop(): void {
@@ -223,9 +223,14 @@ export class Scheduler {
     return this.jobs.size;
   }
 
-  /** `more`: a prepare batch was cut short; come back at once, after other timers have run. */
-  private arm(now: number, more = false): void {
+  /**
+   * `more`: a prepare batch was cut short; come back at once, after other timers have run. The
+   * delay is taken from the clock as it reads now, not when the wake began: preparing takes
+   * milliseconds, and a delay counted from before it would make the next fire late by as much.
+   */
+  private arm(more = false): void {
     if (this.timer !== null) this.clock.clearTimer(this.timer);
+    const now = this.clock.now();
     const actionAt = this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY;
     const delayMs = more ? 0 : Math.min(Math.max(actionAt - now, 0), MAX_WAIT_MS);
     this.expectedWakeAt = now + delayMs;
@@ -251,7 +256,7 @@ export class Scheduler {
     } finally {
       // Whatever happened above, the loop goes on.
       this.lastWakeAt = now;
-      this.arm(now, more);
+      this.arm(more);
     }
   }
 

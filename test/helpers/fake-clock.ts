@@ -53,6 +53,11 @@ export class FakeClock implements Clock {
     this.advance(0);
   }
 
+  /** Time spent inside a callback (a wake doing work): the clocks move, no timer runs meanwhile. */
+  spend(ms: number): void {
+    this.mono += ms;
+  }
+
   /** The wall clock is set forward (positive) or back (negative); timers are unaffected. */
   jumpWall(ms: number): void {
     this.wallOffset += ms;

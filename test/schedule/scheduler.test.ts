@@ -193,12 +193,15 @@ describe('reload', () => {
 });
 
 describe('preparing ahead of a slot', () => {
-  function withPrepare(crontab: string, startIso: string) {
+  function withPrepare(crontab: string, startIso: string, prepareCostMs = 0) {
     const clock = new FakeClock(startIso);
     const log: string[] = [];
     const iso = (ms: number) => new Date(ms).toISOString().slice(11, 23);
     const scheduler = new Scheduler(clock, 'UTC', {
-      prepare: (job, fire) => log.push(`prepare ${job.id} for ${iso(fire.at)} at ${iso(clock.now())}`),
+      prepare: (job, fire) => {
+        log.push(`prepare ${job.id} for ${iso(fire.at)} at ${iso(clock.now())}`);
+        clock.spend(prepareCostMs);
+      },
       unprepare: (job) => log.push(`unprepare ${job.id} at ${iso(clock.now())}`),
       fire: (job, fire) => log.push(`fire ${job.id} ${iso(fire.at)} at ${iso(clock.now())}`),
       skip: () => undefined,
@@ -210,6 +213,12 @@ describe('preparing ahead of a slot', () => {
 
   it('prepares each slot once, shortly before it, then fires it on time', () => {
     const { clock, log } = withPrepare('# schedd: name=a\n* * * * * a\n', '2026-01-01T10:00:30Z');
+    clock.advance(90_000);
+    assert.deepEqual(log, ['prepare a for 10:01:00.000 at 10:00:59.944', 'fire a 10:01:00.000 at 10:01:00.000', 'prepare a for 10:02:00.000 at 10:01:59.944', 'fire a 10:02:00.000 at 10:02:00.000']);
+  });
+
+  it('regression (issue 13): fires on time after a prepare that took 12 ms (the next timer counted from before it fired every prepared slot 12 ms late)', () => {
+    const { clock, log } = withPrepare('# schedd: name=a\n* * * * * a\n', '2026-01-01T10:00:30Z', 12);
     clock.advance(90_000);
     assert.deepEqual(log, ['prepare a for 10:01:00.000 at 10:00:59.944', 'fire a 10:01:00.000 at 10:01:00.000', 'prepare a for 10:02:00.000 at 10:01:59.944', 'fire a 10:02:00.000 at 10:02:00.000']);
   });
