@@ -1,39 +1,48 @@
 /**
  * A binary min-heap of items ordered by a numeric key, with removal of arbitrary items. Each
- * item remembers its index (in `heapIndex`) so removal and re-keying are O(log n).
+ * item remembers its index (in `heapIndex`, or the field `indexField` names, so one item can be
+ * in two heaps) so removal and re-keying are O(log n); -1 when it is in none.
  */
-export interface HeapItem {
-  heapIndex: number;
-}
-
-export class MinHeap<T extends HeapItem> {
+export class MinHeap<T extends object> {
   private readonly items: T[] = [];
 
-  constructor(private readonly key: (item: T) => number) {}
+  constructor(
+    private readonly key: (item: T) => number,
+    private readonly indexField: { [K in keyof T]: T[K] extends number ? K : never }[keyof T] = 'heapIndex' as never,
+  ) {}
+
+  private indexOf(item: T): number {
+    return item[this.indexField] as number;
+  }
+
+  private setIndex(item: T, index: number): void {
+    (item[this.indexField] as number) = index;
+  }
 
   peek(): T | undefined {
     return this.items[0];
   }
 
   push(item: T): void {
-    item.heapIndex = this.items.length;
+    this.setIndex(item, this.items.length);
     this.items.push(item);
-    this.up(item.heapIndex);
+    this.up(this.indexOf(item));
   }
 
   remove(item: T): void {
-    if (item.heapIndex >= 0 && this.items[item.heapIndex] === item) this.removeAt(item.heapIndex);
+    const index = this.indexOf(item);
+    if (index >= 0 && this.items[index] === item) this.removeAt(index);
   }
 
   private removeAt(index: number): void {
     const removed = this.items[index]!;
     const last = this.items.pop()!;
-    removed.heapIndex = -1;
+    this.setIndex(removed, -1);
     if (last !== removed) {
       this.items[index] = last;
-      last.heapIndex = index;
+      this.setIndex(last, index);
       this.down(index);
-      this.up(last.heapIndex);
+      this.up(this.indexOf(last));
     }
   }
 
@@ -44,11 +53,11 @@ export class MinHeap<T extends HeapItem> {
       const parent = this.items[parentIndex]!;
       if (this.key(parent) <= this.key(item)) break;
       this.items[index] = parent;
-      parent.heapIndex = index;
+      this.setIndex(parent, index);
       index = parentIndex;
     }
     this.items[index] = item;
-    item.heapIndex = index;
+    this.setIndex(item, index);
   }
 
   private down(index: number): void {
@@ -65,10 +74,10 @@ export class MinHeap<T extends HeapItem> {
       }
       if (smallest === index) break;
       this.items[index] = smallestItem;
-      smallestItem.heapIndex = index;
+      this.setIndex(smallestItem, index);
       index = smallest;
     }
     this.items[index] = item;
-    item.heapIndex = index;
+    this.setIndex(item, index);
   }
 }

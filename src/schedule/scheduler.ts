@@ -25,7 +25,6 @@
  * its last fired slot and the current time. The scheduler decides *when*; what firing means
  * (processes, overlap, retries) belongs to its listener.
  */
-import { performance } from 'node:perf_hooks';
 import type { Clock } from './clock.js';
 import { MinHeap } from './heap.js';
 import { nextFire, type Fire } from './next-fire.js';
@@ -48,13 +47,22 @@ const LATE_NOTICE_MS = 1000;
 /**
  * Preparing starts a process, which costs a few ms of the event loop, so the lead time before a
  * slot grows with the number of jobs due at that instant, and one wake prepares a bounded batch
- * before yielding to other timers.
+ * before yielding to other timers. The cost is measured as prepares happen (on a busy machine a
+ * process start takes several times what it takes on an idle one); when the measure moves by
+ * more than REKEY_FACTOR from the one the lead times were sized with, they are sized again.
+ * Prepares that are due are done earliest slot first, so a backlog never makes a near slot
+ * wait for a far one.
  */
 const PREPARE_BASE_MS = 50;
-/** What one prepare is assumed to cost until measured; the lead per job is twice the cost, at least 2 ms. */
-const PREPARE_INITIAL_COST_MS = 3;
-const PREPARE_MAX_MS = 10_000;
+/**
+ * What one prepare is assumed to cost until measured (a process start on a busy machine; an
+ * idle one takes a few ms): being early only holds a process a little longer, being late makes
+ * the slot late. The lead per job is twice the cost, at least 2 ms.
+ */
+const PREPARE_INITIAL_COST_MS = 10;
+const PREPARE_MAX_MS = 30_000;
 const PREPARE_BATCH = 4;
+const REKEY_FACTOR = 1.5;
 /** Slots handled one by one per job and wake; beyond this they are counted, not enumerated. */
 const MAX_SLOTS_PER_WAKE = 1000;
 
@@ -90,7 +98,11 @@ export interface ScheduledJob {
   preparedFor: number | null;
   /** When the scheduler next has to act for this job (prepare or fire); the heap's key. */
   actionAt: number;
+  /** How many jobs had this job's next slot when it was scheduled, itself included (sizes its lead). */
+  slotRank: number;
   heapIndex: number;
+  /** Its place in the heap of next slots. */
+  slotHeapIndex: number;
 }
 
 export interface SchedulerListener {
@@ -138,10 +150,14 @@ function definition(entry: Entry): string {
 export class Scheduler {
   private readonly jobs = new Map<string, ScheduledJob>();
   private readonly heap = new MinHeap<ScheduledJob>((job) => job.actionAt);
+  /** The same jobs (those with a next slot) keyed by that slot: the next fire of all. */
+  private readonly slots = new MinHeap<ScheduledJob>((job) => job.next!.at, 'slotHeapIndex');
   /** How many jobs have their next slot at each instant (sizes the prepare lead time). */
   private readonly slotCounts = new Map<number, number>();
   /** Moving average of what one prepare costs on this machine, in ms. */
   private prepareCostMs = PREPARE_INITIAL_COST_MS;
+  /** The cost the heap's lead times were sized with. */
+  private keyedCostMs = PREPARE_INITIAL_COST_MS;
   private timer: unknown = null;
   private running = false;
   /** Wall time of the last wake and when the armed timer should go off. */
@@ -172,7 +188,7 @@ export class Scheduler {
       const job = this.jobs.get(entry.id);
       if (job === undefined) {
         const lastSlotAt = lastSlots.get(entry.id) ?? null;
-        const added: ScheduledJob = { id: entry.id, entry, zone, next: null, lastSlotAt, preparedFor: null, actionAt: 0, heapIndex: -1 };
+        const added: ScheduledJob = { id: entry.id, entry, zone, next: null, lastSlotAt, preparedFor: null, actionAt: 0, slotRank: 0, heapIndex: -1, slotHeapIndex: -1 };
         this.jobs.set(entry.id, added);
         this.schedule(added, nextFire(entry.schedule, zone, Math.max(from, lastSlotAt ?? from)));
         diff.added.push(entry.id);
@@ -224,15 +240,16 @@ export class Scheduler {
   }
 
   /**
-   * `more`: a prepare batch was cut short; come back at once, after other timers have run. The
-   * delay is taken from the clock as it reads now, not when the wake began: preparing takes
-   * milliseconds, and a delay counted from before it would make the next fire late by as much.
+   * `resumeAt`: prepares were left for later, to be taken up then (at once, after other timers
+   * have run, or after a slot that was too near to prepare before). The delay is taken from the
+   * clock as it reads now, not when the wake began: preparing takes milliseconds, and a delay
+   * counted from before it would make the next fire late by as much.
    */
-  private arm(more = false): void {
+  private arm(resumeAt: number | null = null): void {
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     const now = this.clock.now();
-    const actionAt = this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY;
-    const delayMs = more ? 0 : Math.min(Math.max(actionAt - now, 0), MAX_WAIT_MS);
+    const actionAt = resumeAt ?? this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY;
+    const delayMs = Math.min(Math.max(actionAt - now, 0), MAX_WAIT_MS);
     this.expectedWakeAt = now + delayMs;
     this.expectedWakeMono = this.clock.monotonicNow() + delayMs;
     this.timer = this.clock.setTimer(() => this.wake(), delayMs);
@@ -247,16 +264,16 @@ export class Scheduler {
     // A stall moves both clocks; a clock set forward moves the wall clock alone. Whatever part of
     // the lateness monotonic time does not account for (beyond the noise) was a jump.
     const cause: Cause = this.clock.monotonicNow() - this.expectedWakeMono >= driftMs - STALL_MS ? 'stall' : 'clock';
-    let more = false;
+    let resumeAt: number | null = null;
     try {
       if (now < this.lastWakeAt) this.wentBack(now, -driftMs);
-      else if (driftMs > JUMP_LIMIT_MS) more = this.handleDue(now, 'correction', driftMs, cause);
-      else if (driftMs > STALL_MS) more = this.handleDue(now, 'jump', driftMs, cause);
-      else more = this.handleDue(now, 'normal', driftMs, cause);
+      else if (driftMs > JUMP_LIMIT_MS) resumeAt = this.handleDue(now, 'correction', driftMs, cause);
+      else if (driftMs > STALL_MS) resumeAt = this.handleDue(now, 'jump', driftMs, cause);
+      else resumeAt = this.handleDue(now, 'normal', driftMs, cause);
     } finally {
       // Whatever happened above, the loop goes on.
       this.lastWakeAt = now;
-      this.arm(more);
+      this.arm(resumeAt);
     }
   }
 
@@ -281,18 +298,35 @@ export class Scheduler {
     if (next === null) {
       job.actionAt = Number.POSITIVE_INFINITY;
     } else {
-      const count = (this.slotCounts.get(next.at) ?? 0) + 1;
-      this.slotCounts.set(next.at, count);
-      const perJobMs = Math.max(2, 2 * this.prepareCostMs);
-      const leadMs = this.listener.prepare === undefined ? 0 : Math.min(PREPARE_MAX_MS, PREPARE_BASE_MS + count * perJobMs);
-      job.actionAt = next.at - leadMs;
+      job.slotRank = (this.slotCounts.get(next.at) ?? 0) + 1;
+      this.slotCounts.set(next.at, job.slotRank);
+      job.actionAt = next.at - this.leadMs(job.slotRank, this.keyedCostMs);
+      this.slots.push(job);
     }
     this.heap.push(job);
+  }
+
+  /** How long before its slot the job with this rank among the slot's jobs is prepared. */
+  private leadMs(rank: number, costMs: number): number {
+    if (this.listener.prepare === undefined) return 0;
+    return Math.min(PREPARE_MAX_MS, PREPARE_BASE_MS + rank * Math.max(2, 2 * costMs));
+  }
+
+  /** Sizes every unprepared job's lead time again with the cost as now measured. */
+  private rekey(): void {
+    this.keyedCostMs = this.prepareCostMs;
+    for (const job of this.jobs.values()) {
+      if (job.next === null || job.preparedFor !== null || job.heapIndex < 0) continue;
+      this.heap.remove(job);
+      job.actionAt = job.next.at - this.leadMs(job.slotRank, this.keyedCostMs);
+      this.heap.push(job);
+    }
   }
 
   /** Takes a job out of the heap (removed, retimed, or about to be handled). */
   private unschedule(job: ScheduledJob): void {
     this.heap.remove(job);
+    this.slots.remove(job);
     if (job.next !== null) {
       const count = (this.slotCounts.get(job.next.at) ?? 1) - 1;
       if (count > 0) this.slotCounts.set(job.next.at, count);
@@ -302,7 +336,8 @@ export class Scheduler {
     job.preparedFor = null;
   }
 
-  private handleDue(now: number, mode: Mode, driftMs: number, cause: Cause): boolean {
+  /** Handles what is due; returns when to come back for prepares left for later, if any. */
+  private handleDue(now: number, mode: Mode, driftMs: number, cause: Cause): number | null {
     if (mode !== 'normal' && cause === 'stall') this.listener.stalled?.(driftMs);
     else if (mode !== 'normal') this.listener.clockJump?.(driftMs, mode === 'jump' ? 'forward' : 'correction');
     // Take every job that needs attention now. Due slots come first, and among them the
@@ -326,9 +361,20 @@ export class Scheduler {
         }
       }
     }
+    // Earliest slot first; among a slot's jobs, the order their lead times gave.
+    toPrepare.sort((a, b) => a.next!.at - b.next!.at);
     let prepared = 0;
+    let resumeAt: number | null = null;
     for (const job of toPrepare) {
-      if (prepared === PREPARE_BATCH) {
+      // Preparing must never hold up a fire: the batch ends when full, or when a slot (perhaps
+      // this job's own) would come before another prepare is likely done; the rest waits for it.
+      if (resumeAt === null) {
+        const now = this.clock.now();
+        const nextSlotAt = this.slots.peek()?.next!.at ?? Number.POSITIVE_INFINITY;
+        if (nextSlotAt <= now + 2 * this.prepareCostMs) resumeAt = nextSlotAt;
+        else if (prepared === PREPARE_BATCH || (this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY) <= now) resumeAt = now;
+      }
+      if (resumeAt !== null) {
         this.heap.push(job); // key unchanged: picked up on the next wake
         continue;
       }
@@ -338,15 +384,17 @@ export class Scheduler {
       job.actionAt = slot.at;
       this.heap.push(job);
       // What a prepare costs (a process start) is measured, not assumed: it sizes lead times.
-      const startedMs = performance.now();
+      const startedMs = this.clock.monotonicNow();
       try {
         this.listener.prepare?.(job, slot);
       } catch (error) {
         this.listener.error?.(job, error);
       }
-      this.prepareCostMs = 0.9 * this.prepareCostMs + 0.1 * (performance.now() - startedMs);
+      this.prepareCostMs = 0.9 * this.prepareCostMs + 0.1 * (this.clock.monotonicNow() - startedMs);
     }
-    return toPrepare.length > prepared;
+    const drift = this.prepareCostMs / this.keyedCostMs;
+    if (drift > REKEY_FACTOR || drift < 1 / REKEY_FACTOR) this.rekey();
+    return resumeAt;
   }
 
   /** A job's slot is due: fire it (or report it skipped), then schedule its next slot. */

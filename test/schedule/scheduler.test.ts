@@ -214,13 +214,13 @@ describe('preparing ahead of a slot', () => {
   it('prepares each slot once, shortly before it, then fires it on time', () => {
     const { clock, log } = withPrepare('# schedd: name=a\n* * * * * a\n', '2026-01-01T10:00:30Z');
     clock.advance(90_000);
-    assert.deepEqual(log, ['prepare a for 10:01:00.000 at 10:00:59.944', 'fire a 10:01:00.000 at 10:01:00.000', 'prepare a for 10:02:00.000 at 10:01:59.944', 'fire a 10:02:00.000 at 10:02:00.000']);
+    assert.deepEqual(log, ['prepare a for 10:01:00.000 at 10:00:59.930', 'fire a 10:01:00.000 at 10:01:00.000', 'prepare a for 10:02:00.000 at 10:01:59.930', 'fire a 10:02:00.000 at 10:02:00.000']);
   });
 
   it('regression (issue 13): fires on time after a prepare that took 12 ms (the next timer counted from before it fired every prepared slot 12 ms late)', () => {
     const { clock, log } = withPrepare('# schedd: name=a\n* * * * * a\n', '2026-01-01T10:00:30Z', 12);
     clock.advance(90_000);
-    assert.deepEqual(log, ['prepare a for 10:01:00.000 at 10:00:59.944', 'fire a 10:01:00.000 at 10:01:00.000', 'prepare a for 10:02:00.000 at 10:01:59.944', 'fire a 10:02:00.000 at 10:02:00.000']);
+    assert.deepEqual(log, ['prepare a for 10:01:00.000 at 10:00:59.930', 'fire a 10:01:00.000 at 10:01:00.000', 'prepare a for 10:02:00.000 at 10:01:59.930', 'fire a 10:02:00.000 at 10:02:00.000']);
   });
 
   it('gives a slot shared by many jobs a longer lead, and yields between batches', () => {
@@ -232,8 +232,36 @@ describe('preparing ahead of a slot', () => {
     assert.equal(prepares.length, 100);
     assert.equal(fires.length, 100);
     assert.ok(fires.every((l) => l.endsWith('at 11:00:00.000')));
-    assert.equal(prepares[0], 'prepare j99 for 11:00:00.000 at 10:59:59.350'); // 50 ms + 100 x 2 x 3 ms ahead
+    assert.equal(prepares[0], 'prepare j99 for 11:00:00.000 at 10:59:57.950'); // 50 ms + 100 x 2 x 10 ms (the cost assumed until measured) ahead
     assert.ok(log.indexOf(fires[0]!) > log.indexOf(prepares[99]!), 'all prepared before the first fires');
+  });
+
+  it('regression (issue 13): when prepares cost more than assumed (a busy machine), the leads are sized again from the measure', () => {
+    // 4 jobs at 10:59:00 measure the cost (30 ms a prepare); 100 jobs at 11:00:00 then need 3 s of
+    // preparing, and sized with the assumed 10 ms they would have begun only 2.05 s ahead.
+    const first = Array.from({ length: 4 }, (_, i) => `# schedd: name=c${i}\n0 59 10 * * * c${i}`);
+    const burst = Array.from({ length: 100 }, (_, i) => `# schedd: name=b${i}\n0 0 11 * * * b${i}`);
+    const { clock, log } = withPrepare(`${[...first, ...burst].join('\n')}\n`, '2026-01-01T10:58:00Z', 30);
+    clock.advance(3 * 60_000);
+    assert.equal(log.filter((l) => l.startsWith('prepare b')).length, 100);
+    assert.equal(log.filter((l) => l.startsWith('prepare c')).length, 4);
+    assert.deepEqual([...new Set(log.filter((l) => l.startsWith('fire')).map((l) => l.slice(-28)))], ['10:59:00.000 at 10:59:00.000', '11:00:00.000 at 11:00:00.000']);
+    assert.ok(log.indexOf('fire b0 11:00:00.000 at 11:00:00.000') > log.map((l) => l.startsWith('prepare b')).lastIndexOf(true), 'all prepared before the first fires');
+  });
+
+  it('regression (issue 13): prepares that are behind go earliest slot first, and none begins when a slot is nearer than what it costs', () => {
+    // 300 jobs at 11:00:00 take 4.5 s to prepare; 10 jobs at 10:59:58 come in the middle of it.
+    const late = Array.from({ length: 300 }, (_, i) => `# schedd: name=l${i}\n0 0 11 * * * l${i}`);
+    const early = Array.from({ length: 10 }, (_, i) => `# schedd: name=e${i}\n58 59 10 * * * e${i}`);
+    const { clock, log } = withPrepare(`${[...late, ...early].join('\n')}\n`, '2026-01-01T10:58:00Z', 15);
+    clock.advance(3 * 60_000);
+    const earlyFires = log.filter((l) => l.startsWith('fire e'));
+    assert.equal(earlyFires.length, 10);
+    // All ten were prepared before their slot, and no prepare of the others was under way when it came.
+    assert.ok(earlyFires.every((l) => l.endsWith('at 10:59:58.000')), earlyFires.join('; '));
+    assert.ok(log.map((l) => l.startsWith('prepare e')).lastIndexOf(true) < log.indexOf(earlyFires[0]!));
+    assert.equal(log.filter((l) => l.startsWith('prepare')).length, 310);
+    assert.ok(log.filter((l) => l.startsWith('fire l')).every((l) => l.endsWith('at 11:00:00.000')));
   });
 
   it('takes back a prepared slot when a reload retimes or removes the job', () => {
