@@ -49,17 +49,19 @@ const LATE_NOTICE_MS = 1000;
  * slot grows with the number of jobs due at that instant, and one wake prepares a bounded batch
  * before yielding to other timers. The cost is measured as prepares happen (on a busy machine a
  * process start takes several times what it takes on an idle one); when the measure moves by
- * more than REKEY_FACTOR from the one the lead times were sized with, they are sized again.
+ * more than REKEY_FACTOR from the one the lead times were sized with, they are sized again
+ * (never with less than PREPARE_MIN_COST_MS).
  * Prepares that are due are done earliest slot first, so a backlog never makes a near slot
  * wait for a far one.
  */
 const PREPARE_BASE_MS = 50;
 /**
- * What one prepare is assumed to cost until measured (a process start on a busy machine; an
- * idle one takes a few ms): being early only holds a process a little longer, being late makes
- * the slot late. The lead per job is twice the cost, at least 2 ms.
+ * The least cost of one prepare that leads are sized with, measured or not (a process start on a
+ * busy machine; an idle one takes a few ms, but a prepare's wall time is more than what the call
+ * itself takes, and it grows with every process held): being early only holds a process a
+ * little longer, being late makes the slot late. The lead per job is twice the cost.
  */
-const PREPARE_INITIAL_COST_MS = 10;
+const PREPARE_MIN_COST_MS = 10;
 const PREPARE_MAX_MS = 30_000;
 const PREPARE_BATCH = 4;
 const REKEY_FACTOR = 1.5;
@@ -155,9 +157,9 @@ export class Scheduler {
   /** How many jobs have their next slot at each instant (sizes the prepare lead time). */
   private readonly slotCounts = new Map<number, number>();
   /** Moving average of what one prepare costs on this machine, in ms. */
-  private prepareCostMs = PREPARE_INITIAL_COST_MS;
-  /** The cost the heap's lead times were sized with. */
-  private keyedCostMs = PREPARE_INITIAL_COST_MS;
+  private prepareCostMs = PREPARE_MIN_COST_MS;
+  /** The cost the heap's lead times were sized with: the measure, at least PREPARE_MIN_COST_MS. */
+  private keyedCostMs = PREPARE_MIN_COST_MS;
   private timer: unknown = null;
   private running = false;
   /** Wall time of the last wake and when the armed timer should go off. */
@@ -309,12 +311,12 @@ export class Scheduler {
   /** How long before its slot the job with this rank among the slot's jobs is prepared. */
   private leadMs(rank: number, costMs: number): number {
     if (this.listener.prepare === undefined) return 0;
-    return Math.min(PREPARE_MAX_MS, PREPARE_BASE_MS + rank * Math.max(2, 2 * costMs));
+    return Math.min(PREPARE_MAX_MS, PREPARE_BASE_MS + rank * 2 * costMs);
   }
 
-  /** Sizes every unprepared job's lead time again with the cost as now measured. */
-  private rekey(): void {
-    this.keyedCostMs = this.prepareCostMs;
+  /** Sizes every unprepared job's lead time again with this cost. */
+  private rekey(costMs: number): void {
+    this.keyedCostMs = costMs;
     for (const job of this.jobs.values()) {
       if (job.next === null || job.preparedFor !== null || job.heapIndex < 0) continue;
       this.heap.remove(job);
@@ -392,8 +394,9 @@ export class Scheduler {
       }
       this.prepareCostMs = 0.9 * this.prepareCostMs + 0.1 * (this.clock.monotonicNow() - startedMs);
     }
-    const drift = this.prepareCostMs / this.keyedCostMs;
-    if (drift > REKEY_FACTOR || drift < 1 / REKEY_FACTOR) this.rekey();
+    const costMs = Math.max(PREPARE_MIN_COST_MS, this.prepareCostMs);
+    const drift = costMs / this.keyedCostMs;
+    if (drift > REKEY_FACTOR || drift < 1 / REKEY_FACTOR) this.rekey(costMs);
     return resumeAt;
   }
 

@@ -232,7 +232,7 @@ describe('preparing ahead of a slot', () => {
     assert.equal(prepares.length, 100);
     assert.equal(fires.length, 100);
     assert.ok(fires.every((l) => l.endsWith('at 11:00:00.000')));
-    assert.equal(prepares[0], 'prepare j99 for 11:00:00.000 at 10:59:57.950'); // 50 ms + 100 x 2 x 10 ms (the cost assumed until measured) ahead
+    assert.equal(prepares[0], 'prepare j99 for 11:00:00.000 at 10:59:57.950'); // 50 ms + 100 x 2 x 10 ms (the least cost leads are sized with) ahead
     assert.ok(log.indexOf(fires[0]!) > log.indexOf(prepares[99]!), 'all prepared before the first fires');
   });
 
