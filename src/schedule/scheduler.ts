@@ -65,6 +65,14 @@ const PREPARE_MIN_COST_MS = 10;
 const PREPARE_MAX_MS = 30_000;
 const PREPARE_BATCH = 4;
 const REKEY_FACTOR = 1.5;
+/**
+ * After a burst fires, its processes are starting: prepares for slots further off than
+ * PREPARE_URGENT_MS wait QUIET_PER_FIRE_MS per job fired (at most QUIET_MAX_MS), so that the
+ * next burst's process starts do not compete with this one's.
+ */
+const QUIET_PER_FIRE_MS = 0.5;
+const QUIET_MAX_MS = 500;
+const PREPARE_URGENT_MS = 1000;
 /** Slots handled one by one per job and wake; beyond this they are counted, not enumerated. */
 const MAX_SLOTS_PER_WAKE = 1000;
 
@@ -160,6 +168,8 @@ export class Scheduler {
   private prepareCostMs = PREPARE_MIN_COST_MS;
   /** The cost the heap's lead times were sized with: the measure, at least PREPARE_MIN_COST_MS. */
   private keyedCostMs = PREPARE_MIN_COST_MS;
+  /** Until then only urgent prepares are done: a burst just fired is starting (QUIET_PER_FIRE_MS). */
+  private quietUntil = Number.NEGATIVE_INFINITY;
   private timer: unknown = null;
   private running = false;
   /** Wall time of the last wake and when the armed timer should go off. */
@@ -363,17 +373,20 @@ export class Scheduler {
         }
       }
     }
+    if (mode === 'normal' && due.length > 0) this.quietUntil = Math.max(this.quietUntil, this.clock.now() + Math.min(QUIET_MAX_MS, due.length * QUIET_PER_FIRE_MS));
     // Earliest slot first; among a slot's jobs, the order their lead times gave.
     toPrepare.sort((a, b) => a.next!.at - b.next!.at);
     let prepared = 0;
     let resumeAt: number | null = null;
     for (const job of toPrepare) {
       // Preparing must never hold up a fire: the batch ends when full, or when a slot (perhaps
-      // this job's own) would come before another prepare is likely done; the rest waits for it.
+      // this job's own) would come before another prepare is likely done; the rest waits for
+      // it. Nor compete with a burst just fired, unless its own slot is near.
       if (resumeAt === null) {
         const now = this.clock.now();
         const nextSlotAt = this.slots.peek()?.next!.at ?? Number.POSITIVE_INFINITY;
         if (nextSlotAt <= now + 2 * this.prepareCostMs) resumeAt = nextSlotAt;
+        else if (now < this.quietUntil && job.next!.at - now > PREPARE_URGENT_MS) resumeAt = this.quietUntil;
         else if (prepared === PREPARE_BATCH || (this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY) <= now) resumeAt = now;
       }
       if (resumeAt !== null) {

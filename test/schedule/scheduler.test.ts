@@ -264,6 +264,21 @@ describe('preparing ahead of a slot', () => {
     assert.ok(log.filter((l) => l.startsWith('fire l')).every((l) => l.endsWith('at 11:00:00.000')));
   });
 
+  it('regression (issue 13): after a burst fires, prepares for a later slot wait while its processes start (0.5 ms a job), then go on in time', () => {
+    // 100 jobs at 11:00:00; 600 at 11:00:08, whose 9 s of preparing (15 ms each) is under way then.
+    const burst = Array.from({ length: 100 }, (_, i) => `# schedd: name=b${i}\n0 0 11 * * * b${i}`);
+    const next = Array.from({ length: 600 }, (_, i) => `# schedd: name=n${i}\n8 0 11 * * * n${i}`);
+    const { clock, log } = withPrepare(`${[...burst, ...next].join('\n')}\n`, '2026-01-01T10:58:00Z', 15);
+    clock.advance(3 * 60_000);
+    const at = (l: string) => l.slice(-12);
+    const lastBurstFire = log.map((l) => l.startsWith('fire b')).lastIndexOf(true);
+    const after = log.slice(lastBurstFire + 1).filter((l) => l.startsWith('prepare n'));
+    assert.ok(after.length > 0 && at(after[0]!) >= '11:00:00.050', `first prepare after the burst: ${after[0]}`);
+    assert.ok(log.slice(0, lastBurstFire).some((l) => l.startsWith('prepare n')), 'they were under way before it');
+    assert.equal(log.filter((l) => l.startsWith('prepare n')).length, 600);
+    assert.ok(log.filter((l) => l.startsWith('fire')).every((l) => l.endsWith(l.startsWith('fire b') ? 'at 11:00:00.000' : 'at 11:00:08.000')));
+  });
+
   it('takes back a prepared slot when a reload retimes or removes the job', () => {
     const { clock, scheduler, log } = withPrepare('# schedd: name=a\n* * * * * a\n# schedd: name=b\n* * * * * b\n', '2026-01-01T10:00:59.960Z');
     clock.advance(10);
