@@ -13,7 +13,7 @@ import { measureScale } from './scale.js';
 import { measureSustained } from './sustained.js';
 
 /**
- * `npm run bench` (`-- --quick` for a run of about three minutes; `-- --only=idle,reload` for
+ * `npm run bench` (`-- --quick` for a run of about four and a half minutes; `-- --only=idle,reload` for
  * some workloads; `-- --busy` for the lateness on a busy machine only): schedd against Debian
  * cron, croner and node-cron on the same machine in the same run. Each workload prints a table;
  * everything goes to bench/results/<date>.json, and the README's table to
