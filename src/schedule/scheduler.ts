@@ -73,6 +73,8 @@ const REKEY_FACTOR = 1.5;
 const QUIET_PER_FIRE_MS = 0.5;
 const QUIET_MAX_MS = 500;
 const PREPARE_URGENT_MS = 1000;
+/** How often the scheduler looks again while quiet: a prepare that became urgent, or a slot, may not wait for its end. */
+const QUIET_POLL_MS = 10;
 /** Slots handled one by one per job and wake; beyond this they are counted, not enumerated. */
 const MAX_SLOTS_PER_WAKE = 1000;
 
@@ -386,7 +388,7 @@ export class Scheduler {
         const now = this.clock.now();
         const nextSlotAt = this.slots.peek()?.next!.at ?? Number.POSITIVE_INFINITY;
         if (nextSlotAt <= now + 2 * this.prepareCostMs) resumeAt = nextSlotAt;
-        else if (now < this.quietUntil && job.next!.at - now > PREPARE_URGENT_MS) resumeAt = this.quietUntil;
+        else if (now < this.quietUntil && job.next!.at - now > PREPARE_URGENT_MS) resumeAt = Math.min(this.quietUntil, now + QUIET_POLL_MS);
         else if (prepared === PREPARE_BATCH || (this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY) <= now) resumeAt = now;
       }
       if (resumeAt !== null) {

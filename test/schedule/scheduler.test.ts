@@ -193,7 +193,7 @@ describe('reload', () => {
 });
 
 describe('preparing ahead of a slot', () => {
-  function withPrepare(crontab: string, startIso: string, prepareCostMs = 0) {
+  function withPrepare(crontab: string, startIso: string, prepareCostMs = 0, fireCostMs = 0) {
     const clock = new FakeClock(startIso);
     const log: string[] = [];
     const iso = (ms: number) => new Date(ms).toISOString().slice(11, 23);
@@ -203,7 +203,10 @@ describe('preparing ahead of a slot', () => {
         clock.spend(prepareCostMs);
       },
       unprepare: (job) => log.push(`unprepare ${job.id} at ${iso(clock.now())}`),
-      fire: (job, fire) => log.push(`fire ${job.id} ${iso(fire.at)} at ${iso(clock.now())}`),
+      fire: (job, fire) => {
+        log.push(`fire ${job.id} ${iso(fire.at)} at ${iso(clock.now())}`);
+        clock.spend(fireCostMs);
+      },
       skip: () => undefined,
     });
     scheduler.update(parseCrontab(crontab).entries);
@@ -277,6 +280,17 @@ describe('preparing ahead of a slot', () => {
     assert.ok(log.slice(0, lastBurstFire).some((l) => l.startsWith('prepare n')), 'they were under way before it');
     assert.equal(log.filter((l) => l.startsWith('prepare n')).length, 600);
     assert.ok(log.filter((l) => l.startsWith('fire')).every((l) => l.endsWith(l.startsWith('fire b') ? 'at 11:00:00.000' : 'at 11:00:08.000')));
+  });
+
+  it('regression (issue 13): a slot that comes while prepares are quiet after a burst fires on time', () => {
+    // Firing the 1000 takes 0.7 s, so prepares are quiet until 11:00:01.200; x is due at 11:00:01,
+    // and 600 jobs at 11:00:08 are still being prepared (nothing may sleep through x's slot).
+    const burst = Array.from({ length: 1000 }, (_, i) => `# schedd: name=b${i}\n0 0 11 * * * b${i}`);
+    const next = Array.from({ length: 600 }, (_, i) => `# schedd: name=n${i}\n8 0 11 * * * n${i}`);
+    const { clock, log } = withPrepare(`${[...burst, ...next, '# schedd: name=x\n1 0 11 * * * x'].join('\n')}\n`, '2026-01-01T10:58:00Z', 15, 0.7);
+    clock.advance(3 * 60_000);
+    assert.deepEqual(log.filter((l) => l.startsWith('fire x')), ['fire x 11:00:01.000 at 11:00:01.000']);
+    assert.ok(log.indexOf(log.find((l) => l.startsWith('prepare x'))!) < log.indexOf('fire x 11:00:01.000 at 11:00:01.000'));
   });
 
   it('takes back a prepared slot when a reload retimes or removes the job', () => {
