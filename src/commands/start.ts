@@ -7,7 +7,6 @@ import { createLog } from '../log.js';
 import { toArgv, type DaemonConfig } from '../config.js';
 import { CLI_PATH, flush, prepare } from './daemon-setup.js';
 
-
 /** `schedd start`: detached by default; `--foreground` runs the scheduler in this process. */
 export async function startCommand(given: DaemonConfig & { foreground: boolean }): Promise<number> {
   const { options, account } = prepare(given, true);

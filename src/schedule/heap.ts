@@ -1,22 +1,22 @@
 /**
  * A binary min-heap of items ordered by a numeric key, with removal of arbitrary items. Each
- * item remembers its index (in `heapIndex`, or the field `indexField` names, so one item can be
- * in two heaps) so removal and re-keying are O(log n); -1 when it is in none.
+ * item keeps its index in the field the heap is given (one field per heap, so an item can be in
+ * two), so removal and re-keying are O(log n); -1 when it is in none.
  */
-export class MinHeap<T extends object> {
+export class MinHeap<F extends string, T extends Record<F, number>> {
   private readonly items: T[] = [];
 
   constructor(
     private readonly key: (item: T) => number,
-    private readonly indexField: { [K in keyof T]: T[K] extends number ? K : never }[keyof T] = 'heapIndex' as never,
+    private readonly indexField: F,
   ) {}
 
   private indexOf(item: T): number {
-    return item[this.indexField] as number;
+    return item[this.indexField];
   }
 
   private setIndex(item: T, index: number): void {
-    (item[this.indexField] as number) = index;
+    item[this.indexField] = index as T[F];
   }
 
   peek(): T | undefined {

@@ -161,9 +161,9 @@ function definition(entry: Entry): string {
 
 export class Scheduler {
   private readonly jobs = new Map<string, ScheduledJob>();
-  private readonly heap = new MinHeap<ScheduledJob>((job) => job.actionAt);
+  private readonly heap = new MinHeap((job: ScheduledJob) => job.actionAt, 'heapIndex');
   /** The same jobs (those with a next slot) keyed by that slot: the next fire of all. */
-  private readonly slots = new MinHeap<ScheduledJob>((job) => job.next!.at, 'slotHeapIndex');
+  private readonly slots = new MinHeap((job: ScheduledJob) => job.next!.at, 'slotHeapIndex');
   /** How many jobs have their next slot at each instant (sizes the prepare lead time). */
   private readonly slotCounts = new Map<number, number>();
   /** Moving average of what one prepare costs on this machine, in ms. */
@@ -330,7 +330,7 @@ export class Scheduler {
   private rekey(costMs: number): void {
     this.keyedCostMs = costMs;
     for (const job of this.jobs.values()) {
-      if (job.next === null || job.preparedFor !== null || job.heapIndex < 0) continue;
+      if (job.next === null || job.preparedFor !== null) continue;
       this.heap.remove(job);
       job.actionAt = job.next.at - this.leadMs(job.slotRank, this.keyedCostMs);
       this.heap.push(job);
@@ -385,11 +385,12 @@ export class Scheduler {
       // this job's own) would come before another prepare is likely done; the rest waits for
       // it. Nor compete with a burst just fired, unless its own slot is near.
       if (resumeAt === null) {
-        const now = this.clock.now();
+        // The clock as it reads now, after the fires and prepares before this one.
+        const at = this.clock.now();
         const nextSlotAt = this.slots.peek()?.next!.at ?? Number.POSITIVE_INFINITY;
-        if (nextSlotAt <= now + 2 * this.prepareCostMs) resumeAt = nextSlotAt;
-        else if (now < this.quietUntil && job.next!.at - now > PREPARE_URGENT_MS) resumeAt = Math.min(this.quietUntil, now + QUIET_POLL_MS);
-        else if (prepared === PREPARE_BATCH || (this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY) <= now) resumeAt = now;
+        if (nextSlotAt <= at + 2 * this.prepareCostMs) resumeAt = nextSlotAt;
+        else if (at < this.quietUntil && job.next!.at - at > PREPARE_URGENT_MS) resumeAt = Math.min(this.quietUntil, at + QUIET_POLL_MS);
+        else if (prepared === PREPARE_BATCH || (this.heap.peek()?.actionAt ?? Number.POSITIVE_INFINITY) <= at) resumeAt = at;
       }
       if (resumeAt !== null) {
         this.heap.push(job); // key unchanged: picked up on the next wake

@@ -214,6 +214,9 @@ describe('preparing ahead of a slot', () => {
     return { clock, scheduler, log };
   }
 
+  /** `count` jobs named PREFIX0.. on one schedule, as crontab lines. */
+  const jobs = (prefix: string, count: number, schedule: string): string[] => Array.from({ length: count }, (_, i) => `# schedd: name=${prefix}${i}\n${schedule} ${prefix}${i}`);
+
   it('prepares each slot once, shortly before it, then fires it on time', () => {
     const { clock, log } = withPrepare('# schedd: name=a\n* * * * * a\n', '2026-01-01T10:00:30Z');
     clock.advance(90_000);
@@ -227,7 +230,7 @@ describe('preparing ahead of a slot', () => {
   });
 
   it('gives a slot shared by many jobs a longer lead, and yields between batches', () => {
-    const lines = Array.from({ length: 100 }, (_, i) => `# schedd: name=j${i}\n0 11 * * * j${i}`).join('\n');
+    const lines = jobs('j', 100, '0 11 * * *').join('\n');
     const { clock, log } = withPrepare(`${lines}\n`, '2026-01-01T10:59:00Z');
     clock.advance(61_000);
     const prepares = log.filter((l) => l.startsWith('prepare'));
@@ -242,8 +245,8 @@ describe('preparing ahead of a slot', () => {
   it('regression (issue 13): when prepares cost more than assumed (a busy machine), the leads are sized again from the measure', () => {
     // 4 jobs at 10:59:00 measure the cost (30 ms a prepare); 100 jobs at 11:00:00 then need 3 s of
     // preparing, and sized with the assumed 10 ms they would have begun only 2.05 s ahead.
-    const first = Array.from({ length: 4 }, (_, i) => `# schedd: name=c${i}\n0 59 10 * * * c${i}`);
-    const burst = Array.from({ length: 100 }, (_, i) => `# schedd: name=b${i}\n0 0 11 * * * b${i}`);
+    const first = jobs('c', 4, '0 59 10 * * *');
+    const burst = jobs('b', 100, '0 0 11 * * *');
     const { clock, log } = withPrepare(`${[...first, ...burst].join('\n')}\n`, '2026-01-01T10:58:00Z', 30);
     clock.advance(3 * 60_000);
     assert.equal(log.filter((l) => l.startsWith('prepare b')).length, 100);
@@ -254,8 +257,8 @@ describe('preparing ahead of a slot', () => {
 
   it('regression (issue 13): prepares that are behind go earliest slot first, and none begins when a slot is nearer than what it costs', () => {
     // 300 jobs at 11:00:00 take 4.5 s to prepare; 10 jobs at 10:59:58 come in the middle of it.
-    const late = Array.from({ length: 300 }, (_, i) => `# schedd: name=l${i}\n0 0 11 * * * l${i}`);
-    const early = Array.from({ length: 10 }, (_, i) => `# schedd: name=e${i}\n58 59 10 * * * e${i}`);
+    const late = jobs('l', 300, '0 0 11 * * *');
+    const early = jobs('e', 10, '58 59 10 * * *');
     const { clock, log } = withPrepare(`${[...late, ...early].join('\n')}\n`, '2026-01-01T10:58:00Z', 15);
     clock.advance(3 * 60_000);
     const earlyFires = log.filter((l) => l.startsWith('fire e'));
@@ -269,8 +272,8 @@ describe('preparing ahead of a slot', () => {
 
   it('regression (issue 13): after a burst fires, prepares for a later slot wait while its processes start (0.5 ms a job), then go on in time', () => {
     // 100 jobs at 11:00:00; 600 at 11:00:08, whose 9 s of preparing (15 ms each) is under way then.
-    const burst = Array.from({ length: 100 }, (_, i) => `# schedd: name=b${i}\n0 0 11 * * * b${i}`);
-    const next = Array.from({ length: 600 }, (_, i) => `# schedd: name=n${i}\n8 0 11 * * * n${i}`);
+    const burst = jobs('b', 100, '0 0 11 * * *');
+    const next = jobs('n', 600, '8 0 11 * * *');
     const { clock, log } = withPrepare(`${[...burst, ...next].join('\n')}\n`, '2026-01-01T10:58:00Z', 15);
     clock.advance(3 * 60_000);
     const at = (l: string) => l.slice(-12);
@@ -285,8 +288,8 @@ describe('preparing ahead of a slot', () => {
   it('regression (issue 13): a slot that comes while prepares are quiet after a burst fires on time', () => {
     // Firing the 1000 takes 0.7 s, so prepares are quiet until 11:00:01.200; x is due at 11:00:01,
     // and 600 jobs at 11:00:08 are still being prepared (nothing may sleep through x's slot).
-    const burst = Array.from({ length: 1000 }, (_, i) => `# schedd: name=b${i}\n0 0 11 * * * b${i}`);
-    const next = Array.from({ length: 600 }, (_, i) => `# schedd: name=n${i}\n8 0 11 * * * n${i}`);
+    const burst = jobs('b', 1000, '0 0 11 * * *');
+    const next = jobs('n', 600, '8 0 11 * * *');
     const { clock, log } = withPrepare(`${[...burst, ...next, '# schedd: name=x\n1 0 11 * * * x'].join('\n')}\n`, '2026-01-01T10:58:00Z', 15, 0.7);
     clock.advance(3 * 60_000);
     assert.deepEqual(log.filter((l) => l.startsWith('fire x')), ['fire x 11:00:01.000 at 11:00:01.000']);
