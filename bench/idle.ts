@@ -52,9 +52,7 @@ export async function measureIdle(peers: readonly PeerName[], jobs: number, sett
         rows.set(peer, { peer, jobs, error: errorText(error) });
       }
     }
-    // Start-up garbage is not idle cost. V8's memory reducer collects it in three compacting
-    // collections that came 48-66 s after schedd's start with 10,000 jobs (node --trace-gc):
-    // about 200 ms of CPU and 150 wake-ups, once, which a 20 s settle put inside the window.
+    // Start-up's garbage is not idle cost: settleS must cover its collection (see run.ts).
     await sleep(settleS * 1000);
     const sum = (pids: number[], f: (pid: number) => number): number => pids.reduce((total, pid) => total + f(pid), 0);
     const before = running.map((r) => ({ cpu: sum(r.pids, cpuMs), switches: sum(r.pids, contextSwitches) }));
