@@ -1,7 +1,7 @@
 import { splitCommand } from './command.js';
 import { parseEnvLine } from './env-line.js';
 import { derivedId } from './job-id.js';
-import { isOptionLine, parseOptionLine } from './options.js';
+import { checkServiceOptions, isOptionLine, parseOptionLine } from './options.js';
 import { parseScheduleTokens, scheduleWidth, tokenize, type Token } from './schedule-expr.js';
 import type { Diagnostic, Entry, JobOptions, ParseOptions, ParsedCrontab, ScheduleExpr } from './types.js';
 import { isValidZone } from '../schedule/zone.js';
@@ -14,7 +14,7 @@ import { isValidZone } from '../schedule/zone.js';
 
 interface Pending {
   options: JobOptions;
-  seen: Map<string, number>;
+  seen: Map<string, { line: number; col: number }>;
   firstLine: number;
   /** An option line had an error: the entry it belongs to is not returned either. */
   invalid: boolean;
@@ -108,9 +108,11 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
       continue;
     }
     const options = pending?.options ?? {};
-    const optionsValid = pending?.invalid !== true;
+    let optionsValid = pending?.invalid !== true;
+    const seen = pending?.seen;
     pending = null;
     const entry = parseEntry(line, lineNo, parseOptions, diagnostics);
+    if (entry !== null && seen !== undefined && !checkServiceOptions(options, seen, entry.schedule.kind === 'reboot', diagnostics)) optionsValid = false;
     if (entry !== null && optionsValid) {
       const zone = options.tz ?? cronTz;
       const draft: Entry = { id: '', ...entry, env, options };

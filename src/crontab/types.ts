@@ -34,6 +34,26 @@ export interface ScheduleExpr {
 }
 
 export type OverlapPolicy = 'skip' | 'allow' | 'queue' | 'replace';
+export type RestartPolicy = 'always' | 'on-failure' | 'never';
+export type WatchAction = 'restart' | 'reload';
+
+/** A service's options (`service` on an @reboot entry); defaults are applied by services/. */
+export interface ServiceOptions {
+  restart?: RestartPolicy;
+  restartDelayMs?: number;
+  restartMaxDelayMs?: number;
+  stableMs?: number;
+  /** `start-limit=N/WINDOW`: more starts than `count` within `windowMs` and the service is failed. */
+  startLimit?: { count: number; windowMs: number };
+  retryAfterMs?: number;
+  stopSignal?: NodeJS.Signals;
+  stopTimeoutMs?: number;
+  reloadSignal?: NodeJS.Signals;
+  /** As written; relative paths are relative to the crontab's folder. */
+  watch?: string[];
+  watchAction?: WatchAction;
+  instances?: number;
+}
 export type CatchupPolicy = 'none' | 'once' | 'all';
 
 /** schedd's own per-job options, from `# schedd:` comment lines. */
@@ -48,6 +68,8 @@ export interface JobOptions {
   /** Working directory; a relative one is relative to the crontab's folder. */
   cwd?: string;
   user?: string;
+  /** Present when the entry is a supervised service (`service`). */
+  service?: ServiceOptions;
 }
 
 export interface Entry {

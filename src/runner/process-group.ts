@@ -111,6 +111,8 @@ export interface ProcessStat {
   ppid: number;
   pgrp: number;
   session: number;
+  /** Clock ticks after boot when it started (field 22): a pid and this name one process. */
+  startTime: number;
 }
 
 /**
@@ -125,8 +127,9 @@ export function processStat(pid: number | string): ProcessStat | null | undefine
     return errnoCode(err) === 'ENOENT' && existsSync('/proc/self') ? null : undefined;
   }
   // "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
-  const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 4);
-  return { state: state!, ppid: Number(ppid), pgrp: Number(pgrp), session: Number(session) };
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 20);
+  const [state, ppid, pgrp, session] = fields;
+  return { state: state!, ppid: Number(ppid), pgrp: Number(pgrp), session: Number(session), startTime: Number(fields[19]) };
 }
 
 export interface GroupTermination {
@@ -135,12 +138,12 @@ export interface GroupTermination {
 }
 
 /**
- * SIGTERM to the group, then polls until it is empty (every `pollMs` at first, backing off to
+ * SIGTERM (or `signal`) to the group, then polls until it is empty (every `pollMs` at first, backing off to
  * 500 ms, since a poll may scan /proc); if members remain after `graceMs`, SIGKILL. The timers
  * stay referenced: they must fire even after the shell has exited (a grandchild ignoring
  * SIGTERM), and they end within graceMs, so they cannot keep the process alive for long.
  */
-export function terminateGroup(pid: number, graceMs: number, pollMs = 20): GroupTermination {
+export function terminateGroup(pid: number, graceMs: number, pollMs = 20, signal: NodeJS.Signals = 'SIGTERM'): GroupTermination {
   const done = new Promise<'exited' | 'killed'>((resolve) => {
     // Called from timers: an EPERM here must not become an uncaught exception in the daemon.
     const send = (signal: NodeJS.Signals): void => {
@@ -150,7 +153,7 @@ export function terminateGroup(pid: number, graceMs: number, pollMs = 20): Group
         // Nothing more we can do; the grace timer still ends the wait.
       }
     };
-    send('SIGTERM');
+    send(signal);
     let poll: NodeJS.Timeout;
     const deadline = setTimeout(() => {
       clearTimeout(poll);

@@ -137,7 +137,7 @@ class Supervisor {
           detached: true,
           // No input means /dev/null, as under cron, not a socket: Debian's bash reads ~/.bashrc
           // when its stdin is a socket, which Node's 'pipe' is.
-          stdio: [spec.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(this.held ? (['pipe'] as const) : [])],
+          stdio: [spec.stdin === null ? 'ignore' : 'pipe', spec.output?.stdout ?? 'pipe', spec.output?.stderr ?? 'pipe', ...(this.held ? (['pipe'] as const) : [])],
           ...(account !== undefined && !viaSetpriv ? { uid: account.uid, gid: account.gid } : {}),
         });
         this.supervise(this.child);
@@ -242,7 +242,7 @@ class Supervisor {
     // Once the shell has exited its status stands; stopping then only clears out the group.
     if (this.exit === null) this.stop = { kind, reason };
     this.termination = 'pending';
-    void terminateGroup(pid, this.spec.killGraceMs).done.then((how) => {
+    void terminateGroup(pid, this.spec.killGraceMs, 20, this.spec.stopSignal).done.then((how) => {
       this.termination = how;
       this.maybeFinish();
     });

@@ -14,6 +14,13 @@ export interface RunSpec {
   timeoutMs?: number;
   /** Time between SIGTERM and SIGKILL when a run is stopped. */
   killGraceMs: number;
+  /** The signal a stop sends first [SIGTERM]. */
+  stopSignal?: NodeJS.Signals;
+  /**
+   * Descriptors the process writes its standard output and error to itself (a service's files,
+   * which outlive the scheduler) instead of pipes read here: nothing is captured then.
+   */
+  output?: { stdout: number; stderr: number };
   /**
    * Start the process now but hold it at a gate until release(): the expensive part of
    * starting (fork and exec of a shell) happens ahead of the slot, the job itself at the slot.

@@ -72,6 +72,9 @@ export function validateJobSet(text: string, source: JobSource, options: Validat
         own.push({ line: entry.line, col: 1, severity: 'warning', machine: true, message: `cwd ${resolved} ${what}` });
       }
     }
+    // A service's watched paths, like cwd, are relative to the file's folder.
+    const watch = entry.options.service?.watch;
+    if (watch !== undefined) entry.options = { ...entry.options, service: { ...entry.options.service, watch: watch.map((path) => resolve(folder, path)) } };
   }
   const problems = mergeByPlace(parsed.diagnostics, own);
   const errors: string[] = [];

@@ -185,6 +185,15 @@ export class SafeStore implements RunStore {
   notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): Promise<void> {
     return this.write(outcome, (s) => s.notRun(job, scheduledAt, outcome, reason));
   }
+  serviceStarted(runId: string, job: string, instance: number, pid: number | null, startedAt: number): Promise<void> {
+    return this.write('service started', (s) => s.serviceStarted(runId, job, instance, pid, startedAt));
+  }
+  servicesInFlight(): Promise<RunRecord[]> {
+    return this.read('services in flight', (s) => s.servicesInFlight(), []);
+  }
+  serviceLost(runId: string, reason: string, at: number): Promise<void> {
+    return this.write('service lost', (s) => s.serviceLost(runId, reason, at));
+  }
   recoverInFlight(reason: (run: RunRecord) => string): Promise<RunRecord[]> {
     return this.read('lost runs', (s) => s.recoverInFlight(reason), []);
   }

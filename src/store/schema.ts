@@ -41,4 +41,7 @@ export const MIGRATIONS: readonly string[] = [
    DROP INDEX runs_by_job;
    CREATE UNIQUE INDEX runs_by_slot ON runs (job, scheduled_at, claimed);
    CREATE TABLE heartbeats (node TEXT PRIMARY KEY, at INTEGER NOT NULL);`,
+  // Services: a row per start of an instance (scheduled_at is the start; no slot is claimed).
+  // The rows of jobs keep instance NULL.
+  `ALTER TABLE runs ADD COLUMN instance INTEGER;`,
 ];

@@ -62,6 +62,8 @@ interface Row {
   reason: string | null;
   pid: number | null;
   attempt: number;
+  /** Absent in a file from before schema 4 (read-only). */
+  instance?: number | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -80,6 +82,7 @@ function toRecord(row: Row): RunRecord {
     reason: row.reason,
     pid: row.pid,
     attempt: row.attempt,
+    instance: row.instance ?? null,
   };
 }
 
@@ -153,7 +156,6 @@ export class SqliteStore implements RunStore {
     const current = (db.pragma('user_version', { simple: true }) as number) >= MIGRATIONS.length;
     this.writeStatements = current ? this.prepareWrites() : null;
     this.statements = {
-      inFlight: db.prepare(`SELECT * FROM runs WHERE outcome = 'running'`),
       lastSlots: db.prepare(`SELECT job, MAX(scheduled_at) AS at FROM runs GROUP BY job`),
       // The per-node heartbeats and the one row of a file from before schema 3, until tidied.
       lastHeartbeat: current
@@ -176,6 +178,9 @@ export class SqliteStore implements RunStore {
   private prepareWrites() {
     const db = this.db;
     return {
+      inFlight: db.prepare(`SELECT * FROM runs WHERE outcome = 'running' AND instance IS NULL`),
+      servicesInFlight: db.prepare(`SELECT * FROM runs WHERE outcome = 'running' AND instance IS NOT NULL AND node IS ?`),
+      serviceStarted: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, started_at, outcome, pid, node, instance) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)`),
       // Nothing is written when the slot (job, scheduled_at, claimed) or the run id is taken.
       claim: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, node, claimed) VALUES (?, ?, ?, 'running', ?, 1) ON CONFLICT DO NOTHING`),
       // A retry runs again: the row is in flight again (a crash now makes it lost, not failed).
@@ -331,12 +336,32 @@ export class SqliteStore implements RunStore {
   recoverInFlight(reason: (run: RunRecord) => string): Promise<RunRecord[]> {
     const writes = this.writes;
     this.commit();
-    const rows = (this.statements.inFlight.all() as Row[]).map(toRecord);
+    const rows = (writes.inFlight.all() as Row[]).map(toRecord);
     const now = Date.now();
     this.db.transaction(() => {
       for (const run of rows) writes.lost.run(reason(run), now, run.runId);
     })();
     return Promise.resolve(rows);
+  }
+
+  serviceStarted(runId: string, job: string, instance: number, pid: number | null, startedAt: number): Promise<void> {
+    const writes = this.writes;
+    this.batch();
+    writes.serviceStarted.run(runId, job, startedAt, startedAt, pid, this.node, instance);
+    return DONE;
+  }
+
+  servicesInFlight(): Promise<RunRecord[]> {
+    const writes = this.writes;
+    this.commit();
+    return Promise.resolve((writes.servicesInFlight.all(this.node) as Row[]).map(toRecord));
+  }
+
+  serviceLost(runId: string, reason: string, at: number): Promise<void> {
+    const writes = this.writes;
+    this.batch();
+    writes.lost.run(reason, at, runId);
+    return DONE;
   }
 
   lastSlots(): Promise<Map<string, number>> {

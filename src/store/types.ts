@@ -17,6 +17,8 @@ export interface RunRecord {
   reason: string | null;
   pid: number | null;
   attempt: number;
+  /** A service's instance (0..N-1); null (or absent) for a job's run. */
+  instance?: number | null;
 }
 
 export interface RunOutput {
@@ -81,8 +83,14 @@ export interface RunStore {
   cancelled(runId: string, reason: string): Promise<void>;
   /** A slot that did not run: skipped (overlap, clock) or missed (schedd was down). */
   notRun(job: string, scheduledAt: number, outcome: 'skipped' | 'missed', reason: string): Promise<void>;
+  /** A service instance started: a row in flight until finished() or serviceLost(). */
+  serviceStarted(runId: string, job: string, instance: number, pid: number | null, startedAt: number): Promise<void>;
+  /** Service instances recorded as running (this node's): the scheduler that started them died. */
+  servicesInFlight(): Promise<RunRecord[]>;
+  /** A service instance whose end cannot be known (gone while no scheduler watched it). */
+  serviceLost(runId: string, reason: string, at: number): Promise<void>;
   /**
-   * Runs this node left in flight (it died): marked lost with `reason(run)`, and returned as
+   * Job runs (not service instances) this node left in flight (it died): marked lost with `reason(run)`, and returned as
    * they were. A shared store must take only this node's; the single-file store takes all.
    */
   recoverInFlight(reason: (run: RunRecord) => string): Promise<RunRecord[]>;

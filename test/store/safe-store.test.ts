@@ -104,6 +104,15 @@ class FakeStore implements RunStore {
   recoverInFlight(): Promise<RunRecord[]> {
     return this.note('recoverInFlight', '', [RECORD]);
   }
+  serviceStarted(runId: string): Promise<void> {
+    return this.note('serviceStarted', runId, undefined);
+  }
+  servicesInFlight(): Promise<RunRecord[]> {
+    return this.note('servicesInFlight', '', []);
+  }
+  serviceLost(runId: string): Promise<void> {
+    return this.note('serviceLost', runId, undefined);
+  }
   lastSlots(): Promise<Map<string, number>> {
     return this.note('lastSlots', '', new Map([['j', T0]]));
   }
