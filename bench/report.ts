@@ -1,12 +1,14 @@
 import type { Spread } from './common.js';
 import type { IdleRow } from './idle.js';
 import type { Condition, LatenessRow, SlotMode } from './lateness.js';
+import type { ServicePeerName } from './peers/service-types.js';
 import type { PeerName } from './peers/start.js';
 import type { ReloadRow } from './reload.js';
 import type { ScaleRow } from './scale.js';
+import type { ServiceRow, ServicesResult } from './services.js';
 import type { SustainedRow } from './sustained.js';
 
-/** Plain-text tables for the terminal and one markdown table for the README. */
+/** Plain-text tables for the terminal and the markdown tables for the README. */
 
 export function ms(value: number | undefined): string {
   if (value === undefined || Number.isNaN(value)) return '-';
@@ -90,21 +92,32 @@ export function sustainedTable(row: SustainedRow): string {
   )}`;
 }
 
+/** A markdown table with one column per peer, each figure with its ratio to `base`'s (schedd's). */
+function comparison<P extends string>(cols: readonly P[], base: P): {
+  row(what: string, value: (peer: P) => number | undefined, unit: (v: number) => string, extra?: (peer: P) => string): void;
+  text(): string;
+} {
+  const lines: string[] = [`| what | ${cols.join(' | ')} |`, `| --- |${cols.map(() => ' --- |').join('')}`];
+  return {
+    row(what, value, unit, extra = () => '') {
+      const own = value(base);
+      const cells = cols.map((peer) => {
+        const v = value(peer);
+        if (v === undefined || Number.isNaN(v)) return 'n/a';
+        const r = peer === base ? '' : ` (${ratioText(ratio(v, own))})`;
+        return `${unit(v)}${r.trim() === '()' ? '' : r}${extra(peer)}`;
+      });
+      if (cells.every((cell) => cell === 'n/a')) return; // not measured in this run
+      lines.push(`| ${what} | ${cells.join(' | ')} |`);
+    },
+    text: () => (lines.length > 2 ? lines.join('\n') : ''),
+  };
+}
+
 /** The headline comparison, one column per peer, each peer's figure with its ratio to schedd's. */
 export function markdownSummary(results: { lateness: LatenessRow[]; idle: IdleRow[]; reload: ReloadRow[] }, peers: readonly PeerName[]): string {
-  const cols = peers.filter((p) => p !== 'schedd-detached');
-  const lines: string[] = [`| what | ${cols.join(' | ')} |`, `| --- |${cols.map(() => ' --- |').join('')}`];
-  const row = (what: string, value: (peer: PeerName) => number | undefined, unit: (v: number) => string, extra: (peer: PeerName) => string = () => ''): void => {
-    const own = value('schedd');
-    const cells = cols.map((peer) => {
-      const v = value(peer);
-      if (v === undefined || Number.isNaN(v)) return 'n/a';
-      const r = peer === 'schedd' ? '' : ` (${ratioText(ratio(v, own))})`;
-      return `${unit(v)}${r.trim() === '()' ? '' : r}${extra(peer)}`;
-    });
-    if (cells.every((cell) => cell === 'n/a')) return; // not measured in this run
-    lines.push(`| ${what} | ${cells.join(' | ')} |`);
-  };
+  const table = comparison(peers.filter((p) => p !== 'schedd-detached'), 'schedd');
+  const row = table.row;
   const late = (peer: PeerName, mode: SlotMode, condition: Condition, jobs: number): LatenessRow | undefined =>
     results.lateness.find((r) => r.peer === peer && r.mode === mode && r.condition === condition && r.jobs === jobs && r.error === undefined);
   for (const mode of ['second', 'minute'] as const) {
@@ -142,7 +155,57 @@ export function markdownSummary(results: { lateness: LatenessRow[]; idle: IdleRo
   const reload = (peer: PeerName): ReloadRow | undefined => results.reload.find((r) => r.peer === peer && r.error === undefined);
   row('saved edit: save to applied (median)', (p) => reload(p)?.applied?.median, ms);
   row('saved edit: save to the new job\'s first start (median)', (p) => reload(p)?.firstStart?.median, ms);
-  return lines.length > 2 ? lines.join('\n') : '';
+  return table.text();
+}
+
+export function servicesTable(result: ServicesResult): string {
+  const own = result.rows.find((r) => r.peer === 'schedd');
+  const vs = (r: ServiceRow, figure: (o: ServiceRow | undefined) => number | undefined): string => (r.peer === 'schedd' ? '' : ratioText(ratio(figure(r), figure(own))));
+  return textTable(
+    ['peer', 'version', 'ready after', 'crashes', 'restart p50', 'p99', 'min', 'max', 'RSS', 'PSS', 'processes', 'daemon RSS', 'CPU %', 'wake-ups/s', 'RSS after crashes', 'p50 vs schedd', 'RSS vs schedd'],
+    result.rows.map((r) => {
+      // The reason is printed below the table (servicesProblems): a long one in a cell would widen its column.
+      if (r.error !== undefined) return [r.peer, r.version ?? '', 'error'];
+      const restart = r.restart === undefined ? ['-', '-', '-', '-'] : [ms(r.restart.p50), ms(r.restart.p99), ms(r.restart.min), ms(r.restart.max)];
+      const mb = (v: number): string => `${v.toFixed(1)} MB`;
+      const idle = r.idle === undefined ? ['-', '-', '-', '-', '-', '-'] : [mb(r.idle.rssMb), mb(r.idle.pssMb), String(r.idle.processes), mb(r.idle.daemonRssMb), `${r.idle.cpuPercent.toFixed(3)}%`, wakeups(r.idle.wakeupsPerS)];
+      const after = r.rssAfterCrashesMb === undefined ? '-' : mb(r.rssAfterCrashesMb);
+      return [r.peer, r.version ?? '', ms(r.readyMs), `${r.crashes ?? 0}`, ...restart, ...idle, after, vs(r, (o) => o?.restart?.p50), vs(r, (o) => o?.idle?.rssMb)];
+    }),
+  );
+}
+
+/** What went wrong per peer, for below the services table. */
+export function servicesProblems(result: ServicesResult): string[] {
+  return result.rows.flatMap((r) => [
+    ...(r.error !== undefined ? [`${r.peer}: error: ${r.error}`] : []),
+    ...(r.crashError !== undefined ? [`${r.peer}: crash rounds stopped: ${r.crashError}`] : []),
+    ...(r.idle !== undefined && r.idle.running < r.services ? [`${r.peer}: ${r.idle.running} of ${r.services} services alive at the end of the idle window`] : []),
+    ...(r.leftAfterStop !== undefined ? [`${r.peer}: ${r.leftAfterStop} service(s) still alive after its stop (killed by the bench)`] : []),
+  ]);
+}
+
+/** The services comparison, a table of its own: its peers are supervisors, not the cron peers. */
+export function servicesSummary(result: ServicesResult | undefined): string {
+  if (result === undefined) return '';
+  const table = comparison(result.rows.map((r) => r.peer), 'schedd');
+  const ok = (peer: ServicePeerName): ServiceRow | undefined => result.rows.find((r) => r.peer === peer && r.error === undefined);
+  const crashes = ok('schedd')?.crashes || Math.max(0, ...result.rows.map((r) => r.crashes ?? 0));
+  // A peer whose rounds stopped early has fewer crashes than the label says: its cell says how many.
+  const fewer = (peer: ServicePeerName): string => {
+    const r = ok(peer);
+    return r?.restart !== undefined && r.crashes !== crashes ? `, over ${r.crashes} crashes` : '';
+  };
+  const n = result.services;
+  const processes = (r: ServiceRow | undefined): string => (r?.idle !== undefined && r.idle.processes > 1 ? `, ${r.idle.processes} processes` : '');
+  table.row(`services: SIGKILL to the new process running, p50 (${crashes} crashes)`, (p) => ok(p)?.restart?.p50, ms, fewer);
+  table.row(`services: SIGKILL to the new process running, p99 (${crashes} crashes)`, (p) => ok(p)?.restart?.p99, ms, fewer);
+  // The daemon and every helper process it keeps beside the services; PSS splits their shared pages.
+  table.row(`services: ${n} services, supervisor RSS`, (p) => ok(p)?.idle?.rssMb, (v) => `${v.toFixed(0)} MB`, (p) => processes(ok(p)));
+  table.row(`services: ${n} services, supervisor PSS`, (p) => ok(p)?.idle?.pssMb, (v) => `${v.toFixed(0)} MB`);
+  table.row(`services: ${n} services, idle CPU`, (p) => ok(p)?.idle?.cpuPercent, (v) => `${v.toFixed(3)}%`);
+  table.row(`services: ${n} services, idle wake-ups per second`, (p) => ok(p)?.idle?.wakeupsPerS, wakeups);
+  return table.text();
 }
 
 /** Wake-ups per second: two decimals below one, where a daemon's 30 s timer shows as 0.03. */

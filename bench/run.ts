@@ -8,15 +8,17 @@ import { startLoad, type LoadSummary } from './load/start.js';
 import { peerUnavailable, type PeerName } from './peers/start.js';
 import { measureRecorderCost } from './recorder-cost.js';
 import { measureCronReload, measureScheddReload, type ReloadRow } from './reload.js';
-import { idleTable, latenessTable, markdownSummary, reloadTable, scaleTable, sustainedTable } from './report.js';
+import { idleTable, latenessTable, markdownSummary, reloadTable, scaleTable, servicesProblems, servicesSummary, servicesTable, sustainedTable } from './report.js';
 import { measureScale } from './scale.js';
+import { measureServices, type ServicesResult } from './services.js';
 import { measureSustained } from './sustained.js';
 
 /**
- * `npm run bench` (`-- --quick` for a run of about four and a half minutes; `-- --only=idle,reload` for
+ * `npm run bench` (`-- --quick` for a run of about five and a half minutes; `-- --only=idle,reload` for
  * some workloads; `-- --busy` for the lateness on a busy machine only): schedd against Debian
- * cron, croner and node-cron on the same machine in the same run. Each workload prints a table;
- * everything goes to bench/results/<date>.json, and the README's table to
+ * cron, croner and node-cron on the same machine in the same run, and as a supervisor of
+ * services against supervisord and pm2. Each workload prints a table;
+ * everything goes to bench/results/<date>.json, and the README's tables to
  * bench/results/latest.md.
  */
 
@@ -36,7 +38,7 @@ const cronMissing = peerUnavailable('cron');
 const stamp = new Date().toISOString();
 const dir = join(repoRoot, 'bench', 'results');
 const file = join(dir, `${stamp.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
-const results: Record<string, unknown> & { lateness: LatenessRow[]; idle: IdleRow[]; reload: ReloadRow[]; load: LoadSummary[]; notes: string[] } = {
+const results: Record<string, unknown> & { lateness: LatenessRow[]; idle: IdleRow[]; reload: ReloadRow[]; load: LoadSummary[]; services?: ServicesResult; notes: string[] } = {
   date: stamp,
   quick,
   conditions,
@@ -171,7 +173,17 @@ await workload('sustained', async () => {
   console.log(sustainedTable(row));
 });
 
-const markdown = markdownSummary(results, allPeers);
+await workload('services', async () => {
+  // Quick: fewer crashes and a short window, about a minute in all (supervisord takes a second
+  // per restart). Full: the idle run's settle, for the same reason as there.
+  const plan = quick ? { services: 100, settleS: 8, windowS: 10, crashes: 20 } : { services: 100, settleS: 90, windowS: 60, crashes: 100 };
+  results.services = await measureServices(['schedd', 'supervisord', 'pm2'], plan, (text) => console.log(text));
+  console.log(`supervised services, ${plan.services} per supervisor, all running at once: restart after a SIGKILL (peers in turns), and the supervisor's own cost over one idle window of ${plan.windowS} s:`);
+  console.log(servicesTable(results.services));
+  for (const problem of servicesProblems(results.services)) console.log(problem);
+});
+
+const markdown = [markdownSummary(results, allPeers), servicesSummary(results.services)].filter((table) => table !== '').join('\n\n');
 results.markdown = markdown;
 save();
 if (markdown === '') {
