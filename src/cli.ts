@@ -8,6 +8,7 @@ import { nextCommand } from './commands/next.js';
 import { reloadCommand } from './commands/reload.js';
 import { runCommand } from './commands/run.js';
 import { schedulerCommand, startCommand } from './commands/start.js';
+import { serviceCommand, servicesCommand } from './commands/services.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
 import { crontabOption, durationOption, positiveInt, stateDirOption, systemOption, wholeNumber } from './cli-options.js';
@@ -29,6 +30,8 @@ function clientStateDir(option: string | undefined): string {
 let exitCode: number = ExitCode.ok;
 
 const STOP_TIMEOUT_MS = 120_000;
+/** How long `schedd service` waits for the daemon to be done (a rolling restart of many instances). */
+const SERVICE_TIMEOUT_MS = 15 * 60_000;
 
 /**
  * A usage error as one line, `schedd: unknown option '--bogus' (see schedd list --help)`, from
@@ -139,6 +142,45 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('services')
+    .description('every instance of every service: state, pid, uptime, restarts, last exit (exit 3 when not running)')
+    .addOption(stateDirOption())
+    .option('--json', 'print JSON')
+    .action(async (options: { stateDir?: string; json?: boolean }) => {
+      exitCode = await servicesCommand(clientStateDir(options.stateDir), options);
+    });
+
+  const service = program.command('service').description('start, stop, restart, reload or signal a service (exit 0 once done, 1 with the reason, 3 when not running)');
+  const actions = [
+    ['start', 'start its stopped or failed instances; done when they run'],
+    ['stop', 'stop it gracefully (stop signal, SIGKILL after stop-timeout); it stays stopped until started'],
+    ['restart', 'restart it gracefully, one instance at a time; done when the new processes run'],
+    ['reload', 'send its reload signal (reload-signal=); the processes keep running'],
+  ] as const;
+  for (const [action, description] of actions) {
+    service
+      .command(action)
+      .description(description)
+      .argument('<name>', 'service id, as schedd services shows it')
+      .option('--instance <n>', 'only this instance (0..N-1)', wholeNumber)
+      .addOption(durationOption('--timeout <duration>', 'give up waiting after this long', SERVICE_TIMEOUT_MS))
+      .addOption(stateDirOption())
+      .action(async (name: string, options: { stateDir?: string; instance?: number; timeout: number }) => {
+        exitCode = await serviceCommand(clientStateDir(options.stateDir), action, name, options);
+      });
+  }
+  service
+    .command('signal')
+    .description("send a signal to its processes (each instance's main process, not its group)")
+    .argument('<name>', 'service id, as schedd services shows it')
+    .argument('<signal>', 'a signal name: USR1, SIGUSR1, HUP, ...')
+    .option('--instance <n>', 'only this instance (0..N-1)', wholeNumber)
+    .addOption(stateDirOption())
+    .action(async (name: string, signal: string, options: { stateDir?: string; instance?: number }) => {
+      exitCode = await serviceCommand(clientStateDir(options.stateDir), 'signal', name, { ...options, signal, timeout: 10_000 });
+    });
+
+  program
     .command('edit')
     .description('edit the crontab in $VISUAL or $EDITOR; it is installed only when valid, atomically')
     .addOption(crontabOption())
@@ -187,8 +229,8 @@ export function buildProgram(): Command {
     exitCode = await schedulerCommand(fromFlags(flags));
   });
 
-  for (const command of [program, ...program.commands]) {
-    const name = command === program ? 'schedd' : `schedd ${command.name()}`;
+  for (const command of [program, ...program.commands, ...service.commands]) {
+    const name = command === program ? 'schedd' : command.parent === service ? `schedd service ${command.name()}` : `schedd ${command.name()}`;
     command.configureOutput({ outputError: (text, write) => write(usageLine(text, name)) });
   }
   return program;

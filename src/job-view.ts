@@ -18,6 +18,8 @@ export interface JobView {
   /** Only when a daemon answered: whether a run is active, and the last one that finished. */
   running?: boolean;
   lastRun?: LastRunView | null;
+  /** A service (only when a daemon answered): its instances up (starting or running) of how many. */
+  service?: { up: number; instances: number };
 }
 
 export interface LastRunView {

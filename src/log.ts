@@ -40,6 +40,14 @@ export interface LogFields {
   since?: string;
   waiting?: number;
   err?: unknown;
+  /** A service's instance (0..N-1). */
+  instance?: number;
+  uptimeMs?: number;
+  /** How many services (or service processes running). */
+  services?: number;
+  timeoutMs?: number;
+  /** A state-directory file's name. */
+  file?: string;
 }
 
 type Method = (fields: LogFields, message: string) => void;

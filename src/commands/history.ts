@@ -51,7 +51,7 @@ export async function historyCommand(stateDir: string, job: string | undefined, 
   for (const run of runs) {
     rows.push([
       run.runId,
-      run.job,
+      run.instance === null || run.instance === undefined ? run.job : `${run.job}#${run.instance}`,
       formatLocal(Date.parse(run.scheduledAt), zone),
       run.startedAt === null ? '-' : formatLocal(Date.parse(run.startedAt), zone).slice(11),
       run.durationMs === null ? '-' : `${(run.durationMs / 1000).toFixed(1)}s`,

@@ -72,6 +72,11 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
     `crontab:     ${status.crontab} (${status.jobs} job${status.jobs === 1 ? '' : 's'})`,
     `state:       ${status.stateDir}`,
   ];
+  if (status.services !== undefined) {
+    const s = status.services;
+    const parts = [`${s.running} running`, ...(s.backoff > 0 ? [`${s.backoff} restarting`] : []), ...(s.failed > 0 ? [`${s.failed} failed`] : []), ...(s.stopped > 0 ? [`${s.stopped} stopped`] : [])];
+    lines.push(`services:    ${s.count} (${s.instances} instance${s.instances === 1 ? '' : 's'}: ${parts.join(', ')}; see schedd services)`);
+  }
   if (status.lastReload !== null) {
     const count = status.lastReload.errorCount ?? status.lastReload.errors.length;
     const outcome = status.lastReload.ok ? 'ok' : `rejected, ${count} error${count === 1 ? '' : 's'}`;

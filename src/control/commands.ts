@@ -18,6 +18,8 @@ export interface StatusResult {
   sources: { id: string; path: string }[];
   stateDir: string;
   jobs: number;
+  /** Services (not counted in jobs) and their instances by state. */
+  services?: { count: number; instances: number; running: number; backoff: number; failed: number; stopped: number };
   running: { job: string; run: string; pid: number | null; startedAt: string }[];
   restarts: number;
   /** errors: the first 20 and a `... and N more errors` line; errorCount then the total. */
@@ -55,6 +57,45 @@ export interface StopResult {
   schedulerPid: number;
 }
 
+export type ServiceState = 'starting' | 'running' | 'backoff' | 'stopping' | 'failed' | 'stopped';
+
+/** One instance of a service, as `schedd services` shows it. */
+export interface ServiceInstanceView {
+  id: string;
+  instance: number;
+  instances: number;
+  state: ServiceState;
+  pid: number | null;
+  startedAt: string | null;
+  uptimeMs: number | null;
+  /** Starts after the first since the daemon started (crashes, restarts asked for, edits). */
+  restarts: number;
+  /** backoff and failed: when it is tried again. */
+  nextTryAt: string | null;
+  lastExit: { at: string; exitCode: number | null; signal: string | null; reason: string } | null;
+}
+
+export const SERVICE_ACTIONS = ['start', 'stop', 'restart', 'reload', 'signal'] as const;
+export type ServiceAction = (typeof SERVICE_ACTIONS)[number];
+
+export interface ServiceRequest {
+  action: ServiceAction;
+  name: string;
+  /** One instance (0..N-1) instead of every one. */
+  instance?: number;
+  /** With action 'signal': a signal name such as SIGUSR1 (or USR1). */
+  signal?: string;
+}
+
+export interface ServiceResult {
+  action: ServiceAction;
+  name: string;
+  /** The instances addressed, once the action is done. */
+  instances: ServiceInstanceView[];
+  /** reload and signal: how many processes got the signal. */
+  signalled?: number;
+}
+
 /** Fields of a request besides `id` and `cmd`. */
 type NoFields = Record<never, never>;
 
@@ -66,6 +107,8 @@ export interface CommandMap {
   'reopen-log': { request: NoFields; reply: { reopened: true } };
   stop: { request: NoFields; reply: StopResult };
   ping: { request: NoFields; reply: { pong: true } };
+  services: { request: NoFields; reply: { services: ServiceInstanceView[] } };
+  service: { request: ServiceRequest; reply: ServiceResult };
 }
 
 export type CommandName = keyof CommandMap;

@@ -33,6 +33,10 @@ function answer(api: DaemonApi, request: Request): Promise<unknown> {
       return api.stop(request);
     case 'ping':
       return api.ping(request);
+    case 'services':
+      return api.services(request);
+    case 'service':
+      return api.service(request);
   }
 }
 

@@ -7,11 +7,11 @@
  *             {"id": 1, "ok": false, "error": {"code": "SCHEDD_BAD_REQUEST", "message": "..."}}
  */
 
-import type { CommandName, CommandRequest } from './commands.js';
+import { SERVICE_ACTIONS, type CommandName, type CommandRequest, type ServiceAction } from './commands.js';
 
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
-export const COMMANDS = ['status', 'list', 'run', 'reload', 'reopen-log', 'stop', 'ping'] as const satisfies readonly CommandName[];
+export const COMMANDS = ['status', 'list', 'run', 'reload', 'reopen-log', 'stop', 'ping', 'services', 'service'] as const satisfies readonly CommandName[];
 export type Command = (typeof COMMANDS)[number];
 // A command added to the map (commands.ts) but not to COMMANDS fails to compile here.
 const everyCommandAccepted: [Exclude<CommandName, Command>] extends [never] ? true : never = true;
@@ -58,11 +58,28 @@ export function parseRequest(line: string): Parsed {
   if (cmd === 'run') {
     if (typeof object.job !== 'string' || object.job === '') return fail('SCHEDD_BAD_REQUEST', "'run' needs 'job', the id of a job (see schedd list)", id);
     request = { cmd, job: object.job };
+  } else if (cmd === 'service') {
+    const { action, name, instance, signal } = object;
+    if (typeof action !== 'string' || !(SERVICE_ACTIONS as readonly string[]).includes(action)) return fail('SCHEDD_BAD_REQUEST', `'service' needs 'action', one of ${SERVICE_ACTIONS.join(', ')}`, id);
+    if (typeof name !== 'string' || name === '') return fail('SCHEDD_BAD_REQUEST', "'service' needs 'name', the id of a service (see schedd services)", id);
+    if (instance !== undefined && (typeof instance !== 'number' || !Number.isInteger(instance) || instance < 0 || instance > 999)) return fail('SCHEDD_BAD_REQUEST', "'instance' must be an integer from 0 (expected an instance number, see schedd services)", id);
+    if (action === 'signal' && (typeof signal !== 'string' || signalName(signal) === null)) return fail('SCHEDD_BAD_REQUEST', `'signal' needs 'signal', a signal name such as USR1 or SIGUSR1`, id);
+    if (action !== 'signal' && signal !== undefined) return fail('SCHEDD_BAD_REQUEST', `'signal' is only for action 'signal'`, id);
+    request = { cmd, action: action as ServiceAction, name, ...(instance === undefined ? {} : { instance: instance as number }), ...(action === 'signal' ? { signal: signalName(signal as string)! } : {}) };
   } else {
     request = { cmd };
   }
   if (id !== undefined) request.id = id;
   return { ok: true, request };
+}
+
+/** Signals a client may have a service sent, by name (the ones a process can be asked to handle). */
+const SIGNALS = ['HUP', 'INT', 'QUIT', 'TERM', 'KILL', 'USR1', 'USR2', 'ALRM', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'WINCH', 'PWR', 'URG', 'IO'] as const;
+
+/** `usr1`, `USR1` or `SIGUSR1` as `SIGUSR1`; null for anything else. */
+export function signalName(text: string): NodeJS.Signals | null {
+  const bare = text.toUpperCase().replace(/^SIG/, '');
+  return (SIGNALS as readonly string[]).includes(bare) ? (`SIG${bare}` as NodeJS.Signals) : null;
 }
 
 /** Which request a reply answers: only its id is echoed (the loose form lets tests spell any request). */

@@ -1,6 +1,7 @@
 import type { Daemon } from './daemon.js';
 import type { DaemonApi } from '../control/api.js';
-import type { StatusResult } from '../control/commands.js';
+import type { ServiceInstanceView, StatusResult } from '../control/commands.js';
+import type { ServiceInstanceInfo } from '../services/manager.js';
 import { ScheddError } from '../errors.js';
 import { jobView, lastRunView } from '../job-view.js';
 import type { Log } from '../log.js';
@@ -32,6 +33,7 @@ export function daemonApi(daemon: Daemon, context: ApiContext): DaemonApi {
         sources: daemon.sources.map(({ id, path }) => ({ id, path })),
         stateDir: context.stateDir,
         jobs: daemon.jobCount,
+        ...serviceCounts(daemon.services.list(), daemon.services.size),
         running: daemon.running().map((r) => ({ job: r.job, run: r.run, pid: r.pid, startedAt: new Date(r.startedAt).toISOString() })),
         restarts: context.restarts,
         lastReload: reload === null ? null : { at: new Date(reload.at).toISOString(), ok: reload.ok, errors: reload.errors, ...(reload.errorCount === undefined ? {} : { errorCount: reload.errorCount }) },
@@ -48,10 +50,16 @@ export function daemonApi(daemon: Daemon, context: ApiContext): DaemonApi {
         const { nextMs: _, ...view } = jobView(entry, now, zone);
         return { ...view, running, lastRun: lastRunView(recorded.get(entry.id)) ?? lastRunView(lastRun) };
       });
+      for (const entry of daemon.services.entries()) {
+        const { nextMs: _, ...view } = jobView(entry, now, entry.zone ?? daemon.zone);
+        const up = daemon.services.upCount(entry.id) ?? { up: 0, instances: 0 };
+        jobs.push({ ...view, running: up.up > 0, lastRun: lastRunView(recorded.get(entry.id)), service: up });
+      }
       jobs.sort((a, b) => a.line - b.line);
       return jobs;
     },
     async run({ job }) {
+      if (daemon.isService(job)) throw new ScheddError('SCHEDD_IS_SERVICE', `'${job}' is a service, kept running rather than run (expected schedd service start|stop|restart ${job})`);
       const result = daemon.runJob(job);
       if (result === null) throw new ScheddError('SCHEDD_UNKNOWN_JOB', `no job '${job}' (see schedd list)`);
       return result;
@@ -69,9 +77,59 @@ export function daemonApi(daemon: Daemon, context: ApiContext): DaemonApi {
       context.log.info({ reason: 'schedd control' }, 'log reopened');
       return { reopened: true };
     },
+    async services() {
+      return { services: daemon.services.list().map(instanceView) };
+    },
+    async service({ action, name, instance, signal }) {
+      const services = daemon.services;
+      let signalled: number | undefined;
+      try {
+        if (action === 'start') await services.startService(name, instance);
+        else if (action === 'stop') await services.stopService(name, instance);
+        else if (action === 'restart') await services.restartService(name, instance);
+        else signalled = services.signalService(name, action === 'reload' ? null : (signal as NodeJS.Signals), instance);
+      } catch (error) {
+        throw new ScheddError('SCHEDD_SERVICE', (error as Error).message);
+      }
+      const instances = services.list().filter((row) => row.id === name && (instance === undefined || row.instance === instance)).map(instanceView);
+      // Done, but not as asked: a start or restart whose process did not come up.
+      const down = instances.filter((row) => row.state !== 'running');
+      if ((action === 'start' || action === 'restart') && down.length > 0) {
+        const first = down[0]!;
+        throw new ScheddError('SCHEDD_SERVICE', `${name}${first.instances > 1 ? ` instance ${first.instance}` : ''} did not come up: ${first.state}${first.lastExit === null ? '' : ` (${first.lastExit.reason})`}`);
+      }
+      if (action === 'stop' && instances.some((row) => row.state !== 'stopped')) throw new ScheddError('SCHEDD_SERVICE', `${name} did not stop`);
+      return { action, name, instances, ...(signalled === undefined ? {} : { signalled }) };
+    },
     async stop() {
       context.requestStop();
       return { stopping: true, pid: context.pidfilePid, schedulerPid: process.pid };
     },
   };
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function instanceView(row: ServiceInstanceInfo): ServiceInstanceView {
+  const { lastExit } = row;
+  return {
+    id: row.id,
+    instance: row.instance,
+    instances: row.instances,
+    state: row.state,
+    pid: row.pid,
+    startedAt: iso(row.startedAt),
+    uptimeMs: row.startedAt === null ? null : Date.now() - row.startedAt,
+    restarts: row.restarts,
+    nextTryAt: iso(row.nextTryAt),
+    lastExit: lastExit === null ? null : { at: new Date(lastExit.at).toISOString(), exitCode: lastExit.exitCode, signal: lastExit.signal, reason: lastExit.reason },
+  };
+}
+
+function serviceCounts(rows: readonly ServiceInstanceInfo[], count: number): Pick<StatusResult, 'services'> {
+  if (count === 0) return {};
+  const by = (state: string): number => rows.filter((row) => row.state === state).length;
+  return { services: { count, instances: rows.length, running: by('running') + by('starting'), backoff: by('backoff'), failed: by('failed'), stopped: by('stopped') + by('stopping') } };
 }

@@ -21,6 +21,8 @@ import type { DaemonConfig } from '../config.js';
 import { systemClock, type Clock } from '../schedule/clock.js';
 import { Scheduler, stallDetail, type ReloadDiff } from '../schedule/scheduler.js';
 import { systemZone } from '../schedule/zone.js';
+import { ServiceManager } from '../services/manager.js';
+import { isService } from '../services/spec.js';
 
 /** How often the daemon notes that it is alive: the start of a downtime is known to this. */
 const HEARTBEAT_MS = 30_000;
@@ -79,6 +81,8 @@ export class Daemon {
   /** What happens to runs; the history, the log and the last-run view subscribe (events/). */
   readonly events: RunEvents;
   private readonly lastRuns = new LastRuns();
+  /** The crontab's services (`service` entries): kept running, not scheduled. */
+  readonly services: ServiceManager;
 
   constructor(private readonly options: DaemonOptions) {
     const log = options.log;
@@ -93,6 +97,7 @@ export class Daemon {
     for (const subscriber of deferred) this.events.on(subscriber, { deferred: true });
     for (const subscriber of immediate) this.events.on(subscriber);
     this.dispatcher = new Dispatcher({ log, events: this.events, store: this.store, clock, killGraceMs: options.killGraceMs, maxConcurrent: options.maxConcurrent, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts });
+    this.services = new ServiceManager({ stateDir: options.stateDir, log, store: this.store, events: this.events, cleanEnv: options.cleanEnv, baseEnv: process.env, accounts: this.accounts });
     this.scheduler = new Scheduler(clock, this.defaultZone, {
       prepare: (job, fire) => this.dispatcher.prepare(job.entry, { kind: 'slot', scheduledAt: fire.at }),
       unprepare: (job) => this.dispatcher.unprepare(job.id),
@@ -118,14 +123,18 @@ export class Daemon {
     if (this.stopping !== null) return;
     if (jobs.errorCount > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${firstErrors(jobs.errors, jobs.errorCount).join('\n')}\n${crontabName}: invalid, schedd did not start`);
     this.apply(jobs);
+    const { scheduled, services } = split(jobs.entries);
     // What happened while schedd was down, from the history: lost runs, missed slots.
     await markLostRuns(this.store, this.events);
     if (this.stopping !== null) return;
+    // The services a scheduler that died left running are adopted before any starts.
+    await this.services.start(services);
+    if (this.stopping !== null) return;
     const lastSlots = await this.store.lastSlots();
     const startedAt = Date.now();
-    const missed = findMissed(jobs.entries, (entry) => entry.zone ?? this.defaultZone, lastSlots, await this.store.lastHeartbeat(), startedAt);
+    const missed = findMissed(scheduled, (entry) => entry.zone ?? this.defaultZone, lastSlots, await this.store.lastHeartbeat(), startedAt);
     // Slots after startedAt fire (late if need be); the ones before it were just reported missed.
-    this.scheduler.update(jobs.entries, lastSlots, startedAt);
+    this.scheduler.update(scheduled, lastSlots, startedAt);
     await this.store.heartbeat(startedAt);
     await this.store.setCrontab(this.options.crontabPath);
     this.heartbeat = setInterval(() => void this.store.heartbeat(Date.now()), HEARTBEAT_MS);
@@ -133,10 +142,10 @@ export class Daemon {
     this.lastReload = { at: Date.now(), ok: true, errors: [] };
     this.jobSources.watch(() => void this.reload('file changed'));
     this.scheduler.start();
-    log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, daemonPid: process.pid }, 'schedd started');
+    log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, ...(this.services.size > 0 ? { services: this.services.size } : {}), daemonPid: process.pid }, 'schedd started');
     for (const { entry, slots } of planCatchUp(this.events, log, missed)) this.dispatcher.catchUp(entry, slots);
     if (this.stopping !== null) return;
-    await this.runRebootJobs(jobs.entries);
+    await this.runRebootJobs(scheduled);
   }
 
   /** Re-reads the crontab; an invalid file keeps the current schedule. Reloads never overlap. */
@@ -178,8 +187,17 @@ export class Daemon {
       return (this.lastReload = { at, ok: false, errors, ...(total > LOGGED_ERRORS ? { errorCount: total } : {}) });
     }
     this.apply(jobs);
-    const diff = this.scheduler.update(jobs.entries);
+    const { scheduled, services } = split(jobs.entries);
+    const diff = this.scheduler.update(scheduled);
     for (const id of diff.removed) this.dispatcher.forget(id);
+    // An entry that became a service (or stopped being one) is changed, not added and removed.
+    const serviceDiff = this.services.update(services, source);
+    for (const key of ['added', 'changed', 'removed'] as const) diff[key].push(...serviceDiff[key]);
+    diff.unchanged += serviceDiff.unchanged;
+    const both = diff.added.filter((id) => diff.removed.includes(id));
+    diff.added = diff.added.filter((id) => !both.includes(id));
+    diff.removed = diff.removed.filter((id) => !both.includes(id));
+    diff.changed.push(...both);
     log.info({ reason: source, added: diff.added, changed: diff.changed, removed: diff.removed, unchanged: diff.unchanged, jobs: this.scheduler.size }, 'crontab reloaded');
     this.lastChange = { at, reason: source, diff };
     return (this.lastReload = { at, ok: true, errors: [], diff });
@@ -193,6 +211,7 @@ export class Daemon {
     if (this.stopping !== null) {
       this.options.log.warn({ reason }, 'stopping now: terminating running jobs');
       this.hurry?.();
+      this.services.hurry();
       return this.stopping;
     }
     const { log, stopGraceMs } = this.options;
@@ -204,7 +223,10 @@ export class Daemon {
     this.jobSources.close();
     this.dispatcher.close();
     const running = this.dispatcher.running().length;
-    log.info({ reason, running }, running > 0 ? `stopping: waiting up to ${Math.round(stopGraceMs / 1000)} s for ${running} running job${running === 1 ? '' : 's'}` : 'stopping');
+    const services = this.services.runningCount();
+    log.info({ reason, running, ...(services > 0 ? { services } : {}) }, running > 0 ? `stopping: waiting up to ${Math.round(stopGraceMs / 1000)} s for ${running} running job${running === 1 ? '' : 's'}` : 'stopping');
+    // Services stop beside the jobs, each within its own stop timeout (a second stop hurries them).
+    const servicesStopped = this.services.stopAll('stopped: schedd is stopping');
     // What finished runs left behind does not wait for the running jobs: it is already orphaned.
     const leftovers = this.dispatcher.killLeftovers('schedd is stopping');
     this.stopping = (async () => {
@@ -220,6 +242,7 @@ export class Daemon {
         this.dispatcher.terminateAll('schedd is stopping');
         await this.dispatcher.idle();
       }
+      await servicesStopped;
       // Runs that finished during the grace may have left processes too.
       await leftovers;
       await this.dispatcher.killLeftovers('schedd is stopping');
@@ -243,6 +266,16 @@ export class Daemon {
 
   running(): RunningInfo[] {
     return this.dispatcher.running();
+  }
+
+  /** The zone of entries without their own (the machine's). */
+  get zone(): string {
+    return this.defaultZone;
+  }
+
+  /** True for the id of a service (`schedd run` does not fire those). */
+  isService(id: string): boolean {
+    return this.services.has(id);
   }
 
   /** Every job with what the daemon knows of it now. */
@@ -286,4 +319,12 @@ export class Daemon {
     }
     for (const entry of reboot) this.dispatcher.fire(entry, { kind: 'reboot', scheduledAt: Date.now() });
   }
+}
+
+/** The entries the scheduler fires, and the services the service manager keeps running. */
+function split(entries: readonly Entry[]): { scheduled: Entry[]; services: Entry[] } {
+  const scheduled: Entry[] = [];
+  const services: Entry[] = [];
+  for (const entry of entries) (isService(entry) ? services : scheduled).push(entry);
+  return { scheduled, services };
 }

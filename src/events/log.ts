@@ -24,8 +24,9 @@ export function logRuns(log: Log): RunSubscriber {
         'job started',
       ),
     output: (event) => {
-      if ('line' in event) log.info({ job: event.job, run: event.run, stream: event.stream, line: event.line }, 'job output');
-      else log.warn({ job: event.job, run: event.run, droppedBytes: event.droppedBytes }, 'job output truncated');
+      const instance = event.instance === undefined ? {} : { instance: event.instance };
+      if ('line' in event) log.info({ job: event.job, run: event.run, ...instance, stream: event.stream, line: event.line }, 'job output');
+      else log.warn({ job: event.job, run: event.run, ...instance, droppedBytes: event.droppedBytes }, event.instance === undefined ? 'job output truncated' : 'service output dropped: more than 1 MiB a minute, or lines cut at 64 KiB');
     },
     finished: (event) => {
       const { result } = event;

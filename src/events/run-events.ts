@@ -45,9 +45,10 @@ export interface StartedEvent extends RunRef {
   attempt: number;
 }
 
+/** A line a run printed; `instance` for a service's (services/). */
 export type OutputEvent =
-  | { type: 'output'; job: string; run: string; stream: OutputStream; line: string }
-  | { type: 'output'; job: string; run: string; truncated: true; droppedBytes: number };
+  | { type: 'output'; job: string; run: string; instance?: number; stream: OutputStream; line: string }
+  | { type: 'output'; job: string; run: string; instance?: number; truncated: true; droppedBytes: number };
 
 /** The retry that follows a failed attempt. */
 export interface Retry {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
 /**
@@ -21,6 +22,14 @@ export const STATE_FILES = {
   bootId: 'reboot-boot-id',
 } as const;
 
+/**
+ * A service instance's files, `service.<hash of its id>.<instance>.<kind>`: `out` and `err`
+ * take its standard output and error (opened O_APPEND, so they outlive the scheduler that
+ * reads them), `state` holds its pid and start time, for the next scheduler to adopt it.
+ */
+export type ServiceFileKind = 'out' | 'err' | 'state';
+const SERVICE_FILE = /^service\.[0-9a-f]{16}\.[0-9]{1,3}\.(out|err|state)$/;
+
 /** SQLite's companions of the history file. */
 const HISTORY_SUFFIXES = ['', '-wal', '-shm', '-journal'];
 
@@ -30,6 +39,7 @@ export type StateFileKind = 'file' | 'socket' | 'rotated-log';
 export function stateEntryKind(name: string): StateFileKind | null {
   if (name === STATE_FILES.socket) return 'socket';
   if (name.startsWith(`${STATE_FILES.log}.`) && name.length > STATE_FILES.log.length + 1) return 'rotated-log';
+  if (SERVICE_FILE.test(name)) return 'file';
   if (name === STATE_FILES.pidfile || name === STATE_FILES.log || name === STATE_FILES.bootId || name === STATE_FILES.lockSecret) return 'file';
   // writeStateFile's temporary files, renamed over their target.
   if (name.endsWith('.tmp')) return 'file';
@@ -59,4 +69,18 @@ export function lockSecretPath(stateDir: string): string {
 
 export function bootIdPath(stateDir: string): string {
   return join(stateDir, STATE_FILES.bootId);
+}
+
+/** The id of a service as it appears in its files' names. */
+export function serviceFileId(job: string): string {
+  return createHash('sha256').update(job).digest('hex').slice(0, 16);
+}
+
+export function serviceFilePath(stateDir: string, job: string, instance: number, kind: ServiceFileKind): string {
+  return join(stateDir, `service.${serviceFileId(job)}.${instance}.${kind}`);
+}
+
+/** The names of every service state file in the directory (the instances a scheduler started). */
+export function isServiceStateFile(name: string): boolean {
+  return SERVICE_FILE.test(name) && name.endsWith('.state');
 }

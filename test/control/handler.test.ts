@@ -21,6 +21,8 @@ function fakeApi(calls: string[]): DaemonApi {
     'reopen-log': async () => (calls.push('reopen-log'), { reopened: true }),
     stop: async () => (calls.push('stop'), { stopping: true, pid: 1, schedulerPid: 2 }),
     ping: async () => (calls.push('ping'), { pong: true }),
+    services: async () => (calls.push('services'), { services: [] }),
+    service: async ({ action, name }) => (calls.push(`service ${action} ${name}`), { action, name, instances: [] }),
   };
 }
 
@@ -35,7 +37,9 @@ describe('apiHandler', () => {
     await handle({ cmd: 'list' });
     await handle({ cmd: 'reload' });
     await handle({ cmd: 'reopen-log' });
-    assert.deepEqual(calls, ['ping', 'status', 'run backup', 'stop', 'list', 'reload', 'reopen-log']);
+    assert.deepEqual(await handle({ cmd: 'service', action: 'restart', name: 'worker' }), { ok: true, result: { action: 'restart', name: 'worker', instances: [] } });
+    await handle({ cmd: 'services' });
+    assert.deepEqual(calls, ['ping', 'status', 'run backup', 'stop', 'list', 'reload', 'reopen-log', 'service restart worker', 'services']);
   });
 
   it('a refusal with a code is an error reply with that code and message', async () => {

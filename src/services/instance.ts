@@ -1,0 +1,407 @@
+/*
+ * One instance of a service, as a state machine:
+ *
+ *   stopped --start--> starting --(up STARTING_MS)--> running
+ *   starting/running --exit not asked for--> backoff --delay--> starting
+ *                                        \-> failed (start limit) --retry-after--> starting
+ *                                        \-> stopped (restart=never, on-failure and exit 0)
+ *   starting/running --stop or restart asked--> stopping --exit--> stopped, or starting again
+ *
+ * An exit schedd asked for (a stop, a restart, an edit, a watched file, the lifetime) is not
+ * a failure: it neither backs off nor counts towards the start limit. Every start and exit is
+ * a row of the history (the instance's run), and every start leaves a record in the state
+ * directory (adoption.ts) so that a scheduler started after this one dies finds the process.
+ */
+import { closeSync } from 'node:fs';
+import { backoffDelayMs, failuresInARow } from '../backoff.js';
+import { formatDuration } from '../crontab/duration.js';
+import { newRunId } from '../dispatch/job-env.js';
+import type { RunEvents } from '../events/run-events.js';
+import type { Log } from '../log.js';
+import type { RunHandle, RunOutcome, RunResult } from '../runner/index.js';
+import { killGroup, liveMembers, terminateGroup } from '../runner/process-group.js';
+import type { SafeStore } from '../store/safe-store.js';
+import type { FinishedRun } from '../store/types.js';
+import { isRecordedProcess, removeInstanceRecord, startTicks, writeInstanceRecord, type InstanceRecord } from './adoption.js';
+import { openOutputFiles, removeOutputFiles, ServiceOutput } from './output.js';
+import type { ServiceSpec } from './spec.js';
+
+export type InstanceState = 'starting' | 'running' | 'backoff' | 'stopping' | 'failed' | 'stopped';
+
+/** A process up this long (or `stable=`, if shorter) is running, not starting. */
+const STARTING_MS = 1000;
+/** How often an adopted process (not this scheduler's child: no exit event) is looked for. */
+const ADOPTED_POLL_MS = 1000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What an instance is started from: the service's current definition. */
+export interface ServiceDefinition {
+  id: string;
+  spec: ServiceSpec;
+  key: string;
+}
+
+export interface InstanceContext {
+  stateDir: string;
+  log: Log;
+  store: SafeStore;
+  events: RunEvents;
+  /** Starts the instance's process, its output to the given descriptors. */
+  spawn(instance: number, runId: string, startedAt: number, output: { stdout: number; stderr: number }): RunHandle;
+}
+
+export interface LastExit {
+  at: number;
+  exitCode: number | null;
+  signal: string | null;
+  reason: string;
+}
+
+export interface InstanceView {
+  state: InstanceState;
+  pid: number | null;
+  startedAt: number | null;
+  restarts: number;
+  nextTryAt: number | null;
+  lastExit: LastExit | null;
+  /** The definition the running process was started from (null when none runs). */
+  key: string | null;
+}
+
+/** Why schedd ends a process: each reads in the log and the history as the reason. */
+export interface StopRequest {
+  reason: string;
+  /** After the exit: start again (a restart) or stay stopped. */
+  then: 'start' | 'stop';
+}
+
+interface Proc {
+  runId: string;
+  pid: number;
+  startedAt: number;
+  startTicks: number;
+  key: string;
+  /** Null for a process adopted from a scheduler that died: its exit is not ours to see. */
+  handle: RunHandle | null;
+  output: ServiceOutput;
+  stop: StopRequest | null;
+}
+
+export class Instance {
+  state: InstanceState = 'stopped';
+  private proc: Proc | null = null;
+  private failures = 0;
+  /** Starts that count towards the start limit (not those schedd asked for). */
+  private countedStarts: number[] = [];
+  private restarts = 0;
+  private nextTryAt: number | null = null;
+  private lastExit: LastExit | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private upTimer: NodeJS.Timeout | undefined;
+  private lifetimeTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private readonly waiters = new Set<() => void>();
+  /** False once stopped on request: no restart until a start. */
+  wanted = false;
+
+  constructor(
+    readonly index: number,
+    private definition: () => ServiceDefinition,
+    private readonly context: InstanceContext,
+  ) {}
+
+  private get id(): string {
+    return this.definition().id;
+  }
+
+  view(): InstanceView {
+    const proc = this.proc;
+    return { state: this.state, pid: proc?.pid ?? null, startedAt: proc?.startedAt ?? null, restarts: this.restarts, nextTryAt: this.nextTryAt, lastExit: this.lastExit, key: proc?.key ?? null };
+  }
+
+  get runningKey(): string | null {
+    return this.proc?.key ?? null;
+  }
+
+  get pid(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
+  /** Resolves once `done(state)` holds (checked now and at every change of state). */
+  until(done: (state: InstanceState) => boolean): Promise<InstanceState> {
+    if (done(this.state)) return Promise.resolve(this.state);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!done(this.state)) return;
+        this.waiters.delete(check);
+        resolve(this.state);
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  private setState(state: InstanceState): void {
+    this.state = state;
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  /** Starts the process unless one runs (or is being stopped); a failed or waiting instance starts now. */
+  start(why: string): void {
+    this.wanted = true;
+    if (this.proc !== null) return;
+    clearTimeout(this.timer);
+    this.nextTryAt = null;
+    if (this.state === 'failed') this.countedStarts = [];
+    this.spawn(why, true);
+  }
+
+  private spawn(why: string, counted: boolean): void {
+    const { context } = this;
+    const definition = this.definition();
+    const now = Date.now();
+    if (counted) this.countedStarts.push(now);
+    const runId = newRunId(now);
+    let output: { stdout: number; stderr: number };
+    try {
+      output = openOutputFiles(context.stateDir, definition.id, this.index);
+    } catch (error) {
+      this.exited(null, { outcome: 'error', exitCode: null, signal: null, reason: `cannot start: cannot open its output files: ${(error as Error).message}`, durationMs: 0 }, runId, now);
+      return;
+    }
+    let handle: RunHandle;
+    try {
+      handle = context.spawn(this.index, runId, now, output);
+    } finally {
+      closeSync(output.stdout);
+      closeSync(output.stderr);
+    }
+    if (handle.pid === null) {
+      void handle.done.then((result) => this.exited(null, result, runId, now));
+      return;
+    }
+    const pid = handle.pid;
+    const proc: Proc = { runId, pid, startedAt: now, startTicks: startTicks(pid) ?? -1, key: definition.key, handle, output: this.openOutput(runId), stop: null };
+    this.proc = proc;
+    this.recordStart(proc, why);
+    void handle.done.then((result) => this.exited(proc, result, runId, now));
+  }
+
+  /** Takes over a process a scheduler that died started (its record checked against /proc first). */
+  adopt(record: InstanceRecord): void {
+    this.wanted = true;
+    const proc: Proc = { runId: record.runId, pid: record.pid, startedAt: record.startedAt, startTicks: record.startTicks, key: record.key, handle: null, output: this.openOutput(record.runId), stop: null };
+    this.proc = proc;
+    this.context.log.info({ job: this.id, instance: this.index, pid: proc.pid, run: proc.runId, uptimeMs: Date.now() - proc.startedAt }, 'service adopted: its process outlived the scheduler that started it');
+    this.becameUp(proc, 0);
+    this.poll(proc);
+  }
+
+  private openOutput(runId: string): ServiceOutput {
+    const { context, index } = this;
+    const job = this.id;
+    return new ServiceOutput(context.stateDir, job, index, {
+      line: (stream, line) => context.events.emit({ type: 'output', job, run: runId, instance: index, stream, line }),
+      dropped: (bytes) => context.events.emit({ type: 'output', job, run: runId, instance: index, truncated: true, droppedBytes: bytes }),
+    });
+  }
+
+  private recordStart(proc: Proc, why: string): void {
+    const { context } = this;
+    const record: InstanceRecord = { job: this.id, instance: this.index, runId: proc.runId, pid: proc.pid, startTicks: proc.startTicks, startedAt: proc.startedAt, key: proc.key };
+    try {
+      writeInstanceRecord(context.stateDir, record);
+    } catch (error) {
+      context.log.error({ job: this.id, instance: this.index, pid: proc.pid, err: error }, 'cannot record the service instance in the state directory: a scheduler started after a crash would not find it');
+    }
+    void context.store.serviceStarted(proc.runId, this.id, this.index, proc.pid, proc.startedAt);
+    context.log.info({ job: this.id, instance: this.index, pid: proc.pid, run: proc.runId, reason: why }, 'service started');
+    this.becameUp(proc, STARTING_MS);
+  }
+
+  private becameUp(proc: Proc, startingMs: number): void {
+    const spec = this.definition().spec;
+    const upAfter = Math.min(startingMs, spec.stableMs);
+    this.setState(upAfter === 0 ? 'running' : 'starting');
+    if (upAfter > 0) {
+      this.upTimer = setTimeout(() => {
+        if (this.proc === proc && this.state === 'starting') this.setState('running');
+      }, upAfter);
+      this.upTimer.unref();
+    }
+    const lifetime = spec.maxLifetimeMs;
+    if (lifetime !== null && lifetime <= MAX_TIMER_MS) {
+      const left = Math.max(0, lifetime - (Date.now() - proc.startedAt));
+      this.lifetimeTimer = setTimeout(() => void this.stop({ reason: `restarted: reached its maximum lifetime (timeout=${formatDuration(lifetime)})`, then: 'start' }), left);
+      this.lifetimeTimer.unref();
+    }
+  }
+
+  /** An adopted process is not our child: its end is seen by looking (pid and start time). */
+  private poll(proc: Proc): void {
+    this.pollTimer = setTimeout(() => {
+      if (this.proc !== proc) return;
+      if (isRecordedProcess(proc)) return this.poll(proc);
+      this.exited(proc, null, proc.runId, proc.startedAt);
+    }, ADOPTED_POLL_MS);
+    this.pollTimer.unref();
+  }
+
+  /**
+   * Ends the process as asked (stop signal to its group, SIGKILL after stop-timeout) and then
+   * stays stopped or starts again. Resolves when that is done: stopped, or (a restart) the
+   * new process is running, or it did not come up (backoff, failed).
+   */
+  stop(request: StopRequest): Promise<InstanceState> {
+    const proc = this.proc;
+    if (request.then === 'stop') this.wanted = false;
+    if (proc === null) {
+      clearTimeout(this.timer);
+      this.nextTryAt = null;
+      if (request.then === 'start') {
+        this.start(request.reason);
+        return this.until((s) => s !== 'starting');
+      }
+      this.setState('stopped');
+      return Promise.resolve(this.state);
+    }
+    // A second request while stopping: the later one says what follows.
+    const first = proc.stop === null;
+    proc.stop = request;
+    if (first) {
+      clearTimeout(this.lifetimeTimer);
+      this.setState('stopping');
+      const spec = this.definition().spec;
+      this.context.log.info({ job: this.id, instance: this.index, pid: proc.pid, reason: request.reason, signal: spec.stopSignal, timeoutMs: spec.stopTimeoutMs }, 'service stopping');
+      if (proc.handle !== null) proc.handle.stop(request.reason);
+      else void terminateGroup(proc.pid, spec.stopTimeoutMs, 20, spec.stopSignal).done.then(() => this.exited(proc, null, proc.runId, proc.startedAt));
+    }
+    return this.until((s) => (request.then === 'stop' ? s === 'stopped' : s !== 'stopping' && s !== 'starting'));
+  }
+
+  /** Skips the stop timeout: SIGKILL to the group of a stopping process now. */
+  hurry(): void {
+    const proc = this.proc;
+    if (proc === null || proc.stop === null) return;
+    try {
+      killGroup(proc.pid, 'SIGKILL');
+    } catch {
+      // Gone, or not ours to signal: its exit is seen either way.
+    }
+  }
+
+  /** A signal to the instance's process (not its group); false when none runs. */
+  signal(signal: NodeJS.Signals): boolean {
+    const proc = this.proc;
+    if (proc === null || !isRecordedProcess(proc)) return false;
+    process.kill(proc.pid, signal);
+    return true;
+  }
+
+  /**
+   * The process ended (`result` null: an adopted one, whose status is unknown). Records it,
+   * says why, and decides what follows.
+   */
+  private exited(proc: Proc | null, result: Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'reason' | 'durationMs'> | null, runId: string, startedAt: number): void {
+    if (proc !== null && this.proc !== proc) return;
+    clearTimeout(this.upTimer);
+    clearTimeout(this.lifetimeTimer);
+    clearTimeout(this.pollTimer);
+    const { context } = this;
+    const spec = this.definition().spec;
+    const now = Date.now();
+    const request = proc?.stop ?? null;
+    proc?.output.close();
+    this.proc = null;
+    if (proc !== null) {
+      try {
+        removeInstanceRecord(context.stateDir, this.id, this.index);
+      } catch {
+        // A record left over names a process that is gone: the next scheduler sees that.
+      }
+    }
+    const uptimeMs = result?.durationMs ?? now - startedAt;
+    const status = result === null ? 'status unknown: not this scheduler\'s child' : result.signal !== null ? `killed by ${result.signal}` : result.exitCode !== null ? `exit ${result.exitCode}` : (result.reason ?? 'could not start');
+    let reason: string;
+    let outcome: FinishedRun['outcome'];
+    let next: 'start' | 'stop' | 'backoff' | 'failed';
+    if (request !== null) {
+      const escalated = result?.reason !== undefined && result.reason !== request.reason ? result.reason.slice(request.reason.length).replace(/^; /, '') : null;
+      reason = `${request.reason} (${status}${escalated === null || escalated === '' ? '' : `; ${escalated}`})`;
+      outcome = escalated !== null && escalated !== '' ? 'killed' : 'ok';
+      next = request.then === 'start' && this.wanted ? 'start' : 'stop';
+    } else {
+      const failed = result === null || result.outcome !== 'ok';
+      outcome = result === null ? 'ok' : (result.outcome as Exclude<RunOutcome, 'timeout'>);
+      reason = result?.outcome === 'error' ? (result.reason ?? 'could not start') : `${failed ? 'crashed' : 'exited'} (${status})`;
+      const restart = spec.restart === 'always' || (spec.restart === 'on-failure' && failed);
+      if (!restart || !this.wanted) next = 'stop';
+      else {
+        const recent = this.countedStarts.filter((at) => at > now - spec.startLimit.windowMs);
+        this.countedStarts = recent;
+        next = recent.length + 1 > spec.startLimit.maxCrashes ? 'failed' : 'backoff';
+      }
+      if (next === 'stop' && this.wanted) reason += `; not restarted (restart=${spec.restart})`;
+    }
+    this.lastExit = { at: now, exitCode: result?.exitCode ?? null, signal: result?.signal ?? null, reason };
+    let delayMs = 0;
+    if (next === 'backoff') {
+      this.failures = failuresInARow(this.failures, uptimeMs, spec.stableMs);
+      delayMs = backoffDelayMs(spec.backoff, this.failures);
+      this.lastExit.reason = reason += `; restart in ${formatDuration(delayMs)}`;
+    } else if (next === 'failed') {
+      delayMs = spec.retryAfterMs;
+      this.lastExit.reason = reason += `; start limit reached (more than ${spec.startLimit.maxCrashes} starts within ${formatDuration(spec.startLimit.windowMs)}): failed, tried again in ${formatDuration(delayMs)}`;
+    }
+    // The history: an adopted process whose end was not asked for is lost (its status unknown).
+    if (result === null && request === null) void context.store.serviceLost(runId, reason, now);
+    else if (proc === null && result !== null) {
+      // It never ran (spawn or output files failed): a row all the same, started and ended at once.
+      void context.store.serviceStarted(runId, this.id, this.index, null, startedAt);
+      void context.store.finished(runId, finishedRun(result.exitCode, result.signal, 'error', startedAt, now, reason));
+    } else void context.store.finished(runId, finishedRun(result?.exitCode ?? null, result?.signal ?? null, outcome, startedAt, startedAt + uptimeMs, reason));
+    const fields = { job: this.id, instance: this.index, pid: proc?.pid ?? null, run: runId, exitCode: result?.exitCode ?? null, signal: result?.signal ?? null, uptimeMs, reason };
+    if (next === 'failed') context.log.error(fields, 'service failed: start limit reached');
+    else if (request === null && this.wanted) context.log.warn(fields, 'service exited');
+    else context.log.info(fields, 'service exited');
+    this.afterExit(proc, next, delayMs, request?.reason ?? 'restart after a crash');
+  }
+
+  /** Members of the group the process left behind are ended before anything starts again. */
+  private afterExit(proc: Proc | null, next: 'start' | 'stop' | 'backoff' | 'failed', delayMs: number, why: string): void {
+    const spec = this.definition().spec;
+    const leftovers = proc !== null && liveMembers(proc.pid) > 0 ? terminateGroup(proc.pid, spec.stopTimeoutMs, 20, spec.stopSignal).done : Promise.resolve();
+    const proceed = (): void => {
+      if (this.proc !== null) return;
+      if (next === 'stop' || !this.wanted) {
+        this.nextTryAt = null;
+        try {
+          removeOutputFiles(this.context.stateDir, this.id, this.index);
+        } catch {
+          // Left for the next start, which empties them.
+        }
+        this.setState('stopped');
+        return;
+      }
+      if (next === 'start') {
+        this.restarts++;
+        this.spawn(why, false);
+        return;
+      }
+      this.nextTryAt = Date.now() + delayMs;
+      this.setState(next);
+      const wait = Math.min(delayMs, MAX_TIMER_MS);
+      this.timer = setTimeout(() => {
+        if (this.proc !== null || (this.state !== 'backoff' && this.state !== 'failed')) return;
+        this.nextTryAt = null;
+        if (next === 'failed') this.countedStarts = [];
+        this.restarts++;
+        this.spawn(next === 'failed' ? 'retry after the start limit' : 'restart after a crash', true);
+      }, wait);
+    };
+    void leftovers.then(proceed);
+  }
+}
+
+function finishedRun(exitCode: number | null, signal: string | null, outcome: FinishedRun['outcome'], startedAt: number, finishedAt: number, reason: string): FinishedRun {
+  return { outcome, exitCode, signal, startedAt, finishedAt, durationMs: finishedAt - startedAt, attempt: 1, reason, output: { head: '', tail: '', bytes: 0, truncated: false } };
+}
