@@ -18,8 +18,8 @@ export interface JobView {
   /** Only when a daemon answered: whether a run is active, and the last one that finished. */
   running?: boolean;
   lastRun?: LastRunView | null;
-  /** A service (only when a daemon answered): its instances up (starting or running) of how many. */
-  service?: { up: number; instances: number };
+  /** A service (`service` entry): its instances, and (when a daemon answered) how many are up. */
+  service?: { instances: number; up?: number };
 }
 
 export interface LastRunView {
@@ -48,5 +48,6 @@ export function jobView(entry: Entry, nowMs: number, zone: string): JobView & { 
     nextMs: fire?.at ?? null,
     zone,
     ...(entry.user === undefined ? {} : { user: entry.user }),
+    ...(entry.options.service === undefined ? {} : { service: { instances: entry.options.service.instances ?? 1 } }),
   };
 }

@@ -82,11 +82,12 @@ export interface LogOptions {
 
 /**
  * One line per record for people: `job: message (key=value ...)`, and a job's output as
- * `job stream| line`.
+ * `job stream| line` (a service's as `job#instance stream| line`).
  */
 export function prettyMessage(record: Record<string, unknown>, messageKey: string): string {
   const { [messageKey]: message, job, line, stream, level: _level, time: _time, ...rest } = record;
-  if (message === 'job output') return `${String(job)} ${String(stream)}| ${String(line)}`;
+  // A service's line names its instance: `worker#2 stdout| ...`.
+  if (message === 'job output') return `${String(job)}${typeof rest.instance === 'number' ? `#${rest.instance}` : ''} ${String(stream)}| ${String(line)}`;
   const details = Object.entries(rest)
     .filter(([, value]) => value !== null && value !== undefined && !(Array.isArray(value) && value.length === 0))
     .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);

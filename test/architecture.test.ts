@@ -43,12 +43,15 @@ const ALLOWED_IMPORTERS: Record<string, readonly string[]> = {
 /** What the core below the daemon must not import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
   // The protocol and its API are shared by client and server: no daemon parts behind them.
-  control: ['dispatch', 'events', 'store', 'sources', 'schedule', 'runner'],
-  store: ['dispatch', 'events', 'sources', 'control', 'schedule', 'runner'],
-  events: ['dispatch', 'sources', 'control'],
-  dispatch: ['sources', 'control'],
-  sources: ['dispatch', 'events', 'store', 'control', 'runner', 'schedule'],
-  crontab: ['dispatch', 'events', 'store', 'sources', 'control', 'runner'],
+  control: ['dispatch', 'events', 'store', 'sources', 'schedule', 'runner', 'services'],
+  store: ['dispatch', 'events', 'sources', 'control', 'schedule', 'runner', 'services'],
+  events: ['dispatch', 'sources', 'control', 'services'],
+  dispatch: ['sources', 'control', 'services'],
+  sources: ['dispatch', 'events', 'store', 'control', 'runner', 'schedule', 'services'],
+  crontab: ['dispatch', 'events', 'store', 'sources', 'control', 'runner', 'services'],
+  // Services sit beside the scheduler: they are not fired at slots, nor do they read sources.
+  services: ['sources', 'control', 'schedule'],
+  runner: ['services', 'dispatch', 'events', 'store'],
 };
 
 describe('architecture: the direction of imports', () => {

@@ -85,7 +85,7 @@ function locate(): Promise<Pm2Cli | string> {
     try {
       return await install();
     } catch (error) {
-      return `pm2 is missing (npm install -g pm2@${PM2_VERSION} puts one on PATH); installing it into ${CACHE_LABEL} failed: ${errorText(error)}`;
+      return `pm2 is missing: put pm2 ${PM2_VERSION} on PATH (a global npm install of pm2@${PM2_VERSION}), or let the bench install it; installing it into ${CACHE_LABEL} failed: ${errorText(error)}`;
     }
   })();
   return located;

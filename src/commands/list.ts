@@ -62,7 +62,7 @@ export async function listCommand(file: string, displayName: string, options: Li
   const zone = systemZone();
   const rows = [['ID', 'SCHEDULE', 'NEXT', ...(withRuns ? ['LAST RUN'] : []), 'COMMAND']];
   for (const view of views) {
-    let next = view.schedule === '@reboot' ? 'at boot' : 'never';
+    let next = view.service !== undefined ? serviceText(view.service) : view.schedule === '@reboot' ? 'at boot' : 'never';
     if (view.next !== null) {
       const nextMs = Date.parse(view.next);
       const where = view.zone === zone ? '' : ` ${view.zone}`;
@@ -83,4 +83,10 @@ function lastRunText(view: JobView, nowMs: number): string {
   if (last === null || last === undefined) return '-';
   const how = last.outcome === 'ok' ? 'ok' : last.outcome === 'failed' ? `failed (${last.exitCode})` : last.signal === null ? last.outcome : `${last.outcome} (${last.signal})`;
   return `${how}, ${formatSpan(nowMs - Date.parse(last.finishedAt))} ago`;
+}
+
+/** A service's NEXT cell: it is kept running, not fired (`service, 2/3 up` from a daemon). */
+function serviceText(service: NonNullable<JobView['service']>): string {
+  const copies = service.instances === 1 ? '' : ` x${service.instances}`;
+  return service.up === undefined ? `service${copies}` : `service, ${service.up}/${service.instances} up`;
 }

@@ -52,8 +52,8 @@ export function daemonApi(daemon: Daemon, context: ApiContext): DaemonApi {
       });
       for (const entry of daemon.services.entries()) {
         const { nextMs: _, ...view } = jobView(entry, now, entry.zone ?? daemon.zone);
-        const up = daemon.services.upCount(entry.id) ?? { up: 0, instances: 0 };
-        jobs.push({ ...view, running: up.up > 0, lastRun: lastRunView(recorded.get(entry.id)), service: up });
+        const service = daemon.services.upCount(entry.id) ?? { up: 0, instances: 0 };
+        jobs.push({ ...view, running: service.up > 0, lastRun: lastRunView(recorded.get(entry.id)), service });
       }
       jobs.sort((a, b) => a.line - b.line);
       return jobs;

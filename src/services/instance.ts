@@ -83,7 +83,7 @@ interface Proc {
   key: string;
   /** Null for a process adopted from a scheduler that died: its exit is not ours to see. */
   handle: RunHandle | null;
-  output: ServiceOutput;
+  output: ServiceOutput | null;
   stop: StopRequest | null;
 }
 
@@ -196,13 +196,19 @@ export class Instance {
     this.poll(proc);
   }
 
-  private openOutput(runId: string): ServiceOutput {
+  /** The reader of the instance's output files; none (and an error logged) when they cannot be opened. */
+  private openOutput(runId: string): ServiceOutput | null {
     const { context, index } = this;
     const job = this.id;
-    return new ServiceOutput(context.stateDir, job, index, {
-      line: (stream, line) => context.events.emit({ type: 'output', job, run: runId, instance: index, stream, line }),
-      dropped: (bytes) => context.events.emit({ type: 'output', job, run: runId, instance: index, truncated: true, droppedBytes: bytes }),
-    });
+    try {
+      return new ServiceOutput(context.stateDir, job, index, {
+        line: (stream, line) => context.events.emit({ type: 'output', job, run: runId, instance: index, stream, line }),
+        dropped: (bytes) => context.events.emit({ type: 'output', job, run: runId, instance: index, truncated: true, droppedBytes: bytes }),
+      });
+    } catch (error) {
+      context.log.error({ job, instance: index, run: runId, err: error }, 'service output not logged: cannot open its output files in the state directory');
+      return null;
+    }
   }
 
   private recordStart(proc: Proc, why: string): void {
@@ -310,7 +316,7 @@ export class Instance {
     const spec = this.definition().spec;
     const now = Date.now();
     const request = proc?.stop ?? null;
-    proc?.output.close();
+    proc?.output?.close();
     this.proc = null;
     if (proc !== null) {
       try {

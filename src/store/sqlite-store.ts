@@ -82,7 +82,8 @@ function toRecord(row: Row): RunRecord {
     reason: row.reason,
     pid: row.pid,
     attempt: row.attempt,
-    instance: row.instance ?? null,
+    // Only a service's rows have it: a job's record reads as it did before services.
+    ...(row.instance === null || row.instance === undefined ? {} : { instance: row.instance }),
   };
 }
 

@@ -61,7 +61,7 @@ describe('parseRequest', () => {
 
   it('accepts every command it advertises', () => {
     for (const cmd of COMMANDS) {
-      const line = cmd === 'run' ? `{"cmd":"run","job":"j"}` : `{"cmd":"${cmd}"}`;
+      const line = cmd === 'run' ? `{"cmd":"run","job":"j"}` : cmd === 'service' ? `{"cmd":"service","action":"stop","name":"w"}` : `{"cmd":"${cmd}"}`;
       assert.equal(parseRequest(line).ok, true, cmd);
     }
   });

@@ -9,7 +9,7 @@ import { ask, cleanupAll, fixture, Instance, procCwd, procStat, procUmask, RawCl
 
 after(cleanupAll);
 
-const COMMANDS = 'status, list, run, reload, reopen-log, stop, ping';
+const COMMANDS = 'status, list, run, reload, reopen-log, stop, ping, services, service';
 /** The result of a reload that found the file as it was. */
 const RELOAD_UNCHANGED = { ok: true, errors: [], fileUnchanged: true, added: [], changed: [], removed: [], unchangedJobs: 0 };
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
