@@ -21,6 +21,8 @@ import { serviceFilePath } from '../state-dir/paths.js';
 const TRUNCATE_AT = 256 * 1024;
 const CHUNK = 64 * 1024;
 const MAX_TURN_CHUNKS = 16;
+/** Reads are synchronous and lines leave as strings (or copies) at once: one buffer serves every tail. */
+const READ_BUFFER = Buffer.allocUnsafe(CHUNK);
 /** Longer lines are cut, as a job's are. */
 const MAX_LINE_BYTES = 64 * 1024;
 /** Bytes of lines passed on per instance and window; beyond, output is dropped and counted. */
@@ -104,12 +106,13 @@ class FileTail {
       this.owner.countDropped(size - this.offset);
       this.offset = size;
     }
-    const buffer = Buffer.allocUnsafe(CHUNK);
+    const buffer = READ_BUFFER;
     // A bounded turn: a service writing faster than it is read must not hold the event loop.
     for (let turn = 0; ; turn++) {
       if (turn === MAX_TURN_CHUNKS) {
+        // More to read: the file is emptied only once read to its end.
         this.schedule();
-        break;
+        return;
       }
       let n: number;
       try {
@@ -123,6 +126,8 @@ class FileTail {
     }
     if (this.offset >= TRUNCATE_AT) {
       try {
+        // Written to since the read that found the end: read that first (a narrower window).
+        if (fstatSync(this.fd).size !== this.offset) return this.schedule();
         ftruncateSync(this.fd, 0);
         this.offset = 0;
       } catch {
