@@ -22,7 +22,7 @@ import type { RunHandle, RunOutcome, RunResult } from '../runner/index.js';
 import { killGroup, liveMembers, terminateGroup } from '../runner/process-group.js';
 import type { SafeStore } from '../store/safe-store.js';
 import type { FinishedRun } from '../store/types.js';
-import { isRecordedProcess, removeInstanceRecord, startTicks, writeInstanceRecord, type InstanceRecord } from './adoption.js';
+import { childrenOf, isRecordedProcess, removeInstanceRecord, startTicks, writeInstanceRecord, type InstanceRecord } from './adoption.js';
 import { openOutputFiles, removeOutputFiles, ServiceOutput } from './output.js';
 import type { ServiceSpec } from './spec.js';
 
@@ -39,6 +39,8 @@ export interface ServiceDefinition {
   id: string;
   spec: ServiceSpec;
   key: string;
+  /** The command is a shell script of several commands: the process is that shell, not the program. */
+  readonly wrapped: boolean;
 }
 
 export interface InstanceContext {
@@ -295,11 +297,22 @@ export class Instance {
     }
   }
 
-  /** A signal to the instance's process (not its group); false when none runs. */
+  /**
+   * A signal to the instance's process, not its group. When that process is the shell of a
+   * command of several parts (`cd /srv && php worker.php`), which would die of most signals,
+   * its children get it instead (the shell itself when it has none). False when none runs.
+   */
   signal(signal: NodeJS.Signals): boolean {
     const proc = this.proc;
     if (proc === null || !isRecordedProcess(proc)) return false;
-    process.kill(proc.pid, signal);
+    const children = this.definition().wrapped ? childrenOf(proc.pid) : [];
+    for (const pid of children.length > 0 ? children : [proc.pid]) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
     return true;
   }
 

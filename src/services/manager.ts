@@ -15,7 +15,7 @@ import { terminateGroup } from '../runner/process-group.js';
 import type { SafeStore } from '../store/safe-store.js';
 import { isRecordedProcess, readInstanceRecords, removeInstanceRecord, type InstanceRecord } from './adoption.js';
 import { Instance, type InstanceContext, type InstanceState, type ServiceDefinition, type StopRequest } from './instance.js';
-import { definitionKey, serviceCommand, serviceSpec, SERVICE_DEFAULTS } from './spec.js';
+import { definitionKey, execsProgram, serviceCommand, serviceSpec, SERVICE_DEFAULTS } from './spec.js';
 import { ContentWatch } from './watch.js';
 
 export interface ServiceManagerOptions {
@@ -67,6 +67,10 @@ class Service implements ServiceDefinition {
 
   get id(): string {
     return this.entry.id;
+  }
+
+  get wrapped(): boolean {
+    return !execsProgram(this.entry.command);
   }
 }
 

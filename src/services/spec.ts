@@ -97,3 +97,8 @@ export function serviceCommand(command: string): string {
   if (NOT_EXECUTABLE.has(first) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(first) || first.startsWith('#')) return command;
   return `exec ${text}`;
 }
+
+/** True when the service's process is the program itself (`exec` in front), not a shell running a script of commands. */
+export function execsProgram(command: string): boolean {
+  return /^\s*exec\s/.test(serviceCommand(command));
+}
