@@ -347,7 +347,8 @@ export class Instance {
       const escalated = result?.reason !== undefined && result.reason !== request.reason ? result.reason.slice(request.reason.length).replace(/^; /, '') : null;
       reason = `${request.reason} (${status}${escalated === null || escalated === '' ? '' : `; ${escalated}`})`;
       outcome = escalated !== null && escalated !== '' ? 'killed' : 'ok';
-      next = request.then === 'start' && this.wanted ? 'start' : 'stop';
+      // A start asked for while it was stopping (wanted again) starts it too.
+      next = this.wanted ? 'start' : 'stop';
     } else {
       const failed = result === null || result.outcome !== 'ok';
       outcome = result === null ? 'ok' : (result.outcome as Exclude<RunOutcome, 'timeout'>);

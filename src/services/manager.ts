@@ -302,7 +302,7 @@ export class ServiceManager {
     const { instances } = this.select(name, instance);
     if (this.stopping) throw new Error('schedd is stopping');
     for (const one of instances) one.start('schedd service start');
-    return Promise.all(instances.map((one) => one.until((state) => state !== 'starting')));
+    return Promise.all(instances.map((one) => one.until((state) => state !== 'starting' && state !== 'stopping')));
   }
 
   async stopService(name: string, instance?: number): Promise<InstanceState[]> {
@@ -316,7 +316,7 @@ export class ServiceManager {
     const { service, instances } = this.select(name, instance);
     if (this.stopping) throw new Error('schedd is stopping');
     for (const one of instances) if (one.runningKey === null) one.start('schedd service restart');
-    const waiting = instances.filter((one) => one.runningKey === null).map((one) => one.until((state) => state !== 'starting'));
+    const waiting = instances.filter((one) => one.runningKey === null).map((one) => one.until((state) => state !== 'starting' && state !== 'stopping'));
     const rolled = await this.rollOut(service, 'restarted by schedd service restart', (one) => one.runningKey !== null && instances.includes(one), instance);
     return [...rolled, ...(await Promise.all(waiting))];
   }
