@@ -24,6 +24,8 @@ export async function checkCommand(file: string, displayName: string, options: C
     return ExitCode.failure;
   }
   const note = warnings > 0 ? ` (${plural(warnings, 'warning')})` : '';
-  process.stdout.write(`${escapeText(`${displayName}: ok, ${plural(set.entries.length, 'job')}${note}`)}\n`);
+  const services = set.entries.filter((entry) => entry.options.service !== undefined).length;
+  const counted = services === 0 ? plural(set.entries.length, 'job') : `${plural(set.entries.length - services, 'job')} and ${plural(services, 'service')}`;
+  process.stdout.write(`${escapeText(`${displayName}: ok, ${counted}${note}`)}\n`);
   return ExitCode.ok;
 }

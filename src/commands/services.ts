@@ -43,7 +43,8 @@ export async function servicesCommand(stateDir: string, options: { json?: boolea
 /** What a done action prints: one line per instance addressed. */
 function doneLine(action: ServiceAction, row: ServiceInstanceView): string {
   const name = row.instances > 1 ? `${row.id}#${row.instance}` : row.id;
-  if (action === 'stop') return `${name}: stopped${row.lastExit === null ? '' : ` (${row.lastExit.reason})`}`;
+  // The exit of this stop, not an older one (an instance stopped while it waited to restart).
+  if (action === 'stop') return `${name}: stopped${row.lastExit === null || !row.lastExit.reason.startsWith('stopped') ? '' : ` (${row.lastExit.reason})`}`;
   if (action === 'reload' || action === 'signal') return `${name}: signalled (pid ${row.pid ?? '-'})`;
   return `${name}: running (pid ${row.pid ?? '-'})`;
 }

@@ -62,7 +62,7 @@ export function parseRequest(line: string): Parsed {
     const { action, name, instance, signal } = object;
     if (typeof action !== 'string' || !(SERVICE_ACTIONS as readonly string[]).includes(action)) return fail('SCHEDD_BAD_REQUEST', `'service' needs 'action', one of ${SERVICE_ACTIONS.join(', ')}`, id);
     if (typeof name !== 'string' || name === '') return fail('SCHEDD_BAD_REQUEST', "'service' needs 'name', the id of a service (see schedd services)", id);
-    if (instance !== undefined && (typeof instance !== 'number' || !Number.isInteger(instance) || instance < 0 || instance > 999)) return fail('SCHEDD_BAD_REQUEST', "'instance' must be an integer from 0 (expected an instance number, see schedd services)", id);
+    if (instance !== undefined && (typeof instance !== 'number' || !Number.isInteger(instance) || instance < 0 || instance > 999)) return fail('SCHEDD_BAD_REQUEST', "'instance' must be an integer 0-999 (expected an instance number, see schedd services)", id);
     if (action === 'signal' && (typeof signal !== 'string' || signalName(signal) === null)) return fail('SCHEDD_BAD_REQUEST', `'signal' needs 'signal', a signal name such as USR1 or SIGUSR1`, id);
     if (action !== 'signal' && signal !== undefined) return fail('SCHEDD_BAD_REQUEST', `'signal' is only for action 'signal'`, id);
     request = { cmd, action: action as ServiceAction, name, ...(instance === undefined ? {} : { instance: instance as number }), ...(action === 'signal' ? { signal: signalName(signal as string)! } : {}) };

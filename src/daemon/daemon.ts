@@ -141,6 +141,9 @@ export class Daemon {
     this.heartbeat.unref();
     this.lastReload = { at: Date.now(), ok: true, errors: [] };
     this.jobSources.watch(() => void this.reload('file changed'));
+    // A save between the first read and the watch (services starting, the history's recovery)
+    // fired no event: one look at the text now (nothing happens when it is as loaded).
+    void this.reload('file changed');
     this.scheduler.start();
     log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, ...(this.services.size > 0 ? { services: this.services.size } : {}), daemonPid: process.pid }, 'schedd started');
     for (const { entry, slots } of planCatchUp(this.events, log, missed)) this.dispatcher.catchUp(entry, slots);

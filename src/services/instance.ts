@@ -87,6 +87,9 @@ interface Proc {
   handle: RunHandle | null;
   output: ServiceOutput | null;
   stop: StopRequest | null;
+  /** How a stop asks this process: as it was started (an edit changes the next process's). */
+  stopSignal: NodeJS.Signals;
+  stopTimeoutMs: number;
 }
 
 export class Instance {
@@ -153,8 +156,24 @@ export class Instance {
     if (this.proc !== null) return;
     clearTimeout(this.timer);
     this.nextTryAt = null;
-    if (this.state === 'failed') this.countedStarts = [];
+    // Asked for after the start limit: the crashes before it no longer count.
+    if (this.state === 'failed') this.forgetFailures();
     this.spawn(why, true);
+  }
+
+  /**
+   * An instance waiting to restart (backoff, failed) whose definition was edited: started now,
+   * with the new one, its crashes forgotten (they were the old definition's).
+   */
+  restartEdited(why: string): void {
+    if (this.proc !== null || (this.state !== 'backoff' && this.state !== 'failed')) return;
+    this.forgetFailures();
+    this.start(why);
+  }
+
+  private forgetFailures(): void {
+    this.countedStarts = [];
+    this.failures = 0;
   }
 
   private spawn(why: string, counted: boolean): void {
@@ -182,7 +201,8 @@ export class Instance {
       return;
     }
     const pid = handle.pid;
-    const proc: Proc = { runId, pid, startedAt: now, startTicks: startTicks(pid) ?? -1, key: definition.key, handle, output: this.openOutput(runId), stop: null };
+    const { stopSignal, stopTimeoutMs } = definition.spec;
+    const proc: Proc = { runId, pid, startedAt: now, startTicks: startTicks(pid) ?? -1, key: definition.key, handle, output: this.openOutput(runId), stop: null, stopSignal, stopTimeoutMs };
     this.proc = proc;
     this.recordStart(proc, why);
     void handle.done.then((result) => this.exited(proc, result, runId, now));
@@ -191,7 +211,9 @@ export class Instance {
   /** Takes over a process a scheduler that died started (its record checked against /proc first). */
   adopt(record: InstanceRecord): void {
     this.wanted = true;
-    const proc: Proc = { runId: record.runId, pid: record.pid, startedAt: record.startedAt, startTicks: record.startTicks, key: record.key, handle: null, output: this.openOutput(record.runId), stop: null };
+    // Adopted only when its definition is the crontab's: the current stop settings are its own.
+    const { stopSignal, stopTimeoutMs } = this.definition().spec;
+    const proc: Proc = { runId: record.runId, pid: record.pid, startedAt: record.startedAt, startTicks: record.startTicks, key: record.key, handle: null, output: this.openOutput(record.runId), stop: null, stopSignal, stopTimeoutMs };
     this.proc = proc;
     this.context.log.info({ job: this.id, instance: this.index, pid: proc.pid, run: proc.runId, uptimeMs: Date.now() - proc.startedAt }, 'service adopted: its process outlived the scheduler that started it');
     this.becameUp(proc, 0);
@@ -278,10 +300,9 @@ export class Instance {
     if (first) {
       clearTimeout(this.lifetimeTimer);
       this.setState('stopping');
-      const spec = this.definition().spec;
-      this.context.log.info({ job: this.id, instance: this.index, pid: proc.pid, reason: request.reason, signal: spec.stopSignal, timeoutMs: spec.stopTimeoutMs }, 'service stopping');
+      this.context.log.info({ job: this.id, instance: this.index, pid: proc.pid, reason: request.reason, signal: proc.stopSignal, timeoutMs: proc.stopTimeoutMs }, 'service stopping');
       if (proc.handle !== null) proc.handle.stop(request.reason);
-      else void terminateGroup(proc.pid, spec.stopTimeoutMs, 20, spec.stopSignal).done.then(() => this.exited(proc, null, proc.runId, proc.startedAt));
+      else void terminateGroup(proc.pid, proc.stopTimeoutMs, 20, proc.stopSignal).done.then(() => this.exited(proc, null, proc.runId, proc.startedAt));
     }
     return this.until((s) => (request.then === 'stop' ? s === 'stopped' : s !== 'stopping' && s !== 'starting'));
   }
@@ -388,8 +409,7 @@ export class Instance {
 
   /** Members of the group the process left behind are ended before anything starts again. */
   private afterExit(proc: Proc | null, next: 'start' | 'stop' | 'backoff' | 'failed', delayMs: number, why: string): void {
-    const spec = this.definition().spec;
-    const leftovers = proc !== null && liveMembers(proc.pid) > 0 ? terminateGroup(proc.pid, spec.stopTimeoutMs, 20, spec.stopSignal).done : Promise.resolve();
+    const leftovers = proc !== null && liveMembers(proc.pid) > 0 ? terminateGroup(proc.pid, proc.stopTimeoutMs, 20, proc.stopSignal).done : Promise.resolve();
     const proceed = (): void => {
       if (this.proc !== null) return;
       if (next === 'stop' || !this.wanted) {
@@ -413,7 +433,7 @@ export class Instance {
       this.timer = setTimeout(() => {
         if (this.proc !== null || (this.state !== 'backoff' && this.state !== 'failed')) return;
         this.nextTryAt = null;
-        if (next === 'failed') this.countedStarts = [];
+        if (next === 'failed') this.forgetFailures();
         this.restarts++;
         this.spawn(next === 'failed' ? 'retry after the start limit' : 'restart after a crash', true);
       }, wait);

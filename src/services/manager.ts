@@ -76,6 +76,8 @@ class Service implements ServiceDefinition {
 
 export class ServiceManager {
   private readonly services = new Map<string, Service>();
+  /** Instances stopping because they left the crontab (see retire). */
+  private readonly retiring = new Set<{ id: string; instances: number; instance: Instance }>();
   private stopping = false;
   private baseEnv: Record<string, string> | null = null;
   private readonly groups = new Map<string, number[] | null>();
@@ -174,6 +176,8 @@ export class ServiceManager {
       if (countChanged) this.resize(current, adopted, `instances=${current.spec.instances}`);
       if (changed) {
         diff.changed.push(entry.id);
+        // Waiting to restart (backoff, failed: perhaps the edit is the fix): started now.
+        for (const instance of current.instances) instance.restartEdited('restarted for a crontab edit');
         void this.rollOut(current, 'restarted for a crontab edit', (instance) => instance.runningKey !== null && instance.runningKey !== current.key);
       } else if (countChanged) diff.changed.push(entry.id);
       else diff.unchanged++;
@@ -184,7 +188,7 @@ export class ServiceManager {
       this.services.delete(id);
       service.watch?.close();
       service.rollout++;
-      for (const instance of service.instances) void instance.stop({ reason: 'stopped: removed from the crontab', then: 'stop' });
+      for (const instance of service.instances) this.retire(service, instance, 'stopped: removed from the crontab');
     }
     return diff;
   }
@@ -197,9 +201,31 @@ export class ServiceManager {
       service.instances.push(instance);
       const record = adopted.get(`${service.id}\0${instance.index}`);
       if (record !== undefined) instance.adopt(record);
-      else instance.start(why);
+      else this.startWhenFree(service, instance, why);
     }
-    for (const instance of service.instances.splice(count)) void instance.stop({ reason: `stopped: ${why}`, then: 'stop' });
+    for (const instance of service.instances.splice(count)) this.retire(service, instance, `stopped: ${why}`);
+  }
+
+  /**
+   * Starts an instance once no earlier copy of it is still stopping (a service removed and added
+   * again, an `instances=` lowered and raised again): never two processes of one instance.
+   */
+  private startWhenFree(service: Service, instance: Instance, why: string): void {
+    const earlier = [...this.retiring].find((r) => r.id === service.id && r.instance.index === instance.index);
+    if (earlier === undefined) return instance.start(why);
+    void earlier.instance.until((state) => state === 'stopped').then(() => {
+      if (!this.stopping && this.services.get(service.id) === service && service.instances[instance.index] === instance) this.startWhenFree(service, instance, why);
+    });
+  }
+
+  /**
+   * Stops an instance that has left the crontab (its service removed, or past a smaller
+   * `instances=`): until it has exited it is still shown, and still waited for by a stop.
+   */
+  private retire(service: Service, instance: Instance, reason: string): void {
+    const retiring = { id: service.id, instances: service.instances.length, instance };
+    this.retiring.add(retiring);
+    void instance.stop({ reason, then: 'stop' }).then(() => this.retiring.delete(retiring));
   }
 
   private watch(service: Service): void {
@@ -277,6 +303,10 @@ export class ServiceManager {
         rows.push({ id: service.id, instance: instance.index, instances: service.instances.length, state: view.state, pid: view.pid, startedAt: view.startedAt, restarts: view.restarts, nextTryAt: view.nextTryAt, lastExit: view.lastExit });
       }
     }
+    for (const { id, instances, instance } of this.retiring) {
+      const view = instance.view();
+      rows.push({ id, instance: instance.index, instances, state: view.state, pid: view.pid, startedAt: view.startedAt, restarts: view.restarts, nextTryAt: view.nextTryAt, lastExit: view.lastExit });
+    }
     return rows;
   }
 
@@ -342,18 +372,21 @@ export class ServiceManager {
       service.rollout++;
       for (const instance of service.instances) all.push(instance.stop({ reason, then: 'stop' }));
     }
+    for (const { instance } of this.retiring) all.push(instance.until((state) => state === 'stopped'));
     return Promise.all(all).then(() => undefined);
   }
 
   /** The second stop: SIGKILL to every instance still stopping. */
   hurry(): void {
     for (const service of this.services.values()) for (const instance of service.instances) instance.hurry();
+    for (const { instance } of this.retiring) instance.hurry();
   }
 
   /** The running count, for `schedd stop`'s log line. */
   runningCount(): number {
     let count = 0;
     for (const service of this.services.values()) for (const instance of service.instances) if (instance.pid !== null) count++;
+    for (const { instance } of this.retiring) if (instance.pid !== null) count++;
     return count;
   }
 }

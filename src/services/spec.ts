@@ -66,7 +66,8 @@ export function serviceSpec(entry: Entry): ServiceSpec {
 export function definitionKey(entry: Entry): string {
   const { instances: _, ...service } = entry.options.service ?? {};
   const options = { ...entry.options, service };
-  const text = JSON.stringify([entry.command, entry.stdin, Object.entries(entry.env), entry.user ?? null, entry.zone ?? null, sorted(options)]);
+  // The environment by name: the same variables written in another order are the same process's.
+  const text = JSON.stringify([entry.command, entry.stdin, sorted(entry.env), entry.user ?? null, entry.zone ?? null, sorted(options)]);
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 

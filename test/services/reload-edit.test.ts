@@ -115,7 +115,6 @@ describe('services: reload, signals and crontab edits', { concurrency: true }, (
 
   it(
     'regression: an edit that fixes a failed service starts it with the new definition, not retry-after later',
-    { todo: "ServiceManager.apply rolls out only instances with a running process (runningKey !== null): a failed one stays failed until retry-after (15m) although the reload reports it changed" },
     async (t) => {
       const ws = workspace(t);
       ws.write('crontab', service('fixme', 'false', 'restart-delay=100ms start-limit=2/1m stop-timeout=2s'));
@@ -135,7 +134,6 @@ describe('services: reload, signals and crontab edits', { concurrency: true }, (
 
   it(
     "regression: the 'service stopping' record of an edit names the signal the old process really gets",
-    { todo: "Instance.stop logs this.definition().spec (the edited definition: SIGTERM) while the runner stops the process with the RunSpec it was spawned with (SIGINT)" },
     async (t) => {
       const ws = workspace(t);
       const traps = script(ws, 'traps.sh', ['trap \'echo "INT $$" >> ledger; exit 0\' INT', 'trap \'echo "TERM $$" >> ledger; exit 0\' TERM', 'while :; do sleep 0.1 & wait $!; done'].join('\n'));

@@ -130,7 +130,6 @@ describe('services: stopping', { concurrency: true }, () => {
 
   it(
     'regression: schedd stop waits for a service removed from the crontab that is still stopping',
-    { todo: 'ServiceManager.apply deletes a removed service from its map before its stop ends, so stopAll (and hurry) never see it: schedd exits while it stops, and one that ignores TERM is never killed' },
     async (t) => {
       const ws = workspace(t);
       // 4 s from TERM to exit 0, well within its stop timeout.
