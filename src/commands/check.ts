@@ -25,7 +25,8 @@ export async function checkCommand(file: string, displayName: string, options: C
   }
   const note = warnings > 0 ? ` (${plural(warnings, 'warning')})` : '';
   const services = set.entries.filter((entry) => entry.options.service !== undefined).length;
-  const counted = services === 0 ? plural(set.entries.length, 'job') : `${plural(set.entries.length - services, 'job')} and ${plural(services, 'service')}`;
+  const jobs = set.entries.length - services;
+  const counted = [...(jobs > 0 || services === 0 ? [plural(jobs, 'job')] : []), ...(services > 0 ? [plural(services, 'service')] : [])].join(' and ');
   process.stdout.write(`${escapeText(`${displayName}: ok, ${counted}${note}`)}\n`);
   return ExitCode.ok;
 }

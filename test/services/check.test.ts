@@ -60,7 +60,7 @@ describe('schedd check: services', { concurrency: true }, () => {
 
   it('accepts a valid service entry, and start refuses the invalid one with the same line', async () => {
     tmp.write('good', '# schedd: name=web service restart=on-failure restart-delay=1s start-limit=5/1m stop-timeout=10s reload-signal=HUP instances=2\n@reboot ./web\n');
-    assert.deepEqual(await runCli(['check', 'good'], { cwd: tmp.dir }), { code: 0, signal: null, stdout: 'good: ok, 1 job\n', stderr: '' });
+    assert.deepEqual(await runCli(['check', 'good'], { cwd: tmp.dir }), { code: 0, signal: null, stdout: 'good: ok, 1 service\n', stderr: '' });
     tmp.write('slot2', '# schedd: name=web service\n0 * * * * ./web\n');
     const started = await runCli(['start', '--foreground', '-c', 'slot2', '--state-dir', `${tmp.dir}/state`], { cwd: tmp.dir });
     assert.deepEqual(started, {
