@@ -22,6 +22,9 @@ import { ownProcesses, pssKb } from './service-procs.js';
  *    all of them): SIGKILL one service, wait for its new process's start record; the figure is
  *    that record's time minus the kill's. Crash k kills service k mod N, so no service is killed
  *    twice in a row and every one has been up for a while (no supervisor sees a failed start).
+ *
+ * restart-trace.ts splits the restart of schedd and pm2 into its phases (exit event, timer,
+ * spawn, the new process's own start), which this figure cannot show.
  */
 
 export interface ServicesPlan {
@@ -104,7 +107,7 @@ function own(peer: Peer): number[] {
  * few microseconds (the clock the recorder reads, CLOCK_REALTIME; Date.now() alone would be up
  * to 1 ms early, which is most of a fast restart).
  */
-function killOnTick(pid: number): number {
+export function killOnTick(pid: number): number {
   const from = Date.now();
   let now = Date.now();
   while (now === from) now = Date.now();
