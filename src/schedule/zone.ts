@@ -1,3 +1,5 @@
+import { readlinkSync, statSync } from 'node:fs';
+
 /**
  * Time-zone arithmetic from the runtime's own tz database (Intl), without a dependency.
  *
@@ -48,9 +50,40 @@ export function isValidZone(zone: string): boolean {
   }
 }
 
-/** The zone the process runs in (honours TZ). */
+const ZONEINFO = '/usr/share/zoneinfo/';
+let hostZone: string | null = null;
+
+/**
+ * The zone the process runs in (honours TZ), as the runtime resolves it. Read from TZ or the
+ * /etc/localtime link when they name a zone file, as ICU does, so that asking costs no Intl:
+ * Intl's first use maps about 10 MB of time-zone data, which a daemon holding only services
+ * never needs. Anything else (a copied /etc/localtime, a POSIX TZ rule) is Intl's to answer.
+ */
 export function systemZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  hostZone ??= namedHostZone() ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  return hostZone;
+}
+
+function namedHostZone(): string | null {
+  const tz = process.env.TZ;
+  const isZoneFile = (name: string): boolean => /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(name) && isFile(`${ZONEINFO}${name}`);
+  if (tz !== undefined) return tz !== '' && isZoneFile(tz) ? tz : null;
+  try {
+    const target = readlinkSync('/etc/localtime');
+    const at = target.lastIndexOf('zoneinfo/');
+    const name = at === -1 ? '' : target.slice(at + 'zoneinfo/'.length);
+    return isZoneFile(name) ? name : null;
+  } catch {
+    return null;
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Offset of the zone at an instant, in ms (wall = instant + offset), by asking Intl. */

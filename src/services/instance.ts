@@ -186,7 +186,9 @@ export class Instance {
     try {
       output = openOutputFiles(context.stateDir, definition.id, this.index);
     } catch (error) {
-      this.exited(null, { outcome: 'error', exitCode: null, signal: null, reason: `cannot start: cannot open its output files: ${(error as Error).message}`, durationMs: 0 }, runId, now);
+      // Not within this call: a restart without delay would recurse until the start limit.
+      const reason = `cannot start: cannot open its output files: ${(error as Error).message}`;
+      void Promise.resolve().then(() => this.exited(null, { outcome: 'error', exitCode: null, signal: null, reason, durationMs: 0 }, runId, now));
       return;
     }
     let handle: RunHandle;
@@ -197,6 +199,11 @@ export class Instance {
       closeSync(output.stderr);
     }
     if (handle.pid === null) {
+      try {
+        removeInstanceRecord(context.stateDir, definition.id, this.index);
+      } catch {
+        // As in exited: the next scheduler finds the process gone.
+      }
       void handle.done.then((result) => this.exited(null, result, runId, now));
       return;
     }
@@ -350,16 +357,12 @@ export class Instance {
     const spec = this.definition().spec;
     const now = Date.now();
     const request = proc?.stop ?? null;
+    // Read to its end before a new process of the instance empties the files.
     proc?.output?.close();
     this.proc = null;
-    if (proc !== null) {
-      try {
-        removeInstanceRecord(context.stateDir, this.id, this.index);
-      } catch {
-        // A record left over names a process that is gone: the next scheduler sees that.
-      }
-    }
     const uptimeMs = result?.durationMs ?? now - startedAt;
+    // Up past stable=, however it ended (a planned restart too): the next crash is a first one.
+    if (uptimeMs > spec.stableMs) this.failures = 0;
     const status = result === null ? 'status unknown: not this scheduler\'s child' : result.signal !== null ? `killed by ${result.signal}` : result.exitCode !== null ? `exit ${result.exitCode}` : (result.reason ?? 'could not start');
     let reason: string;
     let outcome: FinishedRun['outcome'];
@@ -393,6 +396,25 @@ export class Instance {
       delayMs = spec.retryAfterMs;
       this.lastExit.reason = reason += `; start limit reached (more than ${spec.startLimit.maxCrashes} starts within ${formatDuration(spec.startLimit.windowMs)}): failed, tried again in ${formatDuration(delayMs)}`;
     }
+    const fields = { job: this.id, instance: this.index, pid: proc?.pid ?? null, run: runId, exitCode: result?.exitCode ?? null, signal: result?.signal ?? null, uptimeMs, reason };
+    if (next === 'failed') context.log.error(fields, 'service failed: start limit reached');
+    else if (request === null && this.wanted) context.log.warn(fields, 'service exited');
+    else context.log.info(fields, 'service exited');
+    // A restart without delay comes first, the history's writes after it: the time from a crash
+    // to the new process running is the figure a supervisor is judged by. Not while members of
+    // the old group are left (they are ended first, in afterExit).
+    const why = request?.reason ?? 'restart after a crash';
+    const atOnce = (next === 'start' || (next === 'backoff' && delayMs === 0)) && this.wanted && (proc === null || liveMembers(proc.pid) === 0);
+    if (atOnce) {
+      this.restarts++;
+      this.spawn(why, next === 'backoff');
+    } else if (proc !== null) {
+      try {
+        removeInstanceRecord(context.stateDir, this.id, this.index);
+      } catch {
+        // A record left over names a process that is gone: the next scheduler sees that.
+      }
+    }
     // The history: an adopted process whose end was not asked for is lost (its status unknown).
     if (result === null && request === null) void context.store.serviceLost(runId, reason, now);
     else if (proc === null && result !== null) {
@@ -400,11 +422,7 @@ export class Instance {
       void context.store.serviceStarted(runId, this.id, this.index, null, startedAt);
       void context.store.finished(runId, finishedRun(result.exitCode, result.signal, 'error', startedAt, now, reason));
     } else void context.store.finished(runId, finishedRun(result?.exitCode ?? null, result?.signal ?? null, outcome, startedAt, startedAt + uptimeMs, reason));
-    const fields = { job: this.id, instance: this.index, pid: proc?.pid ?? null, run: runId, exitCode: result?.exitCode ?? null, signal: result?.signal ?? null, uptimeMs, reason };
-    if (next === 'failed') context.log.error(fields, 'service failed: start limit reached');
-    else if (request === null && this.wanted) context.log.warn(fields, 'service exited');
-    else context.log.info(fields, 'service exited');
-    this.afterExit(proc, next, delayMs, request?.reason ?? 'restart after a crash');
+    if (!atOnce) this.afterExit(proc, next, delayMs, why);
   }
 
   /** Members of the group the process left behind are ended before anything starts again. */

@@ -248,19 +248,26 @@ export class ServiceManager {
   /**
    * A rolling restart: one instance at a time, the next only once the one before runs again
    * (so at most one is down); a later rollout of the same service takes over from this one.
-   * An instance that does not come up (backoff, failed) stops the rollout: the others keep
-   * their processes, which work.
+   * An instance that crashes as it comes up holds the rollout until its restarts bring it up;
+   * one that does not come up at all (failed, stopped) stops the rollout: the others keep their
+   * processes, which work.
    */
   private async rollOut(service: Service, reason: string, needs: (instance: Instance) => boolean, only?: number): Promise<InstanceState[]> {
     const generation = ++service.rollout;
     const done = new Set<Instance>();
     const states: InstanceState[] = [];
+    const settling = (state: InstanceState): boolean => state === 'stopping' || state === 'starting';
     for (;;) {
+      // One taken over from an earlier rollout (or a crash) may have an instance down: it comes
+      // back up first, so that never two are down at once.
+      for (const instance of service.instances) if (settling(instance.state)) await instance.until((state) => !settling(state));
       if (service.rollout !== generation || this.stopping) return states;
       const next = service.instances.find((instance) => !done.has(instance) && (only === undefined || instance.index === only) && needs(instance));
       if (next === undefined) return states;
       done.add(next);
-      const state = await next.stop({ reason, then: 'start' });
+      let state = await next.stop({ reason, then: 'start' });
+      // Crashed as it came up: the rollout goes on once it runs (its own restarts bring it back).
+      if (state === 'backoff') state = await next.until((s) => s === 'running' || s === 'failed' || s === 'stopped');
       states.push(state);
       if (state !== 'running') {
         if (service.rollout === generation && service.instances.some((instance) => !done.has(instance) && needs(instance))) {

@@ -197,7 +197,8 @@ export class SqliteStore implements RunStore {
       // A new row (a later rowid): the next attempt lists above the failed ones, newest first.
       nextAttempt: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, attempt, node, claimed) SELECT ?, job, scheduled_at, 'running', attempt + 1, ?, 1 FROM runs WHERE run_id = ?`),
       notRun: db.prepare(`INSERT INTO runs (run_id, job, scheduled_at, outcome, reason, node) VALUES (?, ?, ?, ?, ?, ?)`),
-      lost: db.prepare(`UPDATE runs SET outcome = 'lost', reason = ?, finished_at = ? WHERE run_id = ?`),
+      // Only a row still in flight: a run's end, once recorded, is never rewritten as lost.
+      lost: db.prepare(`UPDATE runs SET outcome = 'lost', reason = ?, finished_at = ? WHERE run_id = ? AND outcome = 'running'`),
       heartbeat: db.prepare(`INSERT INTO heartbeats (node, at) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET at = excluded.at`),
       // Another node id's heartbeat no later than this one's changes no lastHeartbeat: dropped,
       // so that the file does not keep one per hostname it has ever seen.
