@@ -64,7 +64,16 @@ export function systemZone(): string {
   return hostZone;
 }
 
+/** What ICU calls UTC (it answers `UTC` for each): servers run in it more than in any other. */
+const UTC_NAMES = new Set(['UTC', 'Etc/UTC', 'Etc/UCT', 'UCT', 'Etc/Universal', 'Universal', 'Etc/Zulu', 'Zulu', 'Etc/GMT', 'GMT', 'Etc/GMT0', 'GMT0', 'Etc/GMT+0', 'Etc/GMT-0', 'Etc/Greenwich', 'Greenwich']);
+
 function namedHostZone(): string | null {
+  const name = zoneFileName();
+  return name !== null && UTC_NAMES.has(name) ? 'UTC' : name;
+}
+
+/** The zone file TZ or /etc/localtime names (a link other than ICU's canonical name may come back as written). */
+function zoneFileName(): string | null {
   const tz = process.env.TZ;
   const isZoneFile = (name: string): boolean => /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(name) && isFile(`${ZONEINFO}${name}`);
   if (tz !== undefined) return tz !== '' && isZoneFile(tz) ? tz : null;

@@ -162,11 +162,12 @@ export class Instance {
   }
 
   /**
-   * An instance waiting to restart (backoff, failed) whose definition was edited: started now,
-   * with the new one, its crashes forgotten (they were the old definition's).
+   * A failed instance whose definition was edited (perhaps the fix): started now, with the new
+   * one, its crashes forgotten (they were the old definition's). One in backoff starts with the
+   * new definition when its delay is over (at most restart-max-delay).
    */
   restartEdited(why: string): void {
-    if (this.proc !== null || (this.state !== 'backoff' && this.state !== 'failed')) return;
+    if (this.proc !== null || this.state !== 'failed') return;
     this.forgetFailures();
     this.start(why);
   }

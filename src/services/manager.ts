@@ -176,7 +176,7 @@ export class ServiceManager {
       if (countChanged) this.resize(current, adopted, `instances=${current.spec.instances}`);
       if (changed) {
         diff.changed.push(entry.id);
-        // Waiting to restart (backoff, failed: perhaps the edit is the fix): started now.
+        // Failed at its start limit (perhaps the edit is the fix): started now.
         for (const instance of current.instances) instance.restartEdited('restarted for a crontab edit');
         void this.rollOut(current, 'restarted for a crontab edit', (instance) => instance.runningKey !== null && instance.runningKey !== current.key);
       } else if (countChanged) diff.changed.push(entry.id);

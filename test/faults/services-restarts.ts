@@ -174,12 +174,17 @@ export function checkRollouts(f: Facts) {
     const died = stop.life === null ? Infinity : f.lives[stop.life]!.diedAt;
     return Math.min(started ?? Infinity, died, f.finalStopAt);
   };
-  // A rollout's first stop is logged just before the reload that began it: a stop that a
-  // reload of web follows before any other stop began a rollout of its own.
-  const beginsRollout = (i: number): boolean => {
-    const next = f.records.findIndex((r, k) => k > stops[i]!.index && changesWeb(r));
-    return next >= 0 && next < (stops[i + 1]?.index ?? Infinity);
+  // Which rollout (which reload of web) a stop belongs to: the last reload logged before it,
+  // or the reload logged right after it when no other stop comes between (a rollout's first
+  // stop is logged before the reload record when no instance is down; later when one is, as
+  // the rollout first waits for it).
+  const reloads = f.records.flatMap((r, k) => (changesWeb(r) ? [k] : []));
+  const rolloutOf = (i: number): number => {
+    const before = reloads.filter((k) => k < stops[i]!.index).length;
+    const after = reloads.find((k) => k > stops[i]!.index);
+    return after !== undefined && after < (stops[i + 1]?.index ?? Infinity) ? before + 1 : before;
   };
+  const beginsRollout = (i: number): boolean => i === 0 || rolloutOf(i) !== rolloutOf(i - 1);
   for (let i = 0; i < stops.length; i++) {
     const a = stops[i]!;
     const aUp = nextStart(a);
@@ -187,7 +192,7 @@ export function checkRollouts(f: Facts) {
       const b = stops[j]!;
       if (b.instance === a.instance || b.life !== a.life) continue;
       const what = `web#${a.instance} stopped for a restart at ${new Date(a.at).toISOString()} and up again ${aUp - a.at} ms later; web#${b.instance} stopped ${b.at - a.at} ms after it`;
-      if (beginsRollout(j)) knownBugs.rolloutTwoDown.push(`${what}, for a later edit: two instances down at once`);
+      if (rolloutOf(j) !== rolloutOf(i)) knownBugs.rolloutTwoDown.push(`${what}, for a later edit: two instances down at once`);
       else problems.push(`${what}, in the same rollout: two instances down at once`);
     }
   }
@@ -195,7 +200,7 @@ export function checkRollouts(f: Facts) {
     const [before, stop] = [stops[i - 1]!, stops[i]!];
     if (before.life !== stop.life) continue;
     if (beginsRollout(i)) {
-      // Taken over while the previous rollout's instance was down: what rolloutTwoDown is about.
+      // Taken over while the previous rollout's instance was down (the first loop catches it).
       if (stop.at < nextStart(before)) figures.takeoversWhileDown++;
       continue;
     }

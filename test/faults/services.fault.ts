@@ -7,7 +7,7 @@
 // (services-check.ts): a process's death is the test's own kill time, or the exit line its
 // TERM trap wrote; one with neither is a problem, and /proc says what still lives at the end.
 // The plan comes from a seeded PRNG: SCHEDD_FAULT_SEED=N replays it (the order of the faults,
-// not their timing). About 80 s. Two invariants are todo: product bugs, named below.
+// not their timing). About 80 s.
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, test } from 'node:test';
@@ -238,12 +238,11 @@ test('services: kills of services and of the scheduler, stops in backoff, edits 
   assert.deepEqual(problems, [], `seed ${seed}`);
   assert.ok(figures.crashRestarts >= 10 && figures.adoptions >= 1, `the plan should crash and adopt services (seed ${seed}): ${JSON.stringify(figures)}`);
 
-  // Known product bugs: their invariants stay todo until fixed (the commit that adds them has
-  // a reproduction of each).
-  await t.test('a run up longer than stable= ends the row of crashes, however it ended', { todo: 'instance.ts counts crashes in a row from the crashing run alone' }, () => {
+  // Two bugs this scenario found (fixed): each has an invariant of its own.
+  await t.test('a run up longer than stable= ends the row of crashes, however it ended', () => {
     assert.deepEqual(knownBugs.crashRowNotEndedByStableRun, [], `seed ${seed}`);
   });
-  await t.test('a rolling restart taken over by a later edit keeps one instance down at a time', { todo: 'manager.ts rollOut: a new rollout stops its first instance while the old one waits on another' }, () => {
+  await t.test('a rolling restart taken over by a later edit keeps one instance down at a time', () => {
     assert.deepEqual(knownBugs.rolloutTwoDown, [], `seed ${seed}`);
   });
 });
