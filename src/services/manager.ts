@@ -330,7 +330,8 @@ export class ServiceManager {
     if (service === undefined) throw new Error(`no service '${name}' (see schedd services)`);
     if (instance === undefined) return { service, instances: service.instances };
     const one = service.instances[instance];
-    if (one === undefined) throw new Error(`service '${name}' has no instance ${instance} (expected 0..${service.instances.length - 1})`);
+    const count = service.instances.length;
+    if (one === undefined) throw new Error(`service '${name}' has no instance ${instance} (expected ${count === 1 ? '0, its only one' : `0..${count - 1}`})`);
     return { service, instances: [one] };
   }
 
