@@ -11,7 +11,7 @@ function bad(message: string, id?: string | number): Parsed {
 
 const needsAction = "'service' needs 'action', one of start, stop, restart, reload, signal";
 const needsName = "'service' needs 'name', the id of a service (see schedd services)";
-const badInstance = "'instance' must be an integer from 0 (expected an instance number, see schedd services)";
+const badInstance = "'instance' must be an integer 0-999 (expected an instance number, see schedd services)";
 const needsSignal = "'signal' needs 'signal', a signal name such as USR1 or SIGUSR1";
 const signalOnlyForSignal = "'signal' is only for action 'signal'";
 
