@@ -33,6 +33,8 @@ type OptionKey = (typeof OPTION_KEYS)[number];
 export const NOT_FOR_SERVICES: readonly OptionKey[] = ['jitter', 'overlap', 'catchup', 'retries'];
 
 const MAX_INSTANCES = 100;
+/** The longest a service's delay or timeout may be: 24 days, within a timer's 2^31-1 ms. */
+const MAX_SERVICE_DURATION_MS = 24 * 86_400_000;
 /** Signals a service may be stopped or reloaded with (KILL only as a stop, never as a reload). */
 const SIGNALS = ['TERM', 'INT', 'QUIT', 'HUP', 'USR1', 'USR2', 'WINCH', 'KILL'] as const;
 
@@ -73,6 +75,8 @@ function serviceDuration(key: 'restartDelayMs' | 'restartMaxDelayMs' | 'stableMs
   return (value) => {
     const ms = durationMs(label, value, allowZero);
     if (typeof ms !== 'number') return ms;
+    // A timer cannot wait longer (Node fires a longer one at once).
+    if (ms > MAX_SERVICE_DURATION_MS) return { error: `${label} '${value}' is too long`, expected: 'at most 24d' };
     const set: Partial<ServiceOptions> = {};
     set[key] = ms;
     return set;

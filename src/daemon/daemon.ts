@@ -71,7 +71,11 @@ export class Daemon {
   private readonly jobSources: JobSources;
   private stopping: Promise<void> | null = null;
   private hurry: (() => void) | null = null;
-  private reloading: Promise<ReloadOutcome> = Promise.resolve({ at: 0, ok: true, errors: [] });
+  /** Reloads wait for start() to be done: one applied while services are adopted would start second copies. */
+  private started!: () => void;
+  private reloading: Promise<ReloadOutcome> = new Promise((resolve) => {
+    this.started = () => resolve({ at: 0, ok: true, errors: [] });
+  });
   /** Accounts of the users that jobs run as, resolved when the crontab is loaded. */
   private readonly accounts = new Map<string, Account>();
   private heartbeat: NodeJS.Timeout | null = null;
@@ -116,6 +120,14 @@ export class Daemon {
 
   /** Reads and installs the crontab, then starts firing. Throws with every error when invalid. */
   async start(): Promise<void> {
+    try {
+      await this.startUp();
+    } finally {
+      this.started();
+    }
+  }
+
+  private async startUp(): Promise<void> {
     // The state directory was made and checked before (prepareStateDir), as the user we run as.
     const { log, crontabName } = this.options;
     const jobs = await this.jobSources.load({ knownAccounts: this.accounts });

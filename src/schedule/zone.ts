@@ -67,9 +67,15 @@ export function systemZone(): string {
 /** What ICU calls UTC (it answers `UTC` for each): servers run in it more than in any other. */
 const UTC_NAMES = new Set(['UTC', 'Etc/UTC', 'Etc/UCT', 'UCT', 'Etc/Universal', 'Universal', 'Etc/Zulu', 'Zulu', 'Etc/GMT', 'GMT', 'Etc/GMT0', 'GMT0', 'Etc/GMT+0', 'Etc/GMT-0', 'Etc/Greenwich', 'Greenwich']);
 
+/** Files of the zoneinfo tree that are not zones ICU knows. */
+const NOT_ZONES = new Set(['Factory', 'posixrules', 'localtime', 'leapseconds', 'zone.tab', 'zone1970.tab', 'iso3166.tab', 'tzdata.zi']);
+
 function namedHostZone(): string | null {
-  const name = zoneFileName();
-  return name !== null && UTC_NAMES.has(name) ? 'UTC' : name;
+  let name = zoneFileName();
+  // posix/ and right/ hold the same zones (right/ with leap seconds): ICU knows them bare.
+  if (name !== null) name = name.replace(/^(posix|right)\//, '');
+  if (name === null || NOT_ZONES.has(name)) return null;
+  return UTC_NAMES.has(name) ? 'UTC' : name;
 }
 
 /** The zone file TZ or /etc/localtime names (a link other than ICU's canonical name may come back as written). */

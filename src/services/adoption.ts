@@ -1,4 +1,4 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { processStat } from '../runner/process-group.js';
 import { readStateFile, writeStateFile } from '../state-file.js';
@@ -17,6 +17,8 @@ export interface InstanceRecord {
   startTicks: number;
   startedAt: number;
   key: string;
+  /** The boot it was started in (a pid and start time name one process only within a boot). */
+  bootId?: string;
 }
 
 export function writeInstanceRecord(stateDir: string, record: InstanceRecord): void {
@@ -54,8 +56,23 @@ export function startTicks(pid: number): number | null {
   return stat.startTime;
 }
 
-/** True while the recorded process runs: the same pid started at the same moment, not a zombie. */
-export function isRecordedProcess(record: Pick<InstanceRecord, 'pid' | 'startTicks'>): boolean {
+let boot: string | null | undefined;
+
+/** This boot's id (null where the kernel does not say). */
+export function bootId(): string | undefined {
+  if (boot === undefined) {
+    try {
+      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      boot = null;
+    }
+  }
+  return boot ?? undefined;
+}
+
+/** True while the recorded process runs: the same pid started at the same moment of this boot, not a zombie. */
+export function isRecordedProcess(record: Pick<InstanceRecord, 'pid' | 'startTicks' | 'bootId'>): boolean {
+  if (record.bootId !== undefined && record.bootId !== bootId()) return false;
   const stat = processStat(record.pid);
   return stat !== null && stat !== undefined && stat.state !== 'Z' && stat.startTime === record.startTicks;
 }

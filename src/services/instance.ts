@@ -22,7 +22,7 @@ import type { RunHandle, RunOutcome, RunResult } from '../runner/index.js';
 import { killGroup, liveMembers, terminateGroup } from '../runner/process-group.js';
 import type { SafeStore } from '../store/safe-store.js';
 import type { FinishedRun } from '../store/types.js';
-import { childrenOf, isRecordedProcess, removeInstanceRecord, startTicks, writeInstanceRecord, type InstanceRecord } from './adoption.js';
+import { bootId, childrenOf, isRecordedProcess, removeInstanceRecord, startTicks, writeInstanceRecord, type InstanceRecord } from './adoption.js';
 import { openOutputFiles, removeOutputFiles, ServiceOutput } from './output.js';
 import type { ServiceSpec } from './spec.js';
 
@@ -50,6 +50,8 @@ export interface InstanceContext {
   events: RunEvents;
   /** Starts the instance's process, its output to the given descriptors. */
   spawn(instance: number, runId: string, startedAt: number, output: { stdout: number; stderr: number }): RunHandle;
+  /** The process reached its maximum lifetime: restart it (the manager does so one instance at a time). */
+  lifetimeOver(instance: Instance, reason: string): void;
 }
 
 export interface LastExit {
@@ -90,6 +92,15 @@ interface Proc {
   /** How a stop asks this process: as it was started (an edit changes the next process's). */
   stopSignal: NodeJS.Signals;
   stopTimeoutMs: number;
+  /** Resolves once exited() has dealt with its end (and set what follows). */
+  ended: Promise<void>;
+  end: () => void;
+}
+
+function processEnd(): Pick<Proc, 'ended' | 'end'> {
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  return { ended, end };
 }
 
 export class Instance {
@@ -108,6 +119,10 @@ export class Instance {
   private readonly waiters = new Set<() => void>();
   /** False once stopped on request: no restart until a start. */
   wanted = false;
+  /** While what the last process left in its group is being ended (afterExit): nothing starts. */
+  private settling: Promise<void> | null = null;
+  /** A start asked for while settling: it follows once the group is empty. */
+  private startAsked = false;
 
   constructor(
     readonly index: number,
@@ -154,6 +169,10 @@ export class Instance {
   start(why: string): void {
     this.wanted = true;
     if (this.proc !== null) return;
+    if (this.settling !== null) {
+      this.startAsked = true;
+      return;
+    }
     clearTimeout(this.timer);
     this.nextTryAt = null;
     // Asked for after the start limit: the crashes before it no longer count.
@@ -210,7 +229,7 @@ export class Instance {
     }
     const pid = handle.pid;
     const { stopSignal, stopTimeoutMs } = definition.spec;
-    const proc: Proc = { runId, pid, startedAt: now, startTicks: startTicks(pid) ?? -1, key: definition.key, handle, output: this.openOutput(runId), stop: null, stopSignal, stopTimeoutMs };
+    const proc: Proc = { runId, pid, startedAt: now, startTicks: startTicks(pid) ?? -1, key: definition.key, handle, output: this.openOutput(runId), stop: null, stopSignal, stopTimeoutMs, ...processEnd() };
     this.proc = proc;
     this.recordStart(proc, why);
     void handle.done.then((result) => this.exited(proc, result, runId, now));
@@ -221,7 +240,7 @@ export class Instance {
     this.wanted = true;
     // Adopted only when its definition is the crontab's: the current stop settings are its own.
     const { stopSignal, stopTimeoutMs } = this.definition().spec;
-    const proc: Proc = { runId: record.runId, pid: record.pid, startedAt: record.startedAt, startTicks: record.startTicks, key: record.key, handle: null, output: this.openOutput(record.runId), stop: null, stopSignal, stopTimeoutMs };
+    const proc: Proc = { runId: record.runId, pid: record.pid, startedAt: record.startedAt, startTicks: record.startTicks, key: record.key, handle: null, output: this.openOutput(record.runId), stop: null, stopSignal, stopTimeoutMs, ...processEnd() };
     this.proc = proc;
     this.context.log.info({ job: this.id, instance: this.index, pid: proc.pid, run: proc.runId, uptimeMs: Date.now() - proc.startedAt }, 'service adopted: its process outlived the scheduler that started it');
     this.becameUp(proc, 0);
@@ -245,7 +264,7 @@ export class Instance {
 
   private recordStart(proc: Proc, why: string): void {
     const { context } = this;
-    const record: InstanceRecord = { job: this.id, instance: this.index, runId: proc.runId, pid: proc.pid, startTicks: proc.startTicks, startedAt: proc.startedAt, key: proc.key };
+    const record: InstanceRecord = { job: this.id, instance: this.index, runId: proc.runId, pid: proc.pid, startTicks: proc.startTicks, startedAt: proc.startedAt, key: proc.key, bootId: bootId() };
     try {
       writeInstanceRecord(context.stateDir, record);
     } catch (error) {
@@ -269,7 +288,7 @@ export class Instance {
     const lifetime = spec.maxLifetimeMs;
     if (lifetime !== null && lifetime <= MAX_TIMER_MS) {
       const left = Math.max(0, lifetime - (Date.now() - proc.startedAt));
-      this.lifetimeTimer = setTimeout(() => void this.stop({ reason: `restarted: reached its maximum lifetime (timeout=${formatDuration(lifetime)})`, then: 'start' }), left);
+      this.lifetimeTimer = setTimeout(() => this.context.lifetimeOver(this, `restarted: reached its maximum lifetime (timeout=${formatDuration(lifetime)})`), left);
       this.lifetimeTimer.unref();
     }
   }
@@ -292,6 +311,12 @@ export class Instance {
   stop(request: StopRequest): Promise<InstanceState> {
     const proc = this.proc;
     if (request.then === 'stop') this.wanted = false;
+    if (proc === null && this.settling !== null) {
+      // The last process has exited; what it left is being ended. The request follows that.
+      this.startAsked = request.then === 'start';
+      if (request.then === 'start') this.wanted = true;
+      return this.settling.then(() => (request.then === 'stop' ? this.state : this.until((s) => s !== 'starting' && s !== 'stopping')));
+    }
     if (proc === null) {
       clearTimeout(this.timer);
       this.nextTryAt = null;
@@ -310,15 +335,21 @@ export class Instance {
       this.setState('stopping');
       this.context.log.info({ job: this.id, instance: this.index, pid: proc.pid, reason: request.reason, signal: proc.stopSignal, timeoutMs: proc.stopTimeoutMs }, 'service stopping');
       if (proc.handle !== null) proc.handle.stop(request.reason);
-      else void terminateGroup(proc.pid, proc.stopTimeoutMs, 20, proc.stopSignal).done.then(() => this.exited(proc, null, proc.runId, proc.startedAt));
+      // Adopted: its pid is signalled only while it is still the recorded process.
+      else if (!isRecordedProcess(proc)) this.exited(proc, null, proc.runId, proc.startedAt);
+      else void terminateGroup(proc.pid, proc.stopTimeoutMs, 20, proc.stopSignal).done.then((how) => this.exited(proc, null, proc.runId, proc.startedAt, how === 'killed'));
     }
-    return this.until((s) => (request.then === 'stop' ? s === 'stopped' : s !== 'stopping' && s !== 'starting'));
+    // Done when this process has exited and its group is empty: stopped, or (a start came
+    // meanwhile) starting again; a restart waits for the new process.
+    if (request.then === 'stop') return proc.ended.then(() => this.settling ?? undefined).then(() => this.state);
+    return this.until((s) => s !== 'stopping' && s !== 'starting');
   }
 
   /** Skips the stop timeout: SIGKILL to the group of a stopping process now. */
   hurry(): void {
     const proc = this.proc;
     if (proc === null || proc.stop === null) return;
+    if (proc.handle === null && !isRecordedProcess(proc)) return;
     try {
       killGroup(proc.pid, 'SIGKILL');
     } catch {
@@ -349,8 +380,10 @@ export class Instance {
    * The process ended (`result` null: an adopted one, whose status is unknown). Records it,
    * says why, and decides what follows.
    */
-  private exited(proc: Proc | null, result: Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'reason' | 'durationMs'> | null, runId: string, startedAt: number): void {
+  private exited(proc: Proc | null, result: Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'reason' | 'durationMs'> | null, runId: string, startedAt: number, adoptedKilled = false): void {
     if (proc !== null && this.proc !== proc) return;
+    // A spawn that failed (no pid) of an attempt since replaced: nothing of it is current.
+    if (proc === null && this.proc !== null) return;
     clearTimeout(this.upTimer);
     clearTimeout(this.lifetimeTimer);
     clearTimeout(this.pollTimer);
@@ -369,7 +402,7 @@ export class Instance {
     let outcome: FinishedRun['outcome'];
     let next: 'start' | 'stop' | 'backoff' | 'failed';
     if (request !== null) {
-      const escalated = result?.reason !== undefined && result.reason !== request.reason ? result.reason.slice(request.reason.length).replace(/^; /, '') : null;
+      const escalated = adoptedKilled ? `SIGKILL after ${formatDuration(proc?.stopTimeoutMs ?? 0)} grace` : result?.reason !== undefined && result.reason !== request.reason && result.reason.startsWith(`${request.reason}; `) ? result.reason.slice(request.reason.length + 2) : null;
       reason = `${request.reason} (${status}${escalated === null || escalated === '' ? '' : `; ${escalated}`})`;
       outcome = escalated !== null && escalated !== '' ? 'killed' : 'ok';
       // A start asked for while it was stopping (wanted again) starts it too.
@@ -424,13 +457,23 @@ export class Instance {
       void context.store.finished(runId, finishedRun(result.exitCode, result.signal, 'error', startedAt, now, reason));
     } else void context.store.finished(runId, finishedRun(result?.exitCode ?? null, result?.signal ?? null, outcome, startedAt, startedAt + uptimeMs, reason));
     if (!atOnce) this.afterExit(proc, next, delayMs, why);
+    proc?.end();
   }
 
   /** Members of the group the process left behind are ended before anything starts again. */
   private afterExit(proc: Proc | null, next: 'start' | 'stop' | 'backoff' | 'failed', delayMs: number, why: string): void {
-    const leftovers = proc !== null && liveMembers(proc.pid) > 0 ? terminateGroup(proc.pid, proc.stopTimeoutMs, 20, proc.stopSignal).done : Promise.resolve();
+    // Not for an adopted process: its pid may be another's by now (its end was seen by polling).
+    const left = proc !== null && proc.handle !== null && liveMembers(proc.pid) > 0;
     const proceed = (): void => {
+      this.settling = null;
       if (this.proc !== null) return;
+      if (this.startAsked && this.wanted) {
+        this.startAsked = false;
+        this.restarts++;
+        this.spawn('schedd service start', true);
+        return;
+      }
+      this.startAsked = false;
       if (next === 'stop' || !this.wanted) {
         this.nextTryAt = null;
         try {
@@ -457,7 +500,8 @@ export class Instance {
         this.spawn(next === 'failed' ? 'retry after the start limit' : 'restart after a crash', true);
       }, wait);
     };
-    void leftovers.then(proceed);
+    if (!left) return proceed();
+    this.settling = terminateGroup(proc.pid, proc.stopTimeoutMs, 20, proc.stopSignal).done.then(proceed);
   }
 }
 

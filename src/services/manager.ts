@@ -58,6 +58,8 @@ class Service implements ServiceDefinition {
   watch: ContentWatch | null = null;
   /** Bumped by each rollout: an older one stops where it is. */
   rollout = 0;
+  /** Restarts of single instances (their lifetime over), one after another. */
+  queue: Promise<unknown> = Promise.resolve();
 
   constructor(entry: Entry) {
     this.entry = entry;
@@ -120,8 +122,8 @@ export class ServiceManager {
         adopted.set(`${record.job}\0${record.instance}`, record);
         continue;
       }
-      removeInstanceRecord(stateDir, record.job, record.instance);
       if (!alive) {
+        removeInstanceRecord(stateDir, record.job, record.instance);
         void store.serviceLost(record.runId, 'gone: ended while no scheduler watched it (exit status unknown)', Date.now());
         continue;
       }
@@ -130,9 +132,11 @@ export class ServiceManager {
       const why = entry === undefined ? 'stopped: no longer in the crontab' : 'restarted for a crontab edit made while no scheduler watched it';
       log.info({ job: record.job, instance: record.instance, pid: record.pid, reason: why }, 'service stopping: left running by a scheduler that died');
       ends.push(
-        terminateGroup(record.pid, spec?.stopTimeoutMs ?? SERVICE_DEFAULTS.stopTimeoutMs, 20, spec?.stopSignal ?? SERVICE_DEFAULTS.stopSignal).done.then((how) =>
-          store.finished(record.runId, { outcome: how === 'killed' ? 'killed' : 'ok', exitCode: null, signal: null, startedAt: record.startedAt, finishedAt: Date.now(), durationMs: Date.now() - record.startedAt, attempt: 1, reason: `${why} (status unknown: not this scheduler's child)`, output: { head: '', tail: '', bytes: 0, truncated: false } }),
-        ),
+        terminateGroup(record.pid, spec?.stopTimeoutMs ?? SERVICE_DEFAULTS.stopTimeoutMs, 20, spec?.stopSignal ?? SERVICE_DEFAULTS.stopSignal).done.then((how) => {
+          // Only now: a stop or crash during the wait must leave it findable by the next scheduler.
+          removeInstanceRecord(stateDir, record.job, record.instance);
+          return store.finished(record.runId, { outcome: how === 'killed' ? 'killed' : 'ok', exitCode: null, signal: null, startedAt: record.startedAt, finishedAt: Date.now(), durationMs: Date.now() - record.startedAt, attempt: 1, reason: `${why} (status unknown: not this scheduler's child)`, output: { head: '', tail: '', bytes: 0, truncated: false } });
+        }),
       );
     }
     // Rows in flight without a record (written before it, or the record could not be): lost.
@@ -253,15 +257,17 @@ export class ServiceManager {
    * processes, which work.
    */
   private async rollOut(service: Service, reason: string, needs: (instance: Instance) => boolean, only?: number): Promise<InstanceState[]> {
-    const generation = ++service.rollout;
+    // A restart of one instance does not take over (and so end) a rollout of the whole service.
+    const generation = only === undefined ? ++service.rollout : service.rollout;
     const done = new Set<Instance>();
     const states: InstanceState[] = [];
-    const settling = (state: InstanceState): boolean => state === 'stopping' || state === 'starting';
+    // Down, for the count of "at most one down": being stopped, coming up, or waiting to restart.
+    const settling = (state: InstanceState): boolean => state === 'stopping' || state === 'starting' || state === 'backoff';
     for (;;) {
       // One taken over from an earlier rollout (or a crash) may have an instance down: it comes
       // back up first, so that never two are down at once.
       for (const instance of service.instances) if (settling(instance.state)) await instance.until((state) => !settling(state));
-      if (service.rollout !== generation || this.stopping) return states;
+      if ((only === undefined && service.rollout !== generation) || this.stopping) return states;
       const next = service.instances.find((instance) => !done.has(instance) && (only === undefined || instance.index === only) && needs(instance));
       if (next === undefined) return states;
       done.add(next);
@@ -280,7 +286,17 @@ export class ServiceManager {
 
   private context(service: Service): InstanceContext {
     const { stateDir, log, store, events } = this.options;
-    return { stateDir, log, store, events, spawn: (instance, runId, startedAt, output) => this.spawn(service, instance, runId, startedAt, output) };
+    return {
+      stateDir,
+      log,
+      store,
+      events,
+      spawn: (instance, runId, startedAt, output) => this.spawn(service, instance, runId, startedAt, output),
+      // Instances started together reach their lifetime together: restarted one at a time.
+      lifetimeOver: (instance, reason) => {
+        service.queue = service.queue.then(() => (this.stopping || !service.instances.includes(instance) || instance.runningKey === null ? undefined : instance.stop({ reason, then: 'start' })));
+      },
+    };
   }
 
   private spawn(service: Service, instance: number, runId: string, startedAt: number, output: { stdout: number; stderr: number }): RunHandle {
@@ -353,9 +369,12 @@ export class ServiceManager {
   async restartService(name: string, instance?: number): Promise<InstanceState[]> {
     const { service, instances } = this.select(name, instance);
     if (this.stopping) throw new Error('schedd is stopping');
-    for (const one of instances) if (one.runningKey === null) one.start('schedd service restart');
-    const waiting = instances.filter((one) => one.runningKey === null).map((one) => one.until((state) => state !== 'starting' && state !== 'stopping'));
-    const rolled = await this.rollOut(service, 'restarted by schedd service restart', (one) => one.runningKey !== null && instances.includes(one), instance);
+    // The running ones are restarted; the others started (and not restarted again after).
+    const running = instances.filter((one) => one.runningKey !== null);
+    const idle = instances.filter((one) => one.runningKey === null);
+    for (const one of idle) one.start('schedd service restart');
+    const waiting = idle.map((one) => one.until((state) => state !== 'starting' && state !== 'stopping'));
+    const rolled = await this.rollOut(service, 'restarted by schedd service restart', (one) => one.runningKey !== null && running.includes(one), instance);
     return [...rolled, ...(await Promise.all(waiting))];
   }
 

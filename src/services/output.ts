@@ -19,6 +19,10 @@ import { serviceFilePath } from '../state-dir/paths.js';
 
 /** Bytes read from a file before it is emptied. */
 const TRUNCATE_AT = 256 * 1024;
+/** Past this, a file is emptied even while its writer keeps writing (the loss window above). */
+const FORCE_TRUNCATE_AT = 1024 * 1024;
+/** Allocated space beyond the file's size that is taken for the writer's doing, not the file system's. */
+const PREALLOCATED_SLACK = 4 * 1024 * 1024;
 const CHUNK = 64 * 1024;
 const MAX_TURN_CHUNKS = 16;
 /** Reads are synchronous and lines leave as strings (or copies) at once: one buffer serves every tail. */
@@ -64,6 +68,8 @@ class FileTail {
   private readonly watcher: FSWatcher | null;
   private readonly splitter: LineSplitter;
   private scheduled = false;
+  /** Closed: a read still scheduled must not touch the descriptor (its number may be another file's by then). */
+  private closed = false;
 
   constructor(
     path: string,
@@ -84,7 +90,7 @@ class FileTail {
   }
 
   schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -93,11 +99,38 @@ class FileTail {
   }
 
   read(): void {
+    if (this.closed) return;
     let size: number;
+    let blocks: number;
     try {
-      size = fstatSync(this.fd).size;
+      ({ size, blocks } = fstatSync(this.fd));
     } catch {
       return;
+    }
+    // Space the writer allocated past its end (fallocate with KEEP_SIZE): what is read is
+    // dropped with it, so a service cannot hold disk through the file schedd owns.
+    if (blocks * 512 > size + PREALLOCATED_SLACK) {
+      this.read0();
+      try {
+        ftruncateSync(this.fd, 0);
+        this.offset = 0;
+      } catch {
+        // Tried again at the next read.
+      }
+      return;
+    }
+    this.read0(size);
+  }
+
+  /** Reads from the offset to the end (the size fstat just gave, when known) and empties the file once read past TRUNCATE_AT. */
+  private read0(known?: number): void {
+    let size = known ?? this.offset;
+    if (known === undefined) {
+      try {
+        size = fstatSync(this.fd).size;
+      } catch {
+        return;
+      }
     }
     // Emptied by the service itself (its descriptor may truncate): start over.
     if (size < this.offset) this.offset = 0;
@@ -126,8 +159,9 @@ class FileTail {
     }
     if (this.offset >= TRUNCATE_AT) {
       try {
-        // Written to since the read that found the end: read that first (a narrower window).
-        if (fstatSync(this.fd).size !== this.offset) return this.schedule();
+        // Written to since the read that found the end: read that first (a narrower window),
+        // unless the writer never pauses (then the file is emptied all the same, past 1 MiB).
+        if (fstatSync(this.fd).size !== this.offset && this.offset < FORCE_TRUNCATE_AT) return this.schedule();
         ftruncateSync(this.fd, 0);
         this.offset = 0;
       } catch {
@@ -138,6 +172,7 @@ class FileTail {
 
   close(): void {
     this.read();
+    this.closed = true;
     this.splitter.end();
     this.watcher?.close();
     closeSync(this.fd);
