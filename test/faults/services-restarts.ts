@@ -179,10 +179,13 @@ export function checkRollouts(f: Facts) {
   // stop is logged before the reload record when no instance is down; later when one is, as
   // the rollout first waits for it).
   const reloads = f.records.flatMap((r, k) => (changesWeb(r) ? [k] : []));
+  // The first stop and its reload's record come from one turn of the event loop (a few ms
+  // apart); a stop long before the next reload is the previous rollout's.
   const rolloutOf = (i: number): number => {
     const before = reloads.filter((k) => k < stops[i]!.index).length;
     const after = reloads.find((k) => k > stops[i]!.index);
-    return after !== undefined && after < (stops[i + 1]?.index ?? Infinity) ? before + 1 : before;
+    const sameTurn = after !== undefined && after < (stops[i + 1]?.index ?? Infinity) && Date.parse(f.records[after]!.time) - stops[i]!.at <= 50;
+    return sameTurn ? before + 1 : before;
   };
   const beginsRollout = (i: number): boolean => i === 0 || rolloutOf(i) !== rolloutOf(i - 1);
   for (let i = 0; i < stops.length; i++) {
