@@ -66,7 +66,11 @@ describe('services (detached): kill -9 of the scheduler', () => {
     const watchdogPid = await s.started();
     await waitUntil('both instances to print', () => ticks(s.records(), 0).length > 5 && ticks(s.records(), 1).length > 5, 15_000);
     const { schedulerPid } = await s.status();
-    const before = await services(s);
+    // Up 1 s makes an instance running; printing a few lines takes less.
+    const before = await waitUntil('both instances running', async () => {
+      const rows = await services(s);
+      return rows.every((row) => row.state === 'running') ? rows : undefined;
+    });
     assert.deepEqual(before.map((row) => [row.instance, row.state]), [[0, 'running'], [1, 'running']]);
     const pids = before.map((row) => row.pid!);
     const runs = [0, 1].map((i) => s.all((r) => r.msg === 'service started' && (r as LogLine).instance === i)[0]!.run);
