@@ -33,6 +33,16 @@ export class RunSpawner {
 
   /** `gated`: the process is started held at its gate, and runs once released. */
   spawn(entry: Entry, runId: string, scheduledAt: number, gated: boolean): RunHandle {
+    const { events } = this.options;
+    const job = entry.id;
+    return this.options.spawner(this.spec(entry, runId, scheduledAt, gated), {
+      onLine: (stream, line) => events.emit({ type: 'output', job, run: runId, stream, line }),
+      onTruncated: (info) => events.emit({ type: 'output', job, run: runId, truncated: true, droppedBytes: info.droppedBytes }),
+    });
+  }
+
+  /** What a run of the entry is started with (a service's too, which services/ then adapts). */
+  spec(entry: Entry, runId: string, scheduledAt: number, gated: boolean): RunSpec {
     const { options } = this;
     const userName = entry.user ?? entry.options.user;
     const account = userName === undefined ? undefined : options.accounts.get(userName);
@@ -47,11 +57,6 @@ export class RunSpawner {
         spec.account.groups = this.groups.get(account.name)!;
       }
     }
-    const { events } = options;
-    const job = entry.id;
-    return options.spawner(spec, {
-      onLine: (stream, line) => events.emit({ type: 'output', job, run: runId, stream, line }),
-      onTruncated: (info) => events.emit({ type: 'output', job, run: runId, truncated: true, droppedBytes: info.droppedBytes }),
-    });
+    return spec;
   }
 }

@@ -77,22 +77,41 @@ export function liveMembers(pgid: number): number {
   return groupExists(pgid) ? countLive(pgid, Number.POSITIVE_INFINITY) : 0;
 }
 
-/** Live members of the group found in /proc, counting up to `limit`; 1 without /proc. */
-function countLive(pgid: number, limit: number): number {
+/**
+ * Calls `visit` with each live (non-zombie) process in /proc until it returns false; false
+ * when there is no /proc to look in.
+ */
+function eachLiveProcess(visit: (pid: number, stat: ProcessStat) => boolean): boolean {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return 1;
+    return false;
   }
-  let count = 0;
   for (const entry of entries) {
     const first = entry.charCodeAt(0);
     if (first < 48 || first > 57) continue; // not a pid
     const stat = processStat(entry);
-    if (stat?.pgrp === pgid && stat.state !== 'Z' && ++count >= limit) break;
+    if (stat && stat.state !== 'Z' && !visit(Number(entry), stat)) break;
   }
-  return count;
+  return true;
+}
+
+/** Live members of the group found in /proc, counting up to `limit`; 1 without /proc. */
+function countLive(pgid: number, limit: number): number {
+  let count = 0;
+  const scanned = eachLiveProcess((_, stat) => stat.pgrp !== pgid || ++count < limit);
+  return scanned ? count : 1;
+}
+
+/** The live children of a process (none found without /proc). */
+export function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  eachLiveProcess((child, stat) => {
+    if (stat.ppid === pid) children.push(child);
+    return true;
+  });
+  return children;
 }
 
 /** A process's arguments from /proc/PID/cmdline; null when it is gone (or there is no /proc). */

@@ -76,21 +76,3 @@ export function isRecordedProcess(record: Pick<InstanceRecord, 'pid' | 'startTic
   const stat = processStat(record.pid);
   return stat !== null && stat !== undefined && stat.state !== 'Z' && stat.startTime === record.startTicks;
 }
-
-/** The live children of a process (from /proc; none without it). */
-export function childrenOf(pid: number): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  const children: number[] = [];
-  for (const entry of entries) {
-    const first = entry.charCodeAt(0);
-    if (first < 48 || first > 57) continue;
-    const stat = processStat(entry);
-    if (stat?.ppid === pid && stat.state !== 'Z') children.push(Number(entry));
-  }
-  return children;
-}

@@ -19,10 +19,10 @@ import { newRunId } from '../dispatch/job-env.js';
 import type { RunEvents } from '../events/run-events.js';
 import type { Log } from '../log.js';
 import type { RunHandle, RunOutcome, RunResult } from '../runner/index.js';
-import { killGroup, liveMembers, terminateGroup } from '../runner/process-group.js';
+import { childrenOf, killGroup, liveMembers, terminateGroup } from '../runner/process-group.js';
 import type { SafeStore } from '../store/safe-store.js';
 import type { FinishedRun } from '../store/types.js';
-import { bootId, childrenOf, isRecordedProcess, removeInstanceRecord, startTicks, writeInstanceRecord, type InstanceRecord } from './adoption.js';
+import { bootId, isRecordedProcess, removeInstanceRecord, startTicks, writeInstanceRecord, type InstanceRecord } from './adoption.js';
 import { openOutputFiles, removeOutputFiles, ServiceOutput } from './output.js';
 import type { ServiceSpec } from './spec.js';
 
@@ -505,6 +505,7 @@ export class Instance {
   }
 }
 
-function finishedRun(exitCode: number | null, signal: string | null, outcome: FinishedRun['outcome'], startedAt: number, finishedAt: number, reason: string): FinishedRun {
+/** A service process's end as the history records it (no captured output: it went to the log). */
+export function finishedRun(exitCode: number | null, signal: string | null, outcome: FinishedRun['outcome'], startedAt: number, finishedAt: number, reason: string): FinishedRun {
   return { outcome, exitCode, signal, startedAt, finishedAt, durationMs: finishedAt - startedAt, attempt: 1, reason, output: { head: '', tail: '', bytes: 0, truncated: false } };
 }

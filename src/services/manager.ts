@@ -7,15 +7,15 @@
  */
 import type { Account } from '../accounts.js';
 import type { Entry } from '../crontab/types.js';
-import { groupIds, jobProcess } from '../dispatch/job-env.js';
+import { RunSpawner } from '../dispatch/spawn-run.js';
 import type { RunEvents } from '../events/run-events.js';
 import type { Log } from '../log.js';
-import { hasSetpriv, startRun, type RunHandle, type RunSpec } from '../runner/index.js';
+import { startRun, type RunHandle } from '../runner/index.js';
 import { terminateGroup } from '../runner/process-group.js';
 import type { SafeStore } from '../store/safe-store.js';
 import { isRecordedProcess, readInstanceRecords, removeInstanceRecord, type InstanceRecord } from './adoption.js';
-import { Instance, type InstanceContext, type InstanceState, type ServiceDefinition, type StopRequest } from './instance.js';
-import { definitionKey, execsProgram, serviceCommand, serviceSpec, SERVICE_DEFAULTS } from './spec.js';
+import { finishedRun, Instance, type InstanceContext, type InstanceState, type ServiceDefinition, type StopRequest } from './instance.js';
+import { definitionKey, execsProgram, serviceCommand, serviceSpec, SERVICE_DEFAULTS, type ServiceSpec } from './spec.js';
 import { ContentWatch } from './watch.js';
 
 export interface ServiceManagerOptions {
@@ -52,7 +52,7 @@ export interface ServiceDiff {
 
 class Service implements ServiceDefinition {
   entry: Entry;
-  spec;
+  spec: ServiceSpec;
   key: string;
   readonly instances: Instance[] = [];
   watch: ContentWatch | null = null;
@@ -81,10 +81,12 @@ export class ServiceManager {
   /** Instances stopping because they left the crontab (see retire). */
   private readonly retiring = new Set<{ id: string; instances: number; instance: Instance }>();
   private stopping = false;
-  private baseEnv: Record<string, string> | null = null;
-  private readonly groups = new Map<string, number[] | null>();
+  private readonly runs: RunSpawner;
 
-  constructor(private readonly options: ServiceManagerOptions) {}
+  constructor(private readonly options: ServiceManagerOptions) {
+    const { events, cleanEnv, baseEnv, accounts } = options;
+    this.runs = new RunSpawner({ spawner: startRun, events, killGraceMs: 0, cleanEnv, baseEnv, accounts });
+  }
 
   get size(): number {
     return this.services.size;
@@ -135,7 +137,7 @@ export class ServiceManager {
         terminateGroup(record.pid, spec?.stopTimeoutMs ?? SERVICE_DEFAULTS.stopTimeoutMs, 20, spec?.stopSignal ?? SERVICE_DEFAULTS.stopSignal).done.then((how) => {
           // Only now: a stop or crash during the wait must leave it findable by the next scheduler.
           removeInstanceRecord(stateDir, record.job, record.instance);
-          return store.finished(record.runId, { outcome: how === 'killed' ? 'killed' : 'ok', exitCode: null, signal: null, startedAt: record.startedAt, finishedAt: Date.now(), durationMs: Date.now() - record.startedAt, attempt: 1, reason: `${why} (status unknown: not this scheduler's child)`, output: { head: '', tail: '', bytes: 0, truncated: false } });
+          return store.finished(record.runId, finishedRun(null, null, how === 'killed' ? 'killed' : 'ok', record.startedAt, Date.now(), `${why} (status unknown: not this scheduler's child)`));
         }),
       );
     }
@@ -171,10 +173,11 @@ export class ServiceManager {
       }
       const key = definitionKey(entry);
       const changed = key !== current.key;
-      const watchChanged = current.spec.watch.join('\0') !== serviceSpec(entry).watch.join('\0');
-      const countChanged = serviceSpec(entry).instances !== current.spec.instances;
+      const spec = serviceSpec(entry);
+      const watchChanged = current.spec.watch.join('\0') !== spec.watch.join('\0');
+      const countChanged = spec.instances !== current.spec.instances;
       current.entry = entry;
-      current.spec = serviceSpec(entry);
+      current.spec = spec;
       current.key = key;
       if (watchChanged) this.watch(current);
       if (countChanged) this.resize(current, adopted, `instances=${current.spec.instances}`);
@@ -300,22 +303,12 @@ export class ServiceManager {
   }
 
   private spawn(service: Service, instance: number, runId: string, startedAt: number, output: { stdout: number; stderr: number }): RunHandle {
-    const { options } = this;
     const { entry, spec } = service;
-    const userName = entry.user ?? entry.options.user;
-    const account = userName === undefined ? undefined : options.accounts.get(userName);
-    this.baseEnv ??= Object.fromEntries(Object.entries(options.baseEnv).filter((pair): pair is [string, string] => pair[1] !== undefined));
-    const { shell, env, cwd } = jobProcess(entry, { runId, scheduledAt: startedAt }, { cleanEnv: options.cleanEnv, baseEnv: this.baseEnv, account });
-    env.SCHEDD_INSTANCE = String(instance);
-    const run: RunSpec = { command: serviceCommand(entry.command), shell, stdin: entry.stdin, env, cwd, killGraceMs: spec.stopTimeoutMs, stopSignal: spec.stopSignal, output };
-    if (account !== undefined) {
-      run.account = { name: account.name, uid: account.uid, gid: account.gid };
-      if (!hasSetpriv()) {
-        if (!this.groups.has(account.name)) this.groups.set(account.name, groupIds(account.name));
-        run.account.groups = this.groups.get(account.name)!;
-      }
-    }
-    return startRun(run);
+    // A job's process (shell, environment, cwd, account), as a service: its command exec'd,
+    // its output to its files, stopped its own way; timeout= is its lifetime (instance.ts), not a run's.
+    const { timeoutMs: _, ...run } = this.runs.spec(entry, runId, startedAt, false);
+    run.env.SCHEDD_INSTANCE = String(instance);
+    return startRun({ ...run, command: serviceCommand(entry.command), killGraceMs: spec.stopTimeoutMs, stopSignal: spec.stopSignal, output });
   }
 
   list(): ServiceInstanceInfo[] {

@@ -205,20 +205,25 @@ export class Instance extends TempFiles {
     instances.delete(this);
     for (const client of this.clients) client.destroy();
     if (this.processes().length > 0) await this.stop(['--timeout', '5s']).catch(() => undefined);
-    const giveUpAt = Date.now() + 10_000;
-    for (let pids = this.processes(); pids.length > 0; pids = this.processes()) {
-      for (const pid of pids) {
-        try {
-          if (procStat(pid).pgrp === pid) process.kill(-pid, 'SIGKILL');
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-      if (Date.now() > giveUpAt) throw new Error(`processes of ${this.dir} survive SIGKILL: ${pids.join(', ')}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await killUntilGone(() => this.processes(), this.dir);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** SIGKILL (to their groups too) the processes `pids` names until there are none; throws after 10 s. */
+export async function killUntilGone(pids: () => number[], owner: string): Promise<void> {
+  const giveUpAt = Date.now() + 10_000;
+  for (let alive = pids(); alive.length > 0; alive = pids()) {
+    for (const pid of alive) {
+      try {
+        if (procStat(pid).pgrp === pid) process.kill(-pid, 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    if (Date.now() > giveUpAt) throw new Error(`processes of ${owner} survive SIGKILL: ${alive.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

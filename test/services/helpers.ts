@@ -7,7 +7,7 @@ import type { ServiceInstanceView, ServiceState } from '../../src/control/comman
 import type { RunRecord } from '../../src/store/types.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { Workspace, type DaemonOptions, type DaemonProcess, type LogRecord } from '../helpers/daemon.js';
-import { procStat, processesWithEnv } from '../helpers/detached.js';
+import { killUntilGone, processesWithEnv } from '../helpers/detached.js';
 import { waitUntil } from '../helpers/wait.js';
 
 export type { ServiceInstanceView };
@@ -35,19 +35,7 @@ export class ServiceWorkspace extends Workspace {
   }
 
   override async cleanup(): Promise<void> {
-    const giveUpAt = Date.now() + 10_000;
-    for (let pids = processesWithEnv(MARK, this.mark); pids.length > 0; pids = processesWithEnv(MARK, this.mark)) {
-      for (const pid of pids) {
-        try {
-          if (procStat(pid).pgrp === pid) process.kill(-pid, 'SIGKILL');
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-      if (Date.now() > giveUpAt) throw new Error(`processes of ${this.dir} survive SIGKILL: ${pids.join(', ')}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await killUntilGone(() => processesWithEnv(MARK, this.mark), this.dir);
     await super.cleanup();
   }
 }
