@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
 import { formatDuration, parseDuration } from './crontab/duration.js';
 import { usageError } from './errors.js';
 
@@ -55,6 +56,15 @@ function once(flag: string, what: string): (value: string, previous: string | un
 export const crontabOption = (): Option =>
   new Option('-c, --crontab <file>', 'crontab file (default: $SCHEDD_CRONTAB, else ~/.config/schedd/crontab; /etc/schedd/crontab for root)').argParser(once('-c', 'one crontab'));
 export const systemOption = (): Option => new Option('--system', 'system crontab format: a user name between the schedule and the command');
+export const cronOption = (): Option => new Option('--cron', "the machine's cron tables too: /etc/crontab, /etc/cron.d/*, /var/spool/cron/crontabs/USER (as Debian's cron reads them)");
+export const cronRootOption = (): Option =>
+  new Option('--cron-root <dir>', 'prefix for the cron tables, the spool, cron.allow and cron.deny (default: /)').argParser(once('--cron-root', 'one cron root'));
+
+/** The cron root, absolute ('/' by default). */
+export function cronRootPath(option: string | undefined): string {
+  return option === undefined ? '/' : resolve(option);
+}
+
 export const stateDirOption = (): Option =>
   new Option('--state-dir <dir>', 'state directory (default: $SCHEDD_STATE_DIR, else ~/.local/state/schedd; /var/lib/schedd for root)').argParser(
     once('--state-dir', 'one state directory'),

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Option, type Command, type OptionValues } from 'commander';
-import { crontabOption, durationOption, positiveInt, stateDirOption, systemOption } from './cli-options.js';
+import { cronOption, cronRootOption, cronRootPath, crontabOption, durationOption, positiveInt, stateDirOption, systemOption } from './cli-options.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 /**
@@ -21,6 +21,15 @@ export interface DaemonConfig {
   crontabName: string;
   stateDir: string;
   system: boolean;
+  /**
+   * `--cron`: run the machine's cron tables (/etc/crontab, /etc/cron.d, the users' spool) as
+   * Debian's cron does, beside `-c FILE` when one is given.
+   */
+  cron: boolean;
+  /** `--cron-root DIR`: prefixes the cron tables' paths (containers, chroots, tests); '/' by default. Absolute. */
+  cronRoot: string;
+  /** `--sendmail PATH`: the mailer jobs' output is mailed through (cron's MAILTO). */
+  sendmail: string;
   logLevel: LogLevel;
   /** Human-readable logs; defaults to whether stdout is a terminal (--json-logs: false). */
   pretty?: boolean;
@@ -34,6 +43,9 @@ export interface DaemonConfig {
   keepRuns?: number;
   keepDays?: number;
 }
+
+/** Where cron (and so schedd) finds the mailer: Debian's, and every MTA's compatibility path. */
+export const DEFAULT_SENDMAIL = '/usr/sbin/sendmail';
 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -101,6 +113,14 @@ export const DAEMON_OPTIONS: readonly DaemonOption[] = [
   entry({ key: 'crontabPath', option: crontabOption, read: (flags) => crontabPath(str(flags.crontab)), argv: (path) => ['-c', path] }),
   entry({ key: 'stateDir', option: stateDirOption, read: (flags) => stateDirPath(str(flags.stateDir)), argv: (dir) => ['--state-dir', dir] }),
   entry({ key: 'system', option: systemOption, read: (flags) => flags.system === true, argv: onOff('--system') }),
+  entry({ key: 'cron', option: cronOption, read: (flags) => flags.cron === true, argv: onOff('--cron') }),
+  entry({ key: 'cronRoot', option: cronRootOption, read: (flags) => cronRootPath(str(flags.cronRoot)), argv: (dir) => (dir === '/' ? [] : ['--cron-root', dir]) }),
+  entry({
+    key: 'sendmail',
+    option: () => new Option('--sendmail <path>', "the mailer for jobs' output (MAILTO), called as PATH -i RECIPIENT...").default(DEFAULT_SENDMAIL),
+    read: (flags) => resolve(str(flags.sendmail) ?? DEFAULT_SENDMAIL),
+    argv: (path) => (path === DEFAULT_SENDMAIL ? [] : ['--sendmail', path]),
+  }),
   entry({
     key: 'logLevel',
     option: () => new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'),

@@ -13,6 +13,11 @@ export interface JobSource {
   name: string;
   /** System crontab format: a user column between the schedule and the command. */
   system: boolean;
+  /**
+   * A user's table (`crontab -e`, the spool): every job runs as this user, and no entry may
+   * name another (`user=`).
+   */
+  owner?: string;
 }
 
 /**

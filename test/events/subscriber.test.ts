@@ -26,7 +26,7 @@ describe('run events: a subscriber of its own', () => {
     writeFileSync(join(dir, 'crontab'), `# schedd: name=hello retries=1\n0 0 1 1 * echo hi; [ -e ${done} ] || { touch ${done}; exit 3; }\n`);
     const counter = new FinishedCounter();
     const log = memoryLog();
-    const daemon = new Daemon({ crontabPath: join(dir, 'crontab'), crontabName: 'crontab', stateDir, system: false, cleanEnv: false, maxConcurrent: null, killGraceMs: 1000, stopGraceMs: 1000, log, subscribers: [counter] });
+    const daemon = new Daemon({ crontabPath: join(dir, 'crontab'), crontabName: 'crontab', stateDir, system: false, cron: false, cronRoot: '/', sendmail: '/usr/sbin/sendmail', cleanEnv: false, maxConcurrent: null, killGraceMs: 1000, stopGraceMs: 1000, log, subscribers: [counter] });
     await daemon.start();
     t.after(() => daemon.stop('test over'));
     const fired = daemon.runJob('hello');
