@@ -42,3 +42,31 @@ export function safeUserName(): string {
     return String(process.getuid?.() ?? '');
   }
 }
+
+/**
+ * A lookup for many names at once (every table of a machine): NSS's whole list is read once
+ * (`getent passwd`), and a name it does not list (a directory that does not enumerate) is
+ * still looked up alone.
+ */
+export function accountDirectory(): (name: string) => Account | null {
+  const listed = new Map<string, Account>();
+  try {
+    const out = execFileSync('getent', ['passwd'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * 1024 * 1024 });
+    for (const line of out.split('\n')) {
+      const account = parsePasswdLine(line);
+      if (account !== null && account.name !== '' && !listed.has(account.name)) listed.set(account.name, account);
+    }
+  } catch {
+    // No getent: every name is looked up alone (lookupAccount reads /etc/passwd then).
+  }
+  const missing = new Set<string>();
+  return (name) => {
+    const known = listed.get(name);
+    if (known !== undefined) return known;
+    if (missing.has(name)) return null;
+    const account = lookupAccount(name);
+    if (account === null) missing.add(name);
+    else listed.set(name, account);
+    return account;
+  };
+}

@@ -1,5 +1,5 @@
 import { Command, CommanderError, type OptionValues } from 'commander';
-import { checkCommand } from './commands/check.js';
+import { checkCommand, checkCronCommand } from './commands/check.js';
 import { editCommand } from './commands/edit.js';
 import { historyCommand, outputCommand } from './commands/history.js';
 import { logsCommand } from './commands/logs.js';
@@ -11,7 +11,7 @@ import { schedulerCommand, startCommand } from './commands/start.js';
 import { serviceCommand, servicesCommand } from './commands/services.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
-import { crontabOption, durationOption, positiveInt, stateDirOption, systemOption, wholeNumber } from './cli-options.js';
+import { cronOption, cronRootOption, cronRootPath, crontabOption, durationOption, positiveInt, stateDirOption, systemOption, wholeNumber } from './cli-options.js';
 import { addDaemonOptions, crontabPath, fromFlags, stateDirPath } from './config.js';
 import { checkStateDirForClient } from './state-dir/check.js';
 import { logPath } from './state-dir/paths.js';
@@ -64,9 +64,17 @@ export function buildProgram(): Command {
     .argument('[file]', 'crontab file (default: as for -c)')
     .addOption(crontabOption())
     .addOption(systemOption())
-    .action(async (file: string | undefined, options: { crontab?: string; system?: boolean }) => {
+    .addOption(cronOption())
+    .addOption(cronRootOption())
+    .action(async (file: string | undefined, options: { crontab?: string; system?: boolean; cron?: boolean; cronRoot?: string }) => {
       if (file !== undefined && options.crontab !== undefined) throw usageError('a crontab given twice, as FILE and as -c (expected one crontab)');
       const given = file ?? options.crontab;
+      if (options.cron === true || options.cronRoot !== undefined) {
+        // With --cron, a crontab is checked beside the tables only when one is named.
+        const crontab = given === undefined ? null : { file: crontabPath(given), displayName: given, system: options.system === true };
+        exitCode = await checkCronCommand(cronRootPath(options.cronRoot), crontab);
+        return;
+      }
       exitCode = await checkCommand(crontabPath(given), given ?? crontabPath(undefined), options);
     });
 
@@ -87,10 +95,15 @@ export function buildProgram(): Command {
     .addOption(crontabOption())
     .addOption(stateDirOption())
     .addOption(systemOption())
-    .option('--json', 'print a JSON array')
-    .action(async (options: { crontab?: string; stateDir?: string; system?: boolean; json?: boolean }) => {
+    .addOption(cronOption())
+    .addOption(cronRootOption())
+    .option('--all', "with --cron: also the files of the cron directories that are not tables (cron skips them), and refused tables")
+    .option('--json', 'print a JSON array (with --all: an object of jobs, skipped files and refused tables)')
+    .action(async (options: { crontab?: string; stateDir?: string; system?: boolean; json?: boolean; cron?: boolean; cronRoot?: string; all?: boolean }) => {
       const path = crontabPath(options.crontab);
-      exitCode = await listCommand(path, options.crontab ?? path, { ...options, stateDir: clientStateDir(options.stateDir), named: options.crontab !== undefined }, Date.now());
+      const cron = options.cron === true || options.cronRoot !== undefined ? cronRootPath(options.cronRoot) : null;
+      if (options.all === true && cron === null) throw usageError('--all lists what the cron directories hold (expected --cron with it)');
+      exitCode = await listCommand(path, options.crontab ?? path, { ...options, stateDir: clientStateDir(options.stateDir), named: options.crontab !== undefined, cron, all: options.all === true }, Date.now());
     });
 
   addDaemonOptions(program.command('start').description('start the daemon (detached; --foreground to stay in this terminal)'))

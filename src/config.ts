@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Option, type Command, type OptionValues } from 'commander';
@@ -15,7 +16,7 @@ import { LOG_LEVELS, type LogLevel } from './log.js';
  */
 
 export interface DaemonConfig {
-  /** Absolute: a detached daemon runs in `/`. */
+  /** Absolute: a detached daemon runs in `/`. '' with --cron when there is no crontab besides the cron tables. */
   crontabPath: string;
   /** The crontab as the user named it, for messages. */
   crontabName: string;
@@ -110,7 +111,13 @@ const onOff = (flag: string) => (value: boolean | undefined) => (value === true 
 
 /** In help order (start and restart list them so). */
 export const DAEMON_OPTIONS: readonly DaemonOption[] = [
-  entry({ key: 'crontabPath', option: crontabOption, read: (flags) => crontabPath(str(flags.crontab)), argv: (path) => ['-c', path] }),
+  entry({
+    key: 'crontabPath',
+    option: crontabOption,
+    // With --cron, the default crontab is a table only when it exists; '' when there is none.
+    read: (flags) => (flags.cron === true && str(flags.crontab) === undefined && !existsSync(defaultCrontabPath()) ? '' : crontabPath(str(flags.crontab))),
+    argv: (path) => (path === '' ? [] : ['-c', path]),
+  }),
   entry({ key: 'stateDir', option: stateDirOption, read: (flags) => stateDirPath(str(flags.stateDir)), argv: (dir) => ['--state-dir', dir] }),
   entry({ key: 'system', option: systemOption, read: (flags) => flags.system === true, argv: onOff('--system') }),
   entry({ key: 'cron', option: cronOption, read: (flags) => flags.cron === true, argv: onOff('--cron') }),

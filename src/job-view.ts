@@ -15,6 +15,8 @@ export interface JobView {
   next: string | null;
   zone: string;
   user?: string;
+  /** The table it comes from, with --cron: `crontab`, `cron.d/NAME`, `user/NAME`; absent for the crontab (-c). */
+  table?: string;
   /** Only when a daemon answered: whether a run is active, and the last one that finished. */
   running?: boolean;
   lastRun?: LastRunView | null;
@@ -48,6 +50,7 @@ export function jobView(entry: Entry, nowMs: number, zone: string): JobView & { 
     nextMs: fire?.at ?? null,
     zone,
     ...(entry.user === undefined ? {} : { user: entry.user }),
+    ...(entry.source === undefined || entry.source === '' ? {} : { table: entry.source }),
     ...(entry.options.service === undefined ? {} : { service: { instances: entry.options.service.instances ?? 1 } }),
   };
 }

@@ -38,6 +38,36 @@ function failureLines(failures: RunRecord[] | { error: string }, since: (iso: st
   });
 }
 
+/**
+ * `cron tables: 7 under / (12 jobs, 1 refused)`, then one line per table: its jobs, or why it
+ * does not run as its file says.
+ */
+function cronTableLines(status: StatusResult): string[] {
+  const tables = status.sources.filter((source) => source.id !== '');
+  const total = tables.reduce((sum, table) => sum + table.jobs, 0);
+  const refused = tables.filter((table) => table.problem?.kind === 'refused').length;
+  const invalid = tables.filter((table) => table.problem?.kind === 'invalid').length;
+  const notes = [`${total} job${total === 1 ? '' : 's'}`, ...(refused > 0 ? [`${refused} refused`] : []), ...(invalid > 0 ? [`${invalid} with errors`] : [])];
+  const lines = [`cron tables: ${tables.length} under ${status.cron} (${notes.join(', ')})`];
+  const width = Math.min(48, Math.max(0, ...tables.map((table) => table.path.length)));
+  for (const table of tables) {
+    const problem = table.problem;
+    const what =
+      problem === undefined
+        ? `${table.jobs} job${table.jobs === 1 ? '' : 's'}`
+        : problem.kind !== 'invalid'
+          ? `${problem.kind === 'refused' ? 'refused' : 'waiting'}, not run: ${withoutPath(problem.messages[0] ?? '', table.path)}`
+          : `${problem.count} error${problem.count === 1 ? '' : 's'}, ${table.jobs > 0 ? `its last valid version runs (${table.jobs} job${table.jobs === 1 ? '' : 's'})` : 'not run'}: ${withoutPath(problem.messages[0] ?? '', table.path)}`;
+    lines.push(`  ${table.path.padEnd(width)}  ${what}`);
+  }
+  return lines;
+}
+
+/** A table's message without its path in front (the line shows the path already). */
+function withoutPath(message: string, path: string): string {
+  return message.startsWith(`${path}:`) ? message.slice(path.length + 1).trimStart() : message;
+}
+
 /** `schedd status`: exit 0 when running, 3 when not. */
 export async function statusCommand(stateDir: string, options: { json?: boolean }): Promise<number> {
   let status: StatusResult;
@@ -69,9 +99,15 @@ export async function statusCommand(stateDir: string, options: { json?: boolean 
   const since = (iso: string): string => formatSpan(now - Date.parse(iso));
   const lines = [
     `schedd is running: pid ${status.pid}${status.schedulerPid !== status.pid ? ` (scheduler ${status.schedulerPid})` : ''}, up ${since(status.startedAt)}`,
-    `crontab:     ${status.crontab} (${status.jobs} job${status.jobs === 1 ? '' : 's'})`,
-    `state:       ${status.stateDir}`,
   ];
+  const jobs = (n: number): string => `${n} job${n === 1 ? '' : 's'}`;
+  if (status.cron === undefined) lines.push(`crontab:     ${status.crontab} (${jobs(status.jobs)})`);
+  else {
+    const main = status.sources.find((source) => source.id === '');
+    if (main !== undefined) lines.push(`crontab:     ${main.path} (${jobs(main.jobs)})`);
+    lines.push(...cronTableLines(status));
+  }
+  lines.push(`state:       ${status.stateDir}`);
   if (status.services !== undefined) {
     const s = status.services;
     const parts = [`${s.running} running`, ...(s.backoff > 0 ? [`${s.backoff} restarting`] : []), ...(s.failed > 0 ? [`${s.failed} failed`] : []), ...(s.stopped > 0 ? [`${s.stopped} stopped`] : [])];

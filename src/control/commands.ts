@@ -12,10 +12,17 @@ export interface StatusResult {
   pid: number;
   schedulerPid: number;
   startedAt: string;
-  /** The main crontab's path (sources[0].path, kept for clients that read this field). */
+  /** The main crontab's path (`-c`; '' when the daemon runs only the cron tables). */
   crontab: string;
-  /** Every job source the daemon loaded; id '' is the main crontab. */
-  sources: { id: string; path: string }[];
+  /**
+   * Every job source (table) the daemon found: id '' is the main crontab, `crontab`,
+   * `cron.d/NAME` and `user/NAME` the cron tables. `jobs`: its entries that run (services
+   * included); `problem`: why it does not run as its file says (refused: none of it runs;
+   * invalid: its last valid text runs).
+   */
+  sources: { id: string; path: string; jobs: number; problem?: { kind: 'refused' | 'waiting' | 'invalid'; messages: string[]; count: number } }[];
+  /** `--cron`: the cron root the tables are read under. */
+  cron?: string;
   stateDir: string;
   jobs: number;
   /** Services (not counted in jobs) and their instances by state. */

@@ -16,6 +16,19 @@ export interface ApiContext {
   requestStop(): void;
 }
 
+/** Each table with how many of its entries run, and what is wrong with it. */
+function sourceViews(daemon: Daemon): StatusResult['sources'] {
+  const counts = new Map<string, number>();
+  const count = (entry: { source?: string }): void => void counts.set(entry.source ?? '', (counts.get(entry.source ?? '') ?? 0) + 1);
+  for (const { entry } of daemon.jobStates()) count(entry);
+  for (const entry of daemon.services.entries()) count(entry);
+  const problems = new Map(daemon.tableProblems().map((problem) => [problem.source.id, problem]));
+  return daemon.sources.map(({ id, path }) => {
+    const problem = problems.get(id);
+    return { id, path, jobs: counts.get(id) ?? 0, ...(problem === undefined ? {} : { problem: { kind: problem.kind, messages: problem.messages.slice(0, 20), count: problem.count } }) };
+  });
+}
+
 /** The daemon's answers to control requests (served by the control socket). */
 export function daemonApi(daemon: Daemon, context: ApiContext): DaemonApi {
   return {
@@ -28,9 +41,9 @@ export function daemonApi(daemon: Daemon, context: ApiContext): DaemonApi {
         pid: context.pidfilePid,
         schedulerPid: process.pid,
         startedAt: new Date(daemon.startedAt).toISOString(),
-        // The main crontab (the first source) keeps its own field, as before sources.
-        crontab: daemon.sources[0]!.path,
-        sources: daemon.sources.map(({ id, path }) => ({ id, path })),
+        crontab: daemon.sources.find((source) => source.table === undefined)?.path ?? '',
+        sources: sourceViews(daemon),
+        ...(daemon.cronRoot === null ? {} : { cron: daemon.cronRoot }),
         stateDir: context.stateDir,
         jobs: daemon.jobCount,
         ...serviceCounts(daemon.services.list(), daemon.services.size),
@@ -55,7 +68,10 @@ export function daemonApi(daemon: Daemon, context: ApiContext): DaemonApi {
         const service = daemon.services.upCount(entry.id) ?? { up: 0, instances: 0 };
         jobs.push({ ...view, running: service.up > 0, lastRun: lastRunView(recorded.get(entry.id)), service });
       }
-      jobs.sort((a, b) => a.line - b.line);
+      // Grouped by table, in the order the tables were found, each in file order.
+      const order = new Map(daemon.sources.map((source, i) => [source.id, i]));
+      const rank = (view: { table?: string }): number => order.get(view.table ?? '') ?? order.size;
+      jobs.sort((a, b) => rank(a) - rank(b) || a.line - b.line);
       return jobs;
     },
     async run({ job }) {

@@ -10,10 +10,11 @@ import { RunEvents, type RunSubscriber } from '../events/run-events.js';
 import { recordRuns } from '../events/record.js';
 import { logRuns } from '../events/log.js';
 import { LastRuns, type LastRun } from '../events/last-runs.js';
-import { firstErrors, formatDiagnostic, LOGGED_ERRORS } from '../sources/crontab-file.js';
+import { firstErrors, LOGGED_ERRORS } from '../sources/crontab-file.js';
 import { JobSources } from '../sources/job-sources.js';
 import { crontabSource } from '../sources/load.js';
 import type { JobSource, LoadedJobs } from '../sources/types.js';
+import type { SourcesScan, TableProblem } from '../sources/job-sources.js';
 import type { Entry } from '../crontab/types.js';
 import { ScheddError } from '../errors.js';
 import type { Log } from '../log.js';
@@ -90,7 +91,9 @@ export class Daemon {
 
   constructor(private readonly options: DaemonOptions) {
     const log = options.log;
-    this.jobSources = new JobSources([crontabSource(options.crontabPath, options.crontabName, options.system)], { log, watchDebounceMs: options.watchDebounceMs ?? 50 });
+    // With --cron, the crontab (-c) is a table beside the machine's, when there is one.
+    const fixed = options.crontabPath === '' ? [] : [crontabSource(options.crontabPath, options.crontabName, options.system)];
+    this.jobSources = new JobSources(fixed, { log, watchDebounceMs: options.watchDebounceMs ?? 50, ...(options.cron ? { cronRoot: options.cronRoot } : {}) });
     this.store = new SafeStore(() => new SqliteStore(historyPath(options.stateDir), { keepRuns: options.keepRuns ?? DEFAULT_KEEP_RUNS, ...(options.keepDays === undefined ? {} : { keepDays: options.keepDays }) }), log);
     const clock = options.clock ?? systemClock;
     this.events = new RunEvents((error, type) => log.error({ err: error, reason: type }, 'run event subscriber failed (a bug in schedd): the others still get the event'));
@@ -130,7 +133,7 @@ export class Daemon {
   private async startUp(): Promise<void> {
     // The state directory was made and checked before (prepareStateDir), as the user we run as.
     const { log, crontabName } = this.options;
-    const jobs = await this.jobSources.load({ knownAccounts: this.accounts });
+    const { jobs } = await this.jobSources.load({ knownAccounts: this.accounts });
     // A stop (SIGTERM) may have come while the file was read: then start nothing.
     if (this.stopping !== null) return;
     if (jobs.errorCount > 0) throw new ScheddError('SCHEDD_CRONTAB_INVALID', `${firstErrors(jobs.errors, jobs.errorCount).join('\n')}\n${crontabName}: invalid, schedd did not start`);
@@ -157,7 +160,7 @@ export class Daemon {
     // fired no event: one look at the text now (nothing happens when it is as loaded).
     void this.reload('file changed');
     this.scheduler.start();
-    log.info({ crontab: this.options.crontabPath, jobs: this.scheduler.size, ...(this.services.size > 0 ? { services: this.services.size } : {}), daemonPid: process.pid }, 'schedd started');
+    log.info({ ...(this.options.crontabPath === '' ? {} : { crontab: this.options.crontabPath }), ...(this.options.cron ? { cron: this.options.cronRoot, tables: this.jobSources.list.length } : {}), jobs: this.scheduler.size, ...(this.services.size > 0 ? { services: this.services.size } : {}), daemonPid: process.pid }, 'schedd started');
     for (const { entry, slots } of planCatchUp(this.events, log, missed)) this.dispatcher.catchUp(entry, slots);
     if (this.stopping !== null) return;
     await this.runRebootJobs(scheduled);
@@ -180,27 +183,29 @@ export class Daemon {
     const { log, crontabName } = this.options;
     const at = Date.now();
     if (this.stopping !== null) return { at, ok: false, errors: ['schedd is stopping'] };
-    let jobs: LoadedJobs | null;
+    let scan: SourcesScan;
     try {
-      jobs = await this.jobSources.reload(source, { knownAccounts: this.accounts });
+      scan = await this.jobSources.reload(source, { knownAccounts: this.accounts });
     } catch (error) {
       const message = (error as Error).message;
       log.error({ reason: source, errors: [message] }, 'reload failed: keeping the current schedule');
       return (this.lastReload = { at, ok: false, errors: [message] });
     }
-    if (jobs === null) {
-      if (source !== 'file changed') log.info({ reason: source }, 'crontab unchanged');
-      return { at, ok: true, errors: [], unchanged: true, ...(this.lastChange === null ? {} : { lastChange: this.lastChange }) };
-    }
-    const total = jobs.errorCount;
-    if (total > 0) {
-      // The first errors each get a record, the rest a count: a file of 200,000 errors must not
-      // write 200,000 records per rejected reload.
-      const errors = firstErrors(jobs.errors, total);
+    const total = scan.rejectedCount;
+    // The first errors each get a record, the rest a count: a file of 200,000 errors must not
+    // write 200,000 records per rejected reload.
+    const errors = firstErrors(scan.rejected, total);
+    const failed: ReloadOutcome = { at, ok: false, errors, ...(total > LOGGED_ERRORS ? { errorCount: total } : {}) };
+    if (total > 0 && !this.options.cron) {
       for (const error of errors) log.error({ reason: source }, `reload rejected: ${error}`);
       log.error({ reason: source, errors, count: total }, `reload rejected: ${crontabName} has ${total} error${total === 1 ? '' : 's'}; keeping the current schedule`);
-      return (this.lastReload = { at, ok: false, errors, ...(total > LOGGED_ERRORS ? { errorCount: total } : {}) });
     }
+    if (!scan.changed) {
+      if (total > 0) return (this.lastReload = failed);
+      if (source !== 'file changed' && scan.refused.length === 0) log.info({ reason: source }, 'crontab unchanged');
+      return { at, ok: true, errors: [], unchanged: true, ...(this.lastChange === null ? {} : { lastChange: this.lastChange }) };
+    }
+    const jobs = scan.jobs;
     this.apply(jobs);
     const { scheduled, services } = split(jobs.entries);
     const diff = this.scheduler.update(scheduled);
@@ -215,7 +220,8 @@ export class Daemon {
     diff.changed.push(...both);
     log.info({ reason: source, added: diff.added, changed: diff.changed, removed: diff.removed, unchanged: diff.unchanged, jobs: this.scheduler.size }, 'crontab reloaded');
     this.lastChange = { at, reason: source, diff };
-    return (this.lastReload = { at, ok: true, errors: [], diff });
+    // With --cron, the tables that changed validly are applied, and the invalid ones reported.
+    return (this.lastReload = total > 0 ? { ...failed, diff } : { at, ok: true, errors: [], diff });
   }
 
   /**
@@ -298,22 +304,24 @@ export class Daemon {
     return [...this.scheduler.all()].map((job) => ({ entry: job.entry, zone: job.zone, running: this.dispatcher.isActive(job.id), lastRun: this.lastRuns.get(job.id) }));
   }
 
-  /** The job sources the daemon runs (today the one crontab). */
+  /** The job sources the daemon runs: the crontab, and with --cron the machine's tables found. */
   get sources(): readonly JobSource[] {
     return this.jobSources.list;
   }
 
-  /**
-   * Jobs about to be scheduled: their accounts are kept for runs, the warnings that only this
-   * machine shows (a missing cwd) are logged, and their texts become the ones reloads compare.
-   */
+  /** `--cron`: the root the cron tables are read under; null without --cron. */
+  get cronRoot(): string | null {
+    return this.options.cron ? this.options.cronRoot : null;
+  }
+
+  /** Tables that do not run as their files say (refused, or invalid since their last valid text). */
+  tableProblems(): TableProblem[] {
+    return this.jobSources.problems();
+  }
+
+  /** Jobs about to be scheduled: their accounts are kept for runs (sources/ logged their warnings). */
   private apply(jobs: LoadedJobs): void {
     for (const [name, account] of jobs.accounts) this.accounts.set(name, account);
-    for (const set of jobs.sets) {
-      const warnings = set.problems.filter((p) => p.machine && p.severity === 'warning');
-      for (const warning of warnings.slice(0, LOGGED_ERRORS)) this.options.log.warn({ crontab: set.source.path }, formatDiagnostic(set.source.name, warning));
-    }
-    this.jobSources.applied(jobs);
   }
 
   private async runRebootJobs(entries: readonly Entry[]): Promise<void> {

@@ -43,7 +43,7 @@ export function jobProcess(
   entry: Entry,
   context: RunContext,
   options: { cleanEnv: boolean; baseEnv: Readonly<Record<string, string>>; account?: Account | undefined },
-): { shell: string; env: Record<string, string>; cwd: string } {
+): { shell: string; env: Record<string, string>; cwd: string; cwdIsHome: boolean } {
   const base = options.account !== undefined ? accountBase(options.account) : options.cleanEnv ? cleanBase() : options.baseEnv;
   const env: Record<string, string> = { ...base, ...entry.env };
   const shell = entry.env.SHELL ?? DEFAULT_SHELL;
@@ -52,7 +52,7 @@ export function jobProcess(
   env.SCHEDD_RUN_ID = context.runId;
   env.SCHEDD_SCHEDULED_AT = new Date(context.scheduledAt).toISOString();
   const cwd = entry.options.cwd ?? env.HOME ?? homedir();
-  return { shell, env, cwd };
+  return { shell, env, cwd, cwdIsHome: entry.options.cwd === undefined };
 }
 
 /** A delay in [0, jitterMs), the same for a job on a host every time, so runs spread but stay predictable. */

@@ -47,8 +47,9 @@ export class RunSpawner {
     const userName = entry.user ?? entry.options.user;
     const account = userName === undefined ? undefined : options.accounts.get(userName);
     this.baseEnv ??= Object.fromEntries(Object.entries(options.baseEnv).filter((pair): pair is [string, string] => pair[1] !== undefined));
-    const { shell, env, cwd } = jobProcess(entry, { runId, scheduledAt }, { cleanEnv: options.cleanEnv, baseEnv: this.baseEnv, account });
+    const { shell, env, cwd, cwdIsHome } = jobProcess(entry, { runId, scheduledAt }, { cleanEnv: options.cleanEnv, baseEnv: this.baseEnv, account });
     const spec: RunSpec = { command: entry.command, shell, stdin: entry.stdin, env, cwd, gated, killGraceMs: options.killGraceMs };
+    if (cwdIsHome) spec.cwdIsHome = true;
     if (entry.options.timeoutMs !== undefined) spec.timeoutMs = entry.options.timeoutMs;
     if (account !== undefined) {
       spec.account = { name: account.name, uid: account.uid, gid: account.gid };

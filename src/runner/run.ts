@@ -56,6 +56,8 @@ const GATE_FD = 3;
 
 /** Enters the job's working directory as the job's user, then execs the job (or its gate). */
 const CD_SCRIPT = 'cd -- "$1" || exit 126; shift; exec "$@"';
+/** For a cwd that is only the user's HOME: cron runs the job in / when HOME cannot be entered. */
+const CD_HOME_SCRIPT = 'cd -- "$1" 2>/dev/null || cd /; shift; exec "$@"';
 const CD_SHELL = '/bin/sh';
 
 /** The gate's program and arguments for a job's shell and command. */
@@ -113,16 +115,17 @@ class Supervisor {
     let [file, args] = this.held ? gateArgs(spec.shell, spec.command) : [spec.shell, ['-c', spec.command]];
     const account = spec.account;
     const viaSetpriv = account !== undefined && SETPRIV !== null;
-    const refusal = account === undefined ? null : refuseAccount(account, spec.cwd, viaSetpriv);
+    const refusal = account === undefined ? null : refuseAccount(account, spec.cwdIsHome === true ? null : spec.cwd, viaSetpriv);
     if (refusal !== null) {
       this.finish({ outcome: 'error', exitCode: null, signal: null, reason: refusal });
     } else {
-      let cwd = spec.cwd;
+      // As root (no account), HOME is entered by spawn: one that is not a directory means `/`.
+      let cwd = spec.cwdIsHome === true && account === undefined && pathKind(spec.cwd) !== 'directory' ? '/' : spec.cwd;
       if (account !== undefined) {
         // The working directory is entered as the user, not as root: spawn's chdir comes before
         // setuid (and setpriv is exec'd only after it), so a cwd behind a directory the user may
         // not search (a link into root's 0700 folder) would hand them a way in.
-        args = ['-c', CD_SCRIPT, 'schedd-cd', cwd, file, ...args];
+        args = ['-c', spec.cwdIsHome === true ? CD_HOME_SCRIPT : CD_SCRIPT, 'schedd-cd', cwd, file, ...args];
         file = CD_SHELL;
         cwd = '/';
       }
@@ -334,9 +337,9 @@ export function hasSetpriv(): boolean {
  * supplementary groups; a cwd that is missing is said as such (it is entered only later, in
  * the user's own shell, where the failure would read as the job's).
  */
-function refuseAccount(account: NonNullable<RunSpec['account']>, cwd: string, viaSetpriv: boolean): string | null {
+function refuseAccount(account: NonNullable<RunSpec['account']>, cwd: string | null, viaSetpriv: boolean): string | null {
   if (!viaSetpriv && !onlyPrimaryGroup(account)) return `cannot run as ${account.name} with their supplementary groups: setpriv (util-linux) is not installed`;
-  return cwdProblem(cwd);
+  return cwd === null ? null : cwdProblem(cwd);
 }
 
 /** Why a run cannot start in `cwd`, or null when it is a directory. */

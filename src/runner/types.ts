@@ -10,6 +10,12 @@ export interface RunSpec {
   env: Record<string, string>;
   /** Working directory of the child. */
   cwd: string;
+  /**
+   * `cwd` is the user's HOME, not a `cwd=` the crontab asked for: as under cron, which ignores
+   * a failed chdir to HOME, a home that does not exist (`nobody`'s `/nonexistent`) or cannot be
+   * entered is no error, and the job runs in `/`.
+   */
+  cwdIsHome?: boolean;
   /** Stop the run (SIGTERM to its process group, SIGKILL after killGraceMs) after this long. */
   timeoutMs?: number;
   /** Time between SIGTERM and SIGKILL when a run is stopped. */

@@ -78,7 +78,7 @@ function refuse(path: string, name: string, stat: Stats, forEditing: boolean): s
 }
 
 /** Reads at most MAX_CRONTAB_BYTES (the file may grow after its fstat): more is refused. */
-async function readBounded(handle: FileHandle, path: string, name: string): Promise<string> {
+export async function readBounded(handle: FileHandle, path: string, name: string): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {

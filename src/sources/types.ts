@@ -18,6 +18,11 @@ export interface JobSource {
    * name another (`user=`).
    */
   owner?: string;
+  /**
+   * One of the machine's cron tables (`--cron`), read by cron's rules (cron-tables.ts): `system`
+   * for /etc/crontab and /etc/cron.d, `spool` for a user's. Absent for a schedd crontab (`-c`).
+   */
+  table?: 'system' | 'spool';
 }
 
 /**
@@ -34,6 +39,11 @@ export interface JobSet {
   source: JobSource;
   /** The jobs, with final ids and each cwd resolved against the file's folder. */
   entries: Entry[];
+  /**
+   * Some entry was skipped because its user does not exist (cron's rule for a system table):
+   * the set is validated again at each reload, so the entry runs once the user exists.
+   */
+  waiting: boolean;
   /** Every problem kept, in file order (the parser keeps the first ones of a flood). */
   problems: Problem[];
   /** The errors among `problems`, formatted `FILE:LINE:COL: message (expected ...)`. */

@@ -42,9 +42,28 @@ export function validateJobSet(text: string, source: JobSource, options: Validat
   const unknown = new Set<string>();
   const cwdKinds = new Map<string, 'directory' | 'missing' | 'file'>();
   let self: string | undefined;
+  const entries: typeof parsed.entries = [];
+  let waiting = false;
+  let looksSystem = !source.system && source.owner === undefined;
   for (const entry of parsed.entries) {
     entry.source = source.id;
     if (source.id !== '') entry.id = `${source.id}:${entry.id}`;
+    if (source.owner !== undefined) {
+      // A user's table runs as its owner, and only as its owner.
+      if (entry.options.user !== undefined && entry.options.user !== source.owner) {
+        own.push({ line: entry.line, col: 1, severity: 'error', machine: true, message: `user=${entry.options.user}: a user's crontab runs only as its owner (${source.owner})`, expected: `no user=, or user=${source.owner}` });
+      }
+      if (entry.options.service?.watch !== undefined) {
+        own.push({ line: entry.line, col: 1, severity: 'error', machine: true, message: "watch= is not allowed in a user's crontab (root would read the watched files)", expected: 'no watch= here; restart the service with schedd service restart' });
+      }
+      entry.user = source.owner;
+    }
+    if (looksSystem && looksLikeUserColumn(entry.command, lookup)) {
+      // Once per file: a table written for /etc/crontab read as a plain one runs `root` as a command.
+      looksSystem = false;
+      const user = entry.command.trim().split(/\s+/)[0]!;
+      own.push({ line: entry.line, col: 1, severity: 'warning', machine: true, message: `this looks like a system crontab line ('${user}' is a user, then the command), but the file is read as a user's: cron would run '${user}' as a command`, expected: 'schedd ... --system for a table with a user column, or --cron for /etc/crontab and /etc/cron.d' });
+    }
     const name = entry.user ?? entry.options.user;
     if (name !== undefined) {
       const at = { line: entry.line, col: entry.userCol ?? 1, severity: 'error', machine: true } as const;
@@ -56,6 +75,12 @@ export function validateJobSet(text: string, source: JobSource, options: Validat
         const account = accounts.get(name) ?? options.knownAccounts?.get(name) ?? (unknown.has(name) ? null : lookup(name));
         if (account === null) {
           unknown.add(name);
+          if (entry.user !== undefined) {
+            // As cron does: the entry of a user who does not exist (yet) is skipped, the rest run.
+            waiting = true;
+            own.push({ ...at, severity: 'warning', message: `unknown user '${name}': entry skipped until the user exists` });
+            continue;
+          }
           own.push({ ...at, message: `unknown user '${name}'`, expected: 'an account on this machine' });
         } else accounts.set(name, account);
       }
@@ -75,6 +100,7 @@ export function validateJobSet(text: string, source: JobSource, options: Validat
     // A service's watched paths, like cwd, are relative to the file's folder.
     const watch = entry.options.service?.watch;
     if (watch !== undefined) entry.options = { ...entry.options, service: { ...entry.options.service, watch: watch.map((path) => resolve(folder, path)) } };
+    entries.push(entry);
   }
   const problems = mergeByPlace(parsed.diagnostics, own);
   const errors: string[] = [];
@@ -84,7 +110,8 @@ export function validateJobSet(text: string, source: JobSource, options: Validat
   const parserWarnings = parsed.diagnostics.length - (errorCount(parsed) - (parsed.omitted?.errors ?? 0)) + (parsed.omitted?.warnings ?? 0);
   return {
     source,
-    entries: parsed.entries,
+    entries,
+    waiting,
     problems,
     errors,
     errorCount: errorCount(parsed) + ownErrors,
@@ -94,6 +121,17 @@ export function validateJobSet(text: string, source: JobSource, options: Validat
     accounts,
   };
 }
+
+/** `root /usr/bin/thing`: a first word that is a user (root always), then a command. */
+function looksLikeUserColumn(command: string, lookup: (name: string) => Account | null): boolean {
+  const match = /^\s*([a-z_][a-z0-9_.-]*)\s+\S/.exec(command);
+  if (match === null) return false;
+  const word = match[1]!;
+  return word === 'root' || (SYSTEM_USERS.has(word) && lookup(word) !== null);
+}
+
+/** Users that system tables name and that are not commands too (`www-data`, not `mail` or `games`). */
+const SYSTEM_USERS = new Set(['root', 'www-data', 'nobody', 'daemon', 'postgres', 'mysql', 'nagios', 'zabbix', 'munin', 'smmsp']);
 
 function pathKind(path: string): 'directory' | 'missing' | 'file' {
   try {

@@ -66,3 +66,33 @@ export function watchCrontab(path: string, debounceMs: number, onChange: () => v
     },
   };
 }
+
+/**
+ * Calls `onChange` shortly after an entry of `dir` changes: any entry, or only the given names
+ * (a cron directory, the folder holding /etc/crontab or /etc/passwd). The daemon looks at what
+ * changed itself, so a spurious event costs a scan of unchanged files (a stat each).
+ */
+export function watchDirectory(dir: string, names: ReadonlySet<string> | null, debounceMs: number, onChange: () => void): { close(): void } {
+  let timer: NodeJS.Timeout | null = null;
+  let watcher: FSWatcher | null = null;
+  try {
+    watcher = watch(dir, { persistent: false }, (_event, file) => {
+      if (names !== null && file !== null && !names.has(file.toString())) return;
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = null;
+        onChange();
+      }, debounceMs);
+    });
+    // A directory removed: the next scan watches it again when it is back.
+    watcher.on('error', () => watcher?.close());
+  } catch {
+    watcher = null;
+  }
+  return {
+    close() {
+      if (timer !== null) clearTimeout(timer);
+      watcher?.close();
+    },
+  };
+}

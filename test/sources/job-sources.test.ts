@@ -26,19 +26,21 @@ function sources(text: string, log: Log = recordingLog(), name = `crontab-${++fi
 }
 
 describe('JobSources', () => {
-  it('reloads to null while the text is the one applied, and compares with the applied text, not the last read', async () => {
+  it('reloads to unchanged while the text is the one applied, and compares with the applied text, not the last read', async () => {
     const { sources: s, name } = sources('# schedd: name=a\n@daily a\n');
     const first = await s.load();
-    assert.deepEqual(first.entries.map((e) => e.id), ['a']);
-    s.applied(first);
-    assert.equal(await s.reload('SIGHUP'), null);
+    assert.deepEqual(first.jobs.entries.map((e) => e.id), ['a']);
+    assert.deepEqual([(await s.reload('SIGHUP')).changed, (await s.reload('SIGHUP')).rejected], [false, []]);
     tmp.write(name, '61 * * * * bad\n');
     const rejected = await s.reload('SIGHUP');
-    assert.deepEqual([rejected?.errorCount, rejected?.errors], [1, [`${name}:1:1: invalid minute '61' (expected 0-59)`]]);
+    assert.deepEqual([rejected.changed, rejected.rejectedCount, rejected.rejected], [false, 1, [`${name}:1:1: invalid minute '61' (expected 0-59)`]]);
+    // The table keeps running its last valid text.
+    assert.deepEqual(rejected.jobs.entries.map((e) => e.id), ['a']);
     // Not applied: the same text is validated (and rejected) again, not taken as unchanged.
-    assert.equal((await s.reload('SIGHUP'))?.errorCount, 1);
+    assert.equal((await s.reload('SIGHUP')).rejectedCount, 1);
     tmp.write(name, '# schedd: name=a\n@daily a\n');
-    assert.equal(await s.reload('SIGHUP'), null);
+    const back = await s.reload('SIGHUP');
+    assert.deepEqual([back.changed, back.rejectedCount], [false, 0]);
   });
 
   it('reads a file that looks cut short again, and takes the settled text', async () => {
@@ -48,11 +50,12 @@ describe('JobSources', () => {
       if (msg.startsWith('crontab looks incomplete')) tmp.write(name, '# schedd: name=b\n@daily b\n');
     });
     const { sources: s } = sources('# schedd: name=a\n@daily a\n', log, name);
-    s.applied(await s.load());
+    await s.load();
     tmp.write(name, '# schedd: name=b\n@daily');
-    const jobs = await s.reload('file changed');
-    assert.deepEqual(jobs?.entries.map((e) => e.id), ['b']);
-    assert.deepEqual(log.records, [{ level: 'info', fields: { reason: 'file changed', delayMs: 200 }, msg: 'crontab looks incomplete (no final newline); reading it again' }]);
+    const scan = await s.reload('file changed');
+    assert.equal(scan.changed, true);
+    assert.deepEqual(scan.jobs.entries.map((e) => e.id), ['b']);
+    assert.deepEqual(log.records, [{ level: 'info', fields: { reason: 'file changed', crontab: tmp.path(name), delayMs: 200 }, msg: 'crontab looks incomplete (no final newline); reading it again' }]);
   });
 
   it('throws the reader\'s one-line reason when the file cannot be read', async () => {

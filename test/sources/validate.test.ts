@@ -22,11 +22,13 @@ function asRoot(): ValidateOptions & { looked: string[] } {
 }
 
 describe('validateJobSet', () => {
-  it('refuses an unknown user as root, with the line and column of the user, and keeps the accounts found', () => {
+  it("skips a system table's entries of an unknown user, as cron does, with the line and column of the user; refuses an unknown user=", () => {
     const options = asRoot();
     const set = validateJobSet('0 1 * * * deploy backup\n0 2 * * * ghost steal\n0 3 * * * ghost again\n', source({ system: true }), options);
-    assert.deepEqual(set.errors, ["crontab:2:11: unknown user 'ghost' (expected an account on this machine)", "crontab:3:11: unknown user 'ghost' (expected an account on this machine)"]);
-    assert.equal(set.errorCount, 2);
+    assert.deepEqual(set.errors, []);
+    assert.deepEqual(set.warnings, ["crontab:2:11: warning: unknown user 'ghost': entry skipped until the user exists", "crontab:3:11: warning: unknown user 'ghost': entry skipped until the user exists"]);
+    assert.deepEqual(set.entries.map((entry) => entry.line), [1]);
+    assert.equal(set.waiting, true);
     assert.deepEqual([...set.accounts], [['deploy', deploy]]);
     assert.deepEqual(options.looked, ['deploy', 'ghost'], 'one lookup per name');
     // The user= option has no column of its own: the entry's line, column 1.
