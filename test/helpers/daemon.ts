@@ -64,8 +64,8 @@ export const RUN_END_MESSAGES = ['job finished', 'job failed', 'job timed out', 
 export interface DaemonOptions {
   /** The daemon's cwd, and HOME (so the jobs' default cwd) unless env says otherwise. */
   dir: string;
-  /** As passed to -c; relative to dir. */
-  crontab?: string;
+  /** As passed to -c; relative to dir. null: no -c (a --cron daemon of the cron tables alone). */
+  crontab?: string | null;
   stateDir?: string;
   args?: readonly string[];
   env?: NodeJS.ProcessEnv;
@@ -94,7 +94,8 @@ export class DaemonProcess {
   constructor(readonly options: DaemonOptions) {
     const env: NodeJS.ProcessEnv = cliEnv({ HOME: options.dir, ...options.env });
     delete env.NODE_TEST_CONTEXT;
-    const args = ['start', '--foreground', '--json-logs', '-c', options.crontab ?? 'crontab', '--state-dir', options.stateDir ?? 'state', ...(options.args ?? [])];
+    const crontab = options.crontab === null ? [] : ['-c', options.crontab ?? 'crontab'];
+    const args = ['start', '--foreground', '--json-logs', ...crontab, '--state-dir', options.stateDir ?? 'state', ...(options.args ?? [])];
     this.child = spawn(process.execPath, [cliPath, ...args], { cwd: options.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(this);
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onStdout(chunk));
