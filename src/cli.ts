@@ -221,8 +221,9 @@ export function buildProgram(): Command {
     .argument('[job]', 'only this job')
     .addOption(stateDirOption())
     .option('--limit <n>', 'how many runs', positiveInt, 20)
+    .option('--table <table>', 'only the runs of one cron table: crontab, cron.d/NAME, user/NAME (--cron)')
     .option('--json', 'print a JSON array')
-    .action(async (job: string | undefined, options: { stateDir?: string; limit: number; json?: boolean }) => {
+    .action(async (job: string | undefined, options: { stateDir?: string; limit: number; json?: boolean; table?: string }) => {
       exitCode = await historyCommand(clientStateDir(options.stateDir), job, options);
     });
 

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { lookupAccount, type Account } from '../accounts.js';
 import { prepareStateDir } from '../state-dir/check.js';
-import { ScheddError } from '../errors.js';
+import { ScheddError, usageError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { DaemonConfig } from '../config.js';
 
@@ -32,6 +32,8 @@ function daemonAccount(user: string | undefined): Account | null {
  * watchdog before it opens anything (detached): no root process writes in the user's directory.
  */
 export function prepare(options: DaemonConfig, create: boolean): { options: DaemonConfig; account: Account | null } {
+  // Each cron table runs as its own users, which only root can do.
+  if (options.cron && options.user !== undefined) throw usageError('--cron runs every table as its own users, which needs root (expected --cron without --user)');
   const account = daemonAccount(options.user);
   const stateDir = prepareStateDir(options.stateDir, { create, ...(account === null ? {} : { owner: { uid: account.uid, gid: account.gid } }) });
   return { options: { ...options, stateDir }, account };

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { historyPath } from '../state-dir/paths.js';
-import { ExitCode, ScheddError } from '../errors.js';
+import { ExitCode, ScheddError, usageError } from '../errors.js';
 import { formatLocal, formatTable } from '../format.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { RunRecord } from '../store/types.js';
@@ -34,16 +34,17 @@ export function describe(run: RunRecord): string {
 }
 
 /** `schedd history [JOB]`: recent runs, newest first. */
-export async function historyCommand(stateDir: string, job: string | undefined, options: { limit: number; json?: boolean }): Promise<number> {
+export async function historyCommand(stateDir: string, job: string | undefined, options: { limit: number; json?: boolean; table?: string }): Promise<number> {
+  if (job !== undefined && options.table !== undefined) throw usageError('a job and --table both given (expected one: a job id already names its table)');
   const store = openHistory(stateDir);
-  const runs = (await store?.history(job, options.limit)) ?? [];
+  const runs = (await (options.table === undefined ? store?.history(job, options.limit) : store?.tableHistory(options.table, options.limit))) ?? [];
   await store?.close();
   if (options.json) {
     process.stdout.write(`${terminalJson(runs, 2)}\n`);
     return ExitCode.ok;
   }
   if (runs.length === 0) {
-    process.stdout.write(escapeLines(store === null ? `no run history yet (${historyPath(stateDir)})\n` : `no runs recorded${job === undefined ? '' : ` for ${job}`}\n`));
+    process.stdout.write(escapeLines(store === null ? `no run history yet (${historyPath(stateDir)})\n` : `no runs recorded${job === undefined ? '' : ` for ${job}`}${options.table === undefined ? '' : ` for table ${options.table}`}\n`));
     return ExitCode.ok;
   }
   const zone = systemZone();

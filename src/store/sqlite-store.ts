@@ -406,6 +406,16 @@ export class SqliteStore implements RunStore {
     return Promise.resolve((rows as Row[]).map(toRecord));
   }
 
+  /**
+   * The runs of one table's jobs (`cron.d/sysstat`: ids `cron.d/sysstat:...`), newest first,
+   * for `schedd history --table`. Prepared here: only the CLI asks, once.
+   */
+  tableHistory(table: string, limit: number): Promise<RunRecord[]> {
+    const prefix = `${table}:`;
+    const rows = this.db.prepare(`SELECT * FROM runs WHERE substr(job, 1, ?) = ? ORDER BY scheduled_at DESC, rowid DESC LIMIT ?`).all(prefix.length, prefix, limit);
+    return Promise.resolve((rows as Row[]).map(toRecord));
+  }
+
   output(job: string, runId?: string): Promise<{ run: RunRecord; output: RunOutput } | null> {
     const row = (runId === undefined ? this.statements.outputLatest.get(job) : this.statements.outputRun.get(job, runId)) as
       | (Row & { output_head: string | null; output_tail: string | null; output_bytes: number | null; output_truncated: number | null })

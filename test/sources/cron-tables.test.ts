@@ -130,6 +130,11 @@ describe('--cron: the machine tables, by cron rules', { skip: needsRoot }, () =>
     const status = await runCli(['status', '--state-dir', join(ws.dir, 'state')]);
     assert.match(status.stdout, new RegExp(`cron tables: 13 under ${c.root} \\(\\d+ jobs, 7 refused\\)`));
     assert.match(status.stdout, /cron\.d\/writable +refused, not run: refused: writable by group or others/);
+    // The history of one table.
+    const history = await runCli(['history', '--table', 'cron.d/app', '--json', '--state-dir', join(ws.dir, 'state')]);
+    const runs = JSON.parse(history.stdout) as { job: string }[];
+    assert.ok(runs.length > 0);
+    assert.deepEqual([...new Set(runs.map((run) => run.job.slice(0, run.job.indexOf(':'))))], ['cron.d/app']);
   });
 
   it('reloads each table on its own: an error keeps its entries, a fix or a new file is live without a signal, an insecure one stops at once', async (t) => {
