@@ -58,7 +58,7 @@ describe('schedd start (detached): lifecycle', { concurrency: true }, () => {
       schedulerPid,
       startedAt: status.startedAt,
       crontab: s.crontabPath,
-      sources: [{ id: '', path: s.crontabPath }],
+      sources: [{ id: '', path: s.crontabPath, jobs: 2 }],
       stateDir: s.stateDir,
       jobs: 2,
       running: [],
