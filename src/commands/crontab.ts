@@ -86,8 +86,8 @@ export async function crontabCommand(options: CrontabOptions): Promise<number> {
   }
   if (action.kind === 'remove') {
     if (action.ask) {
-      const who = root ? (options.user ?? safeUserName()) : 'your';
-      out.write(who === 'your' ? 'crontab: really delete your crontab? (y/n) ' : `crontab: really delete ${escapeText(who)}'s crontab? (y/n) `);
+      // Our own name as passwd has it: the daemon finds the same one from our uid.
+      out.write(`crontab: really delete ${escapeText(options.user ?? safeUserName())}'s crontab? (y/n) `);
       if (!(await yes(options.input ?? process.stdin, out))) return ExitCode.ok;
     }
     const { user, removed } = await access.remove();

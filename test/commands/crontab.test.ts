@@ -166,9 +166,9 @@ describe('schedd crontab', { skip: needsRoot }, () => {
 
   it('-r -i asks first: no keeps the table, yes removes it', async () => {
     assert.deepEqual(await crontab(alice, ['-'], { stdin: '@daily /bin/true\n' }), ok());
-    assert.deepEqual(await crontab(alice, ['-r', '-i'], { stdin: 'n\n' }), ok('crontab: really delete your crontab? (y/n) '));
+    assert.deepEqual(await crontab(alice, ['-r', '-i'], { stdin: 'n\n' }), ok(`crontab: really delete ${alice.name}'s crontab? (y/n) `));
     assert.equal(table(alice), '@daily /bin/true\n');
-    assert.deepEqual(await crontab(alice, ['-ri'], { stdin: 'y\n' }), ok('crontab: really delete your crontab? (y/n) '));
+    assert.deepEqual(await crontab(alice, ['-ri'], { stdin: 'y\n' }), ok(`crontab: really delete ${alice.name}'s crontab? (y/n) `));
     assert.equal(table(alice), null);
   });
 
