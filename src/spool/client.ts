@@ -1,6 +1,5 @@
 import { lstat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { dirname } from 'node:path';
 import { ExitCode, ScheddError } from '../errors.js';
 import { unsafeWalk } from '../safe-path.js';
 import { writeProof } from './proof.js';
@@ -26,7 +25,8 @@ function notServed(socket: string, why: string): ScheddError {
 async function checkSocket(socket: string): Promise<void> {
   let problem: string | null;
   try {
-    problem = unsafeWalk(dirname(socket), [0], { missingOk: true });
+    // Every directory down to the socket, the state directory's included: the socket itself is judged below.
+    problem = unsafeWalk(socket, [0], { missingOk: true });
   } catch {
     throw notServed(socket, 'its state directory cannot be searched');
   }

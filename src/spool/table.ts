@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 import type { Account } from '../accounts.js';
 import { ScheddError } from '../errors.js';
 import { unsafeAncestor, unsafeWalk } from '../safe-path.js';
+import { parseCrontab } from '../crontab/parse.js';
+import { formatDiagnostic, LOGGED_ERRORS } from '../sources/crontab-file.js';
 import { validateJobSet } from '../sources/validate.js';
 import { MAX_TABLE_BYTES, type InstallResult } from './protocol.js';
 import { spoolableName, spoolDir, tablePath } from './layout.js';
@@ -101,25 +103,23 @@ export interface ValidateFor {
 export async function installTable(cronRoot: string, account: Account, text: string, name: string, options: ValidateFor = {}): Promise<InstallResult> {
   checkName(account.name);
   const path = tablePath(cronRoot, account.name);
-  const set = validateJobSet(text, { id: `user/${account.name}`, path, name, system: false, owner: account.name });
-  const errors = [...set.errors];
-  let errorCount = set.errorCount;
-  // The daemon runs a user's table only as that user; refused here too, whatever validation says.
-  for (const entry of set.entries) {
-    const other = entry.user ?? entry.options.user;
-    if (errorCount === 0 && other !== undefined && other !== account.name) {
-      errors.push(`${name}:${entry.line}:1: user=${other}: a user's crontab runs only as its owner (expected no user=, or user=${account.name})`);
-      errorCount++;
-    }
+  const refused = (errors: string[], errorCount = errors.length): InstallResult => ({ user: account.name, installed: false, jobs: 0, errors, errorCount, warnings: [] });
+  if (Buffer.byteLength(text, 'utf8') > MAX_TABLE_BYTES) return refused([`${name}: the table is over ${MAX_TABLE_BYTES / 1024} KiB`]);
+  // A user's table runs only as that user. Checked on the parse first, so that a table naming
+  // thousands of users never costs the daemon a lookup of each (validation runs in its loop).
+  const others = parseCrontab(text, { system: false }).entries.filter((entry) => (entry.user ?? entry.options.user ?? account.name) !== account.name);
+  if (others.length > 0) {
+    return refused(
+      others.slice(0, LOGGED_ERRORS).map((entry) => `${name}:${entry.line}:1: user=${entry.user ?? entry.options.user}: a user's crontab runs only as its owner (expected no user=, or user=${account.name})`),
+      others.length,
+    );
   }
+  const set = validateJobSet(text, { id: `user/${account.name}`, path, name, system: false, owner: account.name }, { lookup: (user) => (user === account.name ? account : null), root: true });
   const warnings = set.problems
     .filter((problem) => problem.severity === 'warning' && !(options.unprivileged === true && problem.machine))
-    .map((problem) => `${name}:${problem.line}:${problem.col}: warning: ${problem.message}${problem.expected === undefined ? '' : ` (expected ${problem.expected})`}`);
-  const result: InstallResult = { user: account.name, installed: false, jobs: set.entries.length, errors, errorCount, warnings };
-  if (errorCount > 0) return result;
-  if (Buffer.byteLength(text, 'utf8') > MAX_TABLE_BYTES) {
-    return { ...result, errors: [`${name}: the table is over ${MAX_TABLE_BYTES / 1024} KiB`], errorCount: 1 };
-  }
+    .map((problem) => formatDiagnostic(name, problem));
+  const result: InstallResult = { user: account.name, installed: false, jobs: set.entries.length, errors: set.errors, errorCount: set.errorCount, warnings };
+  if (set.errorCount > 0) return result;
   await writeAtomically(await prepareSpool(cronRoot), account, text);
   return { ...result, installed: true };
 }

@@ -114,6 +114,23 @@ describe('the spool: install, list, remove as root', { skip: needsRoot }, () => 
     assert.equal(existsSync(tablePath(dir, 'sdtcal')), false);
   });
 
+  it('refuses a table naming hundreds of other users at once, every one counted, the first 20 shown', async () => {
+    const dir = cronRoot();
+    // Refused on the parse, before validation would look each name up (a getent per name).
+    const text = Array.from({ length: 500 }, (_, i) => `# schedd: user=sdtnobody${i}\n@daily /bin/true\n`).join('');
+    const result = await installTable(dir, alice, text, 'mine');
+    assert.deepEqual([result.installed, result.errorCount, result.errors.length, result.errors[0]], [false, 500, 20, "mine:2:1: user=sdtnobody0: a user's crontab runs only as its owner (expected no user=, or user=sdtcal)"]);
+  });
+
+  it('tells root what only a look as root can tell (a missing cwd), and a user on the socket not', async () => {
+    const dir = cronRoot();
+    const text = '# schedd: cwd=/root/secret-place\n@daily /bin/true\n';
+    const asRoot = await installTable(dir, alice, text, 'mine');
+    assert.deepEqual(asRoot.warnings, ['mine:2:1: warning: cwd /root/secret-place does not exist (runs fail to start until it does)']);
+    const asUser = await installTable(dir, alice, text, 'mine', { unprivileged: true });
+    assert.deepEqual([asUser.installed, asUser.warnings], [true, []]);
+  });
+
   it('never follows a link planted as the table: list refuses it, install and remove replace or remove the link itself', async () => {
     const dir = cronRoot();
     await installTable(dir, alice, '@daily /bin/true\n', 'mine');
