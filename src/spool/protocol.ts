@@ -14,10 +14,13 @@ import { createHash } from 'node:crypto';
  */
 
 export const PROTOCOL_VERSION = 1;
-/** A table sent over the socket; users' tables are small, and the daemon validates it as root. */
-export const MAX_TABLE_BYTES = 256 * 1024;
-/** The request line: a table of MAX_TABLE_BYTES, JSON-escaped, fits. */
-export const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+/**
+ * A table sent over the socket. Users' tables are a few lines, and the daemon validates what
+ * anyone sends in its own event loop: the bound is on what one request can cost it.
+ */
+export const MAX_TABLE_BYTES = 64 * 1024;
+/** The request line: a table of MAX_TABLE_BYTES, JSON-escaped (6 bytes a control character at worst), fits. */
+export const MAX_REQUEST_BYTES = 512 * 1024;
 /** A reply the client accepts: a table listed, or every error of one. */
 export const MAX_REPLY_BYTES = 8 * 1024 * 1024;
 export const MAX_NAME_CHARS = 256;

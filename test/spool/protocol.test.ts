@@ -21,7 +21,7 @@ describe('spool protocol', () => {
     assert.deepEqual(parseRequest('{"op":"list","cronRoot":"relative","proof":"/tmp/d/p"}'), { ok: false, message: "'cronRoot' must be an absolute path" });
     assert.deepEqual(parseRequest(`{"op":"list","cronRoot":"/","proof":"/${'x'.repeat(300)}"}`), { ok: false, message: "'proof' must be an absolute path of at most 256 characters" });
     const big = JSON.stringify({ op: 'install', cronRoot: '/', proof: '/tmp/d/p', text: 'x'.repeat(MAX_TABLE_BYTES + 1) });
-    assert.deepEqual(parseRequest(big), { ok: false, message: 'the table is over 256 KiB' });
+    assert.deepEqual(parseRequest(big), { ok: false, message: 'the table is over 64 KiB' });
     assert.equal(parseRequest('{').ok, false);
   });
 
