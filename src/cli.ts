@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import { Command, CommanderError, type OptionValues } from 'commander';
 import { checkCommand, checkCronCommand } from './commands/check.js';
+import { crontabCommand, type CrontabAction } from './commands/crontab.js';
 import { editCommand } from './commands/edit.js';
 import { historyCommand, outputCommand } from './commands/history.js';
 import { logsCommand } from './commands/logs.js';
@@ -14,7 +16,7 @@ import { stopCommand } from './commands/stop.js';
 import { cronOption, cronRootOption, cronRootPath, crontabOption, durationOption, positiveInt, stateDirOption, systemOption, wholeNumber } from './cli-options.js';
 import { addDaemonOptions, crontabPath, fromFlags, stateDirPath } from './config.js';
 import { checkStateDirForClient } from './state-dir/check.js';
-import { logPath } from './state-dir/paths.js';
+import { crontabSocketPath, logPath } from './state-dir/paths.js';
 import { ExitCode, ScheddError, usageError } from './errors.js';
 import { escapeLines, escapeText } from './terminal.js';
 
@@ -201,6 +203,28 @@ export function buildProgram(): Command {
     .action(async (options: { crontab?: string; system?: boolean }) => {
       const path = crontabPath(options.crontab);
       exitCode = await editCommand({ crontabPath: path, crontabName: options.crontab ?? path, system: options.system === true });
+    });
+
+  program
+    .command('crontab')
+    .description("crontab(1) for the cron spool: list (-l), edit (-e), remove (-r) or install (FILE, - for stdin) a user's table; others than root go through the root daemon's crontab.sock")
+    .argument('[file]', "install this table ('-': standard input)")
+    .option('-l', 'list the table')
+    .option('-e', 'edit the table in $VISUAL or $EDITOR; installed only when valid')
+    .option('-r', 'remove the table')
+    .option('-i', 'with -r: ask before removing')
+    .option('-u <user>', "root only: this user's table")
+    .addOption(cronRootOption())
+    .addOption(stateDirOption())
+    .action(async (file: string | undefined, options: { l?: boolean; e?: boolean; r?: boolean; i?: boolean; u?: string; cronRoot?: string; stateDir?: string }) => {
+      const chosen = [options.l && '-l', options.e && '-e', options.r && '-r', file !== undefined && 'FILE'].filter((x): x is string => typeof x === 'string');
+      if (chosen.length === 0) throw usageError('nothing to do (expected -l, -e, -r, or FILE to install; - for standard input)');
+      if (chosen.length > 1) throw usageError(`${chosen.join(' and ')} together (expected one of -l, -e, -r, FILE)`);
+      if (options.i === true && options.r !== true) throw usageError('-i without -r (expected -r -i)');
+      const action: CrontabAction = options.l ? { kind: 'list' } : options.e ? { kind: 'edit' } : options.r ? { kind: 'remove', ask: options.i === true } : { kind: 'install', file: file! };
+      // The daemon that serves users is root's: /var/lib/schedd unless told otherwise, for everyone.
+      const stateDir = options.stateDir ?? process.env.SCHEDD_STATE_DIR ?? '/var/lib/schedd';
+      exitCode = await crontabCommand({ action, ...(options.u === undefined ? {} : { user: options.u }), cronRoot: cronRootPath(options.cronRoot), socket: crontabSocketPath(resolve(stateDir)) });
     });
 
   program

@@ -38,6 +38,8 @@ const ALLOWED_IMPORTERS: Record<string, readonly string[]> = {
   'cli-options.ts': ['cli.ts', 'commands', 'config.ts'],
   daemon: ['cli.ts', 'commands', 'daemon'],
   'config.ts': ['cli.ts', 'commands', 'daemon', 'config.ts'],
+  // The spool and the users' socket: the crontab command, and the daemon that serves it.
+  spool: ['cli.ts', 'commands', 'daemon', 'spool'],
 };
 
 /** What the core below the daemon must not import. */
@@ -52,6 +54,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   // Services sit beside the scheduler: they are not fired at slots, nor do they read sources.
   services: ['sources', 'control', 'schedule'],
   runner: ['services', 'dispatch', 'events', 'store'],
+  // It validates with sources/ and nothing of the scheduler's.
+  spool: ['dispatch', 'events', 'store', 'control', 'runner', 'schedule', 'services'],
 };
 
 describe('architecture: the direction of imports', () => {
@@ -76,7 +80,7 @@ describe('architecture: the direction of imports', () => {
   });
 
   it('the parser and the protocol are pure: no file, process or network access', () => {
-    const pure = sourceFiles(srcDir).filter((file) => /\/(crontab\/[^/]+|control\/(protocol|commands|api)|backoff|dispatch\/overlap)\.ts$/.test(file));
+    const pure = sourceFiles(srcDir).filter((file) => /\/(crontab\/[^/]+|control\/(protocol|commands|api)|spool\/protocol|backoff|dispatch\/overlap)\.ts$/.test(file));
     assert.ok(pure.length >= 12, `only ${pure.length} pure files found`);
     const impure = pure.filter((file) => /from 'node:(fs|child_process|net|http|os)(\/promises)?'/.test(readFileSync(file, 'utf8')));
     assert.deepEqual(impure.map((file) => relative(srcDir, file)), []);

@@ -125,7 +125,7 @@ function randomSuffix(): string {
   return randomBytes(6).toString('hex');
 }
 
-async function createEditFile(text: string): Promise<string> {
+export async function createEditFile(text: string): Promise<string> {
   const path = join(tmpdir(), `schedd-${randomSuffix()}.crontab`);
   // 'wx': never follow or reuse a file someone else put in the shared temporary folder.
   await writeFile(path, text, { flag: 'wx', mode: 0o600 });
@@ -133,7 +133,7 @@ async function createEditFile(text: string): Promise<string> {
 }
 
 /** Runs the editor on the file; null when it succeeded, else what went wrong. */
-function runEditor(editor: string, file: string): Promise<string | null> {
+export function runEditor(editor: string, file: string): Promise<string | null> {
   // Through the shell, so EDITOR="code --wait" works; the file goes in as "$1", so its name
   // is never parsed by the shell.
   const child = spawn('/bin/sh', ['-c', `exec ${editor} "$1"`, 'sh', file], { stdio: 'inherit' });
@@ -172,7 +172,7 @@ async function askEditAgain(output: NodeJS.WritableStream, answers: () => Promis
  * Reads one line at a time, keeping what arrived beyond it for the next call. The stream is
  * paused between calls: a terminal's keystrokes belong to the editor while it runs.
  */
-function lineReader(input: NodeJS.ReadableStream): () => Promise<string | null> {
+export function lineReader(input: NodeJS.ReadableStream): () => Promise<string | null> {
   const decoder = new StringDecoder('utf8');
   let buffered = '';
   let ended = false;

@@ -4,7 +4,8 @@ import { alreadyRunning, removePidfile, writePidfile } from './pidfile.js';
 import { daemonApi } from './api.js';
 import { apiHandler } from '../control/handler.js';
 import { prepareStateDir } from '../state-dir/check.js';
-import { socketPath } from '../state-dir/paths.js';
+import { crontabSocketPath, socketPath } from '../state-dir/paths.js';
+import { startCrontabServer, type CrontabServer } from '../spool/server.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { ScheddError } from '../errors.js';
 import type { Log } from '../log.js';
@@ -39,6 +40,9 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
   let stateDir = options.stateDir;
   let lock: Lock | null = null;
   let server: ControlServer | null = null;
+  let crontabServer: CrontabServer | null = null;
+  // A root daemon running the machine's cron tables serves users' `schedd crontab` too.
+  const servesUsers = options.cron && process.geteuid?.() === 0;
   let stopRequested: ((reason: string) => void) | null = null;
   const onSignal = (signal: NodeJS.Signals): void => stopRequested?.(signal);
   let reloadFor: ((source: string) => void) | null = null;
@@ -59,7 +63,7 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     process.on('SIGHUP', onHup);
     process.on('SIGUSR2', onUsr2);
     // Checked again in this process, as the user it runs as (the caller created it).
-    stateDir = prepareStateDir(stateDir, { create: false });
+    stateDir = prepareStateDir(stateDir, { create: false, searchable: servesUsers });
     lock = await acquireLock(stateDir, 'scheduler');
     if (lock === null) throw new ScheddError('SCHEDD_ALREADY_RUNNING', alreadyRunning(stateDir));
     // Firing first: the scheduler runs above its jobs' priority when allowed (see priority.ts).
@@ -97,6 +101,13 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     } catch (error) {
       throw new ScheddError('SCHEDD_SOCKET', `cannot open the control socket ${socketPath(stateDir)}: ${(error as Error).message}`, { cause: error });
     }
+    if (servesUsers) {
+      try {
+        crontabServer = await startCrontabServer(crontabSocketPath(stateDir), { cronRoot: options.cronRoot, log });
+      } catch (error) {
+        throw new ScheddError('SCHEDD_SOCKET', `cannot open the crontab socket ${crontabSocketPath(stateDir)}: ${(error as Error).message}`, { cause: error });
+      }
+    }
     if (options.mode === 'foreground') writePidfile(stateDir, process.pid);
     await daemon.start();
     // Detached: if the watchdog dies, carry on and stay reachable. Stopping would leave the
@@ -132,6 +143,7 @@ export async function runService(options: ServiceOptions, ready: Readiness): Pro
     process.off('SIGUSR2', onUsr2);
     process.off('disconnect', onDisconnect);
     await server?.close();
+    await crontabServer?.close();
     // Only if it names us: the foreground's, or an orphan's own.
     removePidfile(stateDir, process.pid);
     lock?.release();

@@ -2,7 +2,7 @@ import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, ls
 import { basename, dirname, join } from 'node:path';
 import { ScheddError } from '../errors.js';
 import { unsafeAncestor, unsafeWalk } from '../safe-path.js';
-import { stateEntryKind } from './paths.js';
+import { STATE_FILES, stateEntryKind } from './paths.js';
 
 /**
  * The state directory is where a root daemon writes (pidfile, log, history, socket). If anyone
@@ -75,8 +75,13 @@ function describeKind(stat: Stats): string {
   return 'a device or other special file';
 }
 
-/** Refuses a known entry of the wrong kind or owner: schedd would write through it. */
-function checkEntries(dir: string, ownerUid: number): void {
+/**
+ * Refuses a known entry of the wrong kind or owner: schedd would write through it. In a
+ * directory others may search (`searchable`), also any file they could read by its name (the
+ * log and the history hold jobs' output, the lock secret names the instance locks): only the
+ * pidfile (a pid, public anyway) and the users' crontab socket are for others.
+ */
+function checkEntries(dir: string, ownerUid: number, searchable = false): void {
   for (const name of readdirSync(dir)) {
     const kind = stateEntryKind(name);
     if (kind === null) continue;
@@ -96,17 +101,22 @@ function checkEntries(dir: string, ownerUid: number): void {
     const owners = kind === 'rotated-log' ? [ownerUid, 0] : [ownerUid];
     if (!owners.includes(stat.uid)) refuse(`state directory ${dir}: ${path} is owned by uid ${stat.uid} (expected ${ownerUid}; remove it)`);
     if (kind !== 'socket' && stat.nlink !== 1) refuse(`state directory ${dir}: ${path} has ${stat.nlink} hard links (expected 1; remove it)`);
+    const forOthers = name === STATE_FILES.pidfile || name === STATE_FILES.crontabSocket;
+    if (searchable && !forOthers && (stat.mode & 0o007) !== 0) {
+      refuse(`state directory ${dir}: ${path} is open to others (mode ${(stat.mode & 0o777).toString(8)}) in a directory they may search (expected no access for others: chmod o-rwx it)`);
+    }
   }
 }
 
-/** Checks the open directory: ours, a directory, no write for others; a stray mode is fixed to 0700. */
-function checkOpenDir(dir: string, fd: number, ownerUid: number): void {
+/** Checks the open directory: ours, a directory, no write for others; a stray mode is fixed to 0700 (0711 when searchable). */
+function checkOpenDir(dir: string, fd: number, ownerUid: number, searchable: boolean): void {
   const stat = fstatSync(fd);
   if (!stat.isDirectory()) refuse(`state directory ${dir} is ${describeKind(stat)} (expected a directory)`);
   if (stat.uid !== ownerUid) refuse(`state directory ${dir} is owned by uid ${stat.uid} (expected ${ownerUid})`);
   const mode = stat.mode & 0o7777;
   if ((mode & 0o022) !== 0) refuse(`state directory ${dir} is writable by group or others (mode ${mode.toString(8)}; expected 700)`);
-  if (mode !== 0o700) fchmodSync(fd, 0o700);
+  const wanted = searchable ? 0o711 : 0o700;
+  if (mode !== wanted) fchmodSync(fd, wanted);
 }
 
 function isEmptyRootDir(fd: number): boolean {
@@ -119,6 +129,12 @@ export interface StateDirOptions {
   create: boolean;
   /** The daemon's account when it differs from ours (`--user` as root). */
   owner?: { uid: number; gid: number };
+  /**
+   * Mode 0711 instead of 0700: a root daemon with --cron serves users on crontab.sock, which
+   * they must reach by name. They still cannot list the directory, and every file in it but
+   * the pidfile must then be closed to them (checked with the entries).
+   */
+  searchable?: boolean;
 }
 
 /**
@@ -164,11 +180,11 @@ export function prepareStateDir(dir: string, options: StateDirOptions): string {
     const owner = options.owner;
     if (owner !== undefined && owner.uid !== process.geteuid!() && (created || isEmptyRootDir(fd))) fchownSync(fd, owner.uid, owner.gid);
     // Created with 0700 the umask cannot widen it; fixed here for a directory made some other way.
-    checkOpenDir(real, fd, ownerUid);
+    checkOpenDir(real, fd, ownerUid, options.searchable === true);
   } finally {
     closeSync(fd);
   }
-  checkEntries(real, ownerUid);
+  checkEntries(real, ownerUid, options.searchable === true);
   return real;
 }
 

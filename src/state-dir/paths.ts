@@ -12,6 +12,8 @@ export const STATE_FILES = {
   pidfile: 'schedd.pid',
   /** The control socket (mode 0600). */
   socket: 'schedd.sock',
+  /** Users' crontab socket (mode 0666): a root daemon with --cron only (spool/server.ts). */
+  crontabSocket: 'crontab.sock',
   /** The detached daemon's log; rotated to `schedd.log.1`. */
   log: 'schedd.log',
   /** The run history (SQLite, with its -wal, -shm and -journal companions). */
@@ -37,7 +39,7 @@ export type StateFileKind = 'file' | 'socket' | 'rotated-log';
 
 /** The kind an entry of the state directory must be, or null for a name schedd does not make. */
 export function stateEntryKind(name: string): StateFileKind | null {
-  if (name === STATE_FILES.socket) return 'socket';
+  if (name === STATE_FILES.socket || name === STATE_FILES.crontabSocket) return 'socket';
   if (name.startsWith(`${STATE_FILES.log}.`) && name.length > STATE_FILES.log.length + 1) return 'rotated-log';
   if (SERVICE_FILE.test(name)) return 'file';
   if (name === STATE_FILES.pidfile || name === STATE_FILES.log || name === STATE_FILES.bootId || name === STATE_FILES.lockSecret) return 'file';
@@ -53,6 +55,10 @@ export function pidfilePath(stateDir: string): string {
 
 export function socketPath(stateDir: string): string {
   return join(stateDir, STATE_FILES.socket);
+}
+
+export function crontabSocketPath(stateDir: string): string {
+  return join(stateDir, STATE_FILES.crontabSocket);
 }
 
 export function logPath(stateDir: string): string {
