@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import { formatDuration } from '../crontab/duration.js';
 import { startRun, type RunResult, type RunSpec } from '../runner/index.js';
 import { SENDMAIL_ARGS } from './message.js';
 
@@ -103,7 +104,7 @@ function failure(sendmail: string, result: RunResult, timeoutMs: number): string
   const said = result.output.head.replace(/\s+/g, ' ').trim();
   const quoted = said === '' ? '' : `: ${JSON.stringify(said.length > MAX_WHY ? `${said.slice(0, MAX_WHY)}...` : said)}`;
   if (result.outcome === 'failed') return `${sendmail} exited ${result.exitCode}${quoted}`;
-  if (result.outcome === 'timeout') return `${sendmail} did not finish within ${Math.round(timeoutMs / 1000)} s${quoted}`;
+  if (result.outcome === 'timeout') return `${sendmail} did not finish within ${formatDuration(timeoutMs)}${quoted}`;
   if (result.outcome === 'killed') return `${sendmail} was ${result.reason ?? 'killed'}${quoted}`;
   return `${result.reason ?? `${sendmail} could not start`}${quoted}`;
 }
