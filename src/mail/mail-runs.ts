@@ -1,5 +1,5 @@
 import { homedir, hostname } from 'node:os';
-import type { Account } from '../accounts.js';
+import { safeUserName, type Account } from '../accounts.js';
 import type { Entry } from '../crontab/types.js';
 import type { RunEventOf, RunSubscriber } from '../events/run-events.js';
 import type { Log } from '../log.js';
@@ -42,7 +42,7 @@ export function mailRuns(options: MailRunsOptions): MailRuns {
   const { log, store } = options;
   const mailer = new Mailer(options);
   const host = options.host ?? hostname();
-  const selfUser = options.selfUser ?? process.env.USER ?? 'root';
+  const selfUser = options.selfUser ?? safeUserName();
   /** The entry of each run in flight, from its claim to its end. */
   const claimed = new Map<string, Entry>();
   let pending = 0;

@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import { safeUserName } from '../accounts.js';
 import { formatDuration } from '../crontab/duration.js';
 import { startRun, type RunResult, type RunSpec } from '../runner/index.js';
 import { SENDMAIL_ARGS } from './message.js';
@@ -77,7 +78,7 @@ export class Mailer {
 
   private async hand(delivery: Delivery): Promise<DeliveryResult> {
     const { account } = delivery;
-    const name = account?.name ?? process.env.USER ?? 'root';
+    const name = account?.name ?? safeUserName();
     const spec: RunSpec = {
       // Every word quoted: the recipients passed safe_p, the path is root's own configuration.
       command: `exec ${[this.options.sendmail, ...SENDMAIL_ARGS, ...delivery.recipients].map(shellQuote).join(' ')}`,
