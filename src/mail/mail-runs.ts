@@ -34,9 +34,18 @@ export interface MailRunsOptions extends MailerOptions {
 }
 
 export interface MailRuns extends RunSubscriber {
-  /** Resolves when every mail handed over so far is done with (tests; a stop). */
+  /** Resolves when every mail handed over so far is done with (tests). */
   idle(): Promise<void>;
+  /**
+   * For a stop, before the history is closed: waits up to `waitMs` for the mails handed over
+   * (the runs that ended as schedd stopped have theirs), then records and logs nothing more: a
+   * mailer still running goes on by itself, unrecorded.
+   */
+  close(waitMs?: number): Promise<void>;
 }
+
+/** How long a stop waits for mailers by default (each is stopped at its own 60 s timeout). */
+const CLOSE_WAIT_MS = 10_000;
 
 export function mailRuns(options: MailRunsOptions): MailRuns {
   const { log, store } = options;
@@ -46,6 +55,7 @@ export function mailRuns(options: MailRunsOptions): MailRuns {
   /** The entry of each run in flight, from its claim to its end. */
   const claimed = new Map<string, Entry>();
   let pending = 0;
+  let closed = false;
   let idleWaiters: (() => void)[] = [];
 
   const settle = (): void => {
@@ -64,6 +74,7 @@ export function mailRuns(options: MailRunsOptions): MailRuns {
     dropped: 'job mail dropped: too many mails waiting',
   };
   const record = (event: RunEventOf<'finished'>, result: MailRecord): void => {
+    if (closed) return;
     void store.mailed(event.run, result);
     const fields = { job: event.job, run: event.run, reason: result.detail };
     if (result.status === 'sent' || result.status === 'discarded') log.info(fields, MESSAGES[result.status]);
@@ -71,7 +82,7 @@ export function mailRuns(options: MailRunsOptions): MailRuns {
   };
 
   const finished = (event: RunEventOf<'finished'>): void => {
-    if (!event.final) return;
+    if (!event.final || closed) return;
     const entry = claimed.get(event.run) ?? options.entry(event.job);
     claimed.delete(event.run);
     if (entry === undefined || entry.options.service !== undefined) return;
@@ -111,6 +122,8 @@ export function mailRuns(options: MailRunsOptions): MailRuns {
     });
   };
 
+  const idle = (): Promise<void> => (pending === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve)));
+
   return {
     claimed: (event) => {
       const entry = options.entry(event.job);
@@ -118,7 +131,13 @@ export function mailRuns(options: MailRunsOptions): MailRuns {
     },
     finished,
     cancelled: (event) => void claimed.delete(event.run),
-    idle: () => (pending === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve))),
+    idle,
+    close: async (waitMs = CLOSE_WAIT_MS) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      clearTimeout(timer);
+      closed = true;
+    },
   };
 }
 

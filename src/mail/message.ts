@@ -23,6 +23,8 @@ export const DEFAULT_FROM = 'root (Cron Daemon)';
 export const CHARSET = 'UTF-8';
 /** RFC 5322's limit on a line is 998 characters; a header value is cut well below it. */
 const MAX_HEADER_VALUE = 900;
+/** X-Cron-Env lines at most: a table of 100,000 variables must not make a message of them. */
+const MAX_ENV_HEADERS = 200;
 /** More recipients than this is a mistake, not a mailing list. */
 const MAX_RECIPIENTS = 20;
 /** cron's safe_p: a letter or digit first, then also these. */
@@ -110,7 +112,8 @@ export function message(input: MailInput): string {
     ['Content-Transfer-Encoding', vars.get('CONTENT_TRANSFER_ENCODING') ?? '8bit'],
     ['Auto-Submitted', 'auto-generated'],
     ['Precedence', 'bulk'],
-    ...input.env.map(([name, value]): [string, string] => ['X-Cron-Env', `<${name}=${value}>`]),
+    ...input.env.slice(0, MAX_ENV_HEADERS).map(([name, value]): [string, string] => ['X-Cron-Env', `<${name}=${value}>`]),
+    ...(input.env.length > MAX_ENV_HEADERS ? [['X-Cron-Env', `<... ${input.env.length - MAX_ENV_HEADERS} more variables not listed>`] as [string, string]] : []),
     ['X-Schedd-Job', input.job],
     ['X-Schedd-Run', input.run],
     ['X-Schedd-Outcome', input.outcome],

@@ -69,6 +69,14 @@ describe('mail: the message', () => {
     assert.ok(lines.every((line) => /^[A-Za-z-]+: /.test(line)), lines.join('\n'));
   });
 
+  it('lists at most 200 variables, and says how many more there were', () => {
+    const env = Array.from({ length: 250 }, (_, i): [string, string] => [`V${i}`, 'x']);
+    const lines = message(input({ env })).split('\n').filter((line) => line.startsWith('X-Cron-Env:'));
+    assert.equal(lines.length, 201);
+    assert.equal(lines[199], 'X-Cron-Env: <V199=x>');
+    assert.equal(lines[200], 'X-Cron-Env: <... 50 more variables not listed>');
+  });
+
   it('a header value is cut to fit one line (RFC 5322: 998 characters)', () => {
     const value = headerValue('x'.repeat(5000));
     assert.equal(value, `${'x'.repeat(900)}...`);
