@@ -18,12 +18,12 @@ after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function setup(crontab: string) {
+function setup(crontab: string, sendmailScript?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'schedd-mail-runs-'));
   dirs.push(dir);
   const sendmail = join(dir, 'sendmail');
   // Each message in a file of its own, named by its recipients.
-  writeFileSync(sendmail, `#!/bin/sh\nshift 4\ncat > "${dir}/mail.$$.$*"\n`, { mode: 0o755 });
+  writeFileSync(sendmail, sendmailScript ?? `#!/bin/sh\nshift 4\ncat > "${dir}/mail.$$.$*"\n`, { mode: 0o755 });
   let entries = new Map(parseCrontab(crontab).entries.map((entry) => [entry.id, entry]));
   const recorded: [string, MailRecord][] = [];
   const logged: [string, LogFields][] = [];
@@ -127,5 +127,19 @@ describe('mail: which runs are mailed', { concurrency: true }, () => {
     const [message] = messages();
     assert.equal(message?.to, 'ops');
     assert.match(message!.text, /^To: ops\nSubject: Cron <ops@box> echo hi\n/m);
+  });
+
+  it('close (a stop) waits a bounded time for mailers, then records and logs nothing more, and mails no later run', async () => {
+    const { mail, recorded, logged } = setup('# schedd: name=a\n* * * * * a\n', '#!/bin/sh\ncat >/dev/null\nexec sleep 2\n');
+    mail.claimed!(claimed('a', 'r1'));
+    mail.finished!(finished('a', 'r1', 'ok', 'out\n'));
+    const started = Date.now();
+    await mail.close(200);
+    assert.ok(Date.now() - started < 1500, `close took ${Date.now() - started} ms`);
+    mail.claimed!(claimed('a', 'r2'));
+    mail.finished!(finished('a', 'r2', 'ok', 'out\n'));
+    await mail.idle();
+    assert.equal(recorded.length, 0);
+    assert.equal(logged.length, 0);
   });
 });
