@@ -45,17 +45,19 @@ const ALLOWED_IMPORTERS: Record<string, readonly string[]> = {
 /** What the core below the daemon must not import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
   // The protocol and its API are shared by client and server: no daemon parts behind them.
-  control: ['dispatch', 'events', 'store', 'sources', 'schedule', 'runner', 'services'],
-  store: ['dispatch', 'events', 'sources', 'control', 'schedule', 'runner', 'services'],
-  events: ['dispatch', 'sources', 'control', 'services'],
-  dispatch: ['sources', 'control', 'services'],
-  sources: ['dispatch', 'events', 'store', 'control', 'runner', 'schedule', 'services'],
-  crontab: ['dispatch', 'events', 'store', 'sources', 'control', 'runner', 'services'],
+  control: ['dispatch', 'events', 'store', 'sources', 'schedule', 'runner', 'services', 'mail'],
+  store: ['dispatch', 'events', 'sources', 'control', 'schedule', 'runner', 'services', 'mail'],
+  events: ['dispatch', 'sources', 'control', 'services', 'mail'],
+  // Mail sits beside events/: a subscriber that only the daemon wires; it sends through runner/.
+  mail: ['dispatch', 'sources', 'control', 'services', 'schedule'],
+  dispatch: ['sources', 'control', 'services', 'mail'],
+  sources: ['dispatch', 'events', 'store', 'control', 'runner', 'schedule', 'services', 'mail'],
+  crontab: ['dispatch', 'events', 'store', 'sources', 'control', 'runner', 'services', 'mail'],
   // Services sit beside the scheduler: they are not fired at slots, nor do they read sources.
-  services: ['sources', 'control', 'schedule'],
-  runner: ['services', 'dispatch', 'events', 'store'],
+  services: ['sources', 'control', 'schedule', 'mail'],
+  runner: ['services', 'dispatch', 'events', 'store', 'mail'],
   // It validates with sources/ and nothing of the scheduler's.
-  spool: ['dispatch', 'events', 'store', 'control', 'runner', 'schedule', 'services'],
+  spool: ['dispatch', 'events', 'store', 'control', 'runner', 'schedule', 'services', 'mail'],
 };
 
 describe('architecture: the direction of imports', () => {

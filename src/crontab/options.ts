@@ -10,7 +10,7 @@ import { isValidZone } from '../schedule/zone.js';
 const PREFIX = /^(\s*#\s*schedd:)/;
 const PAIR = /\s*([^\s=]+)(?:=("[^"]*"|\S*))?/y;
 
-export const JOB_OPTION_KEYS = ['name', 'timeout', 'jitter', 'overlap', 'catchup', 'retries', 'tz', 'cwd', 'user'] as const;
+export const JOB_OPTION_KEYS = ['name', 'timeout', 'jitter', 'overlap', 'catchup', 'retries', 'tz', 'cwd', 'user', 'mail'] as const;
 /** Options of services only (`service` itself takes no value). */
 export const SERVICE_OPTION_KEYS = [
   'service',
@@ -30,7 +30,7 @@ export const SERVICE_OPTION_KEYS = [
 export const OPTION_KEYS = [...JOB_OPTION_KEYS, ...SERVICE_OPTION_KEYS] as const;
 type OptionKey = (typeof OPTION_KEYS)[number];
 /** Job options that mean nothing for a service: it is not fired at slots. */
-export const NOT_FOR_SERVICES: readonly OptionKey[] = ['jitter', 'overlap', 'catchup', 'retries'];
+export const NOT_FOR_SERVICES: readonly OptionKey[] = ['jitter', 'overlap', 'catchup', 'retries', 'mail'];
 
 const MAX_INSTANCES = 100;
 /** The longest a service's delay or timeout may be: 24 days, within a timer's 2^31-1 ms. */
@@ -46,7 +46,7 @@ export function isOptionLine(line: string): boolean {
 
 type Setter = (value: string) => { set: Partial<JobOptions> } | { error: string; expected: string };
 
-function oneOf<T extends string>(key: 'overlap' | 'catchup', allowed: readonly T[]): Setter {
+function oneOf<T extends string>(key: 'overlap' | 'catchup' | 'mail', allowed: readonly T[]): Setter {
   return (value) =>
     (allowed as readonly string[]).includes(value)
       ? { set: { [key]: value } }
@@ -137,6 +137,8 @@ const SETTERS: Record<(typeof JOB_OPTION_KEYS)[number], Setter> = {
   cwd: (value) => ({ set: { cwd: value } }),
   user: (value) =>
     /^[A-Za-z_][A-Za-z0-9._-]*\$?$/.test(value) ? { set: { user: value } } : { error: `invalid user '${value}'`, expected: 'a user name' },
+  // When a run's output is mailed (MAILTO): cron's rule (any output) unless one of these.
+  mail: oneOf('mail', ['always', 'on-failure', 'never']),
 };
 
 /**

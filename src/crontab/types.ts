@@ -55,6 +55,12 @@ export interface ServiceOptions {
   instances?: number;
 }
 export type CatchupPolicy = 'none' | 'once' | 'all';
+/**
+ * `mail=`: when a run is mailed to MAILTO. Unset is cron's rule: a run that printed anything.
+ * `always`: every run, output or not; `on-failure`: only a run that did not succeed, output or
+ * not (cronie's -n); `never`: none.
+ */
+export type MailPolicy = 'always' | 'on-failure' | 'never';
 
 /** schedd's own per-job options, from `# schedd:` comment lines. */
 export interface JobOptions {
@@ -68,6 +74,7 @@ export interface JobOptions {
   /** Working directory; a relative one is relative to the crontab's folder. */
   cwd?: string;
   user?: string;
+  mail?: MailPolicy;
   /** Present when the entry is a supervised service (`service`). */
   service?: ServiceOptions;
 }

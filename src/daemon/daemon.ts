@@ -10,6 +10,7 @@ import { RunEvents, type RunSubscriber } from '../events/run-events.js';
 import { recordRuns } from '../events/record.js';
 import { logRuns } from '../events/log.js';
 import { LastRuns, type LastRun } from '../events/last-runs.js';
+import { mailRuns, type MailRuns } from '../mail/mail-runs.js';
 import { firstErrors, LOGGED_ERRORS } from '../sources/crontab-file.js';
 import { JobSources } from '../sources/job-sources.js';
 import { crontabSource } from '../sources/load.js';
@@ -86,6 +87,8 @@ export class Daemon {
   /** What happens to runs; the history, the log and the last-run view subscribe (events/). */
   readonly events: RunEvents;
   private readonly lastRuns = new LastRuns();
+  /** MAILTO: the mail of each run that ends (mail/); drained at a stop, before the history closes. */
+  private readonly mail: MailRuns;
   /** The crontab's services (`service` entries): kept running, not scheduled. */
   readonly services: ServiceManager;
 
@@ -99,7 +102,8 @@ export class Daemon {
     this.events = new RunEvents((error, type) => log.error({ err: error, reason: type }, 'run event subscriber failed (a bug in schedd): the others still get the event'));
     // Who hears what happens to runs: adding a subscriber is a file under events/ and one entry
     // here. Deferred ones hear a start once the whole burst is released (off the firing path).
-    const deferred: RunSubscriber[] = [recordRuns(this.store), logRuns(log)];
+    this.mail = mailRuns({ log, store: this.store, sendmail: options.sendmail, entry: (job) => this.scheduler.get(job)?.entry, accounts: this.accounts });
+    const deferred: RunSubscriber[] = [recordRuns(this.store), logRuns(log), this.mail];
     const immediate: RunSubscriber[] = [this.lastRuns, ...(options.subscribers ?? [])];
     for (const subscriber of deferred) this.events.on(subscriber, { deferred: true });
     for (const subscriber of immediate) this.events.on(subscriber);
@@ -267,6 +271,7 @@ export class Daemon {
       // Runs that finished during the grace may have left processes too.
       await leftovers;
       await this.dispatcher.killLeftovers('schedd is stopping');
+      await this.mail.close();
       await this.store.close();
       log.info({}, 'schedd stopped');
     })();

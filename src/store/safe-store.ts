@@ -1,6 +1,6 @@
 import type { Log } from '../log.js';
 import { defaultNode } from './sqlite-store.js';
-import type { ClaimResult, FinishedRun, RunOutput, RunRecord, RunStore } from './types.js';
+import type { ClaimResult, FinishedRun, MailRecord, RunOutput, RunRecord, RunStore } from './types.js';
 
 /**
  * A store that never stops jobs from firing: every call is guarded and no promise of it
@@ -178,6 +178,9 @@ export class SafeStore implements RunStore {
 
   finished(runId: string, run: FinishedRun): Promise<void> {
     return this.write('finished', (s) => s.finished(runId, run));
+  }
+  mailed(runId: string, mail: MailRecord): Promise<void> {
+    return this.write('mail', (s) => s.mailed(runId, mail));
   }
   cancelled(runId: string, reason: string): Promise<void> {
     return this.write('cancelled', (s) => s.cancelled(runId, reason));

@@ -44,4 +44,7 @@ export const MIGRATIONS: readonly string[] = [
   // Services: a row per start of an instance (scheduled_at is the start; no slot is claimed).
   // The rows of jobs keep instance NULL.
   `ALTER TABLE runs ADD COLUMN instance INTEGER;`,
+  // MAILTO: what became of a run's mail. Both NULL when no mail was due (and on older rows).
+  `ALTER TABLE runs ADD COLUMN mail_status TEXT;
+   ALTER TABLE runs ADD COLUMN mail_detail TEXT;`,
 ];

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import { createStateFile, openStateFile } from '../state-file.js';
 import { MIGRATIONS } from './schema.js';
-import type { ClaimResult, FinishedRun, RecordedOutcome, RunOutput, RunRecord, RunStore } from './types.js';
+import type { ClaimResult, FinishedRun, MailRecord, RecordedOutcome, RunOutput, RunRecord, RunStore } from './types.js';
 
 /**
  * Run history in one SQLite file (WAL). Writes are small single-row statements: with WAL and
@@ -64,6 +64,9 @@ interface Row {
   attempt: number;
   /** Absent in a file from before schema 4 (read-only). */
   instance?: number | null;
+  /** Absent in a file from before schema 5 (read-only). */
+  mail_status?: MailRecord['status'] | null;
+  mail_detail?: string | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -84,6 +87,7 @@ function toRecord(row: Row): RunRecord {
     attempt: row.attempt,
     // Only a service's rows have it: a job's record reads as it did before services.
     ...(row.instance === null || row.instance === undefined ? {} : { instance: row.instance }),
+    ...(row.mail_status === null || row.mail_status === undefined ? {} : { mail: { status: row.mail_status, detail: row.mail_detail ?? '' } }),
   };
 }
 
@@ -190,6 +194,7 @@ export class SqliteStore implements RunStore {
         `UPDATE runs SET outcome = ?, exit_code = ?, signal = ?, started_at = ?, finished_at = ?, duration_ms = ?, attempt = ?, reason = ?,
            output_head = ?, output_tail = ?, output_bytes = ?, output_truncated = ? WHERE run_id = ?`,
       ),
+      mailed: db.prepare(`UPDATE runs SET mail_status = ?, mail_detail = ? WHERE run_id = ?`),
       // Only a run still in flight (a run waiting to retry is: see retrying).
       cancelled: db.prepare(`UPDATE runs SET outcome = 'interrupted', reason = ?, finished_at = ? WHERE run_id = ? AND outcome = 'running'`),
       // The failed attempt hands its slot to the next one (the run's row from now on).
@@ -304,6 +309,13 @@ export class SqliteStore implements RunStore {
     this.batch();
     writes.retiredAttempt.run(attemptId, reason, runId);
     writes.nextAttempt.run(runId, this.node, attemptId);
+    return DONE;
+  }
+
+  mailed(runId: string, mail: MailRecord): Promise<void> {
+    const writes = this.writes;
+    this.batch();
+    writes.mailed.run(mail.status, mail.detail, runId);
     return DONE;
   }
 

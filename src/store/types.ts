@@ -19,6 +19,18 @@ export interface RunRecord {
   attempt: number;
   /** A service's instance (0..N-1); null (or absent) for a job's run. */
   instance?: number | null;
+  /** What became of the run's mail (MAILTO); absent when none was due. */
+  mail?: MailRecord;
+}
+
+/**
+ * A run's mail: `sent` (sendmail accepted it), `failed` (sendmail exited non-zero, timed out or
+ * could not start), `discarded` (no sendmail), `refused` (an unsafe MAILTO), `dropped` (too
+ * many mails waiting). `detail`: the recipients, or why.
+ */
+export interface MailRecord {
+  status: 'sent' | 'failed' | 'discarded' | 'refused' | 'dropped';
+  detail: string;
 }
 
 export interface RunOutput {
@@ -79,6 +91,8 @@ export interface RunStore {
    * history then shows every failed attempt, and a crash before the retry leaves the run lost.
    */
   retrying(runId: string, attemptId: string, reason: string): Promise<void>;
+  /** What became of the mail of a finished run (its final attempt's row). */
+  mailed(runId: string, mail: MailRecord): Promise<void>;
   /** A claimed run that never started its process (cancelled while waiting). */
   cancelled(runId: string, reason: string): Promise<void>;
   /** A slot that did not run: skipped (overlap, clock) or missed (schedd was down). */

@@ -161,7 +161,7 @@ describe('diagnostics', () => {
     [
       '# schedd: nmae=x timeout=soon retries=-1\n* * * * * x\n',
       [
-        "crontab:1:11: unknown schedd option 'nmae' (expected name, timeout, jitter, overlap, catchup, retries, tz, cwd, user, service, restart, restart-delay, restart-max-delay, stable, start-limit, retry-after, stop-signal, stop-timeout, reload-signal, watch, watch-action, instances)",
+        "crontab:1:11: unknown schedd option 'nmae' (expected name, timeout, jitter, overlap, catchup, retries, tz, cwd, user, mail, service, restart, restart-delay, restart-max-delay, stable, start-limit, retry-after, stop-signal, stop-timeout, reload-signal, watch, watch-action, instances)",
         "crontab:1:26: invalid timeout 'soon' (expected a duration such as 90s, 30m, 2h or 1d, more than 0)",
         "crontab:1:39: invalid retries '-1' (expected a whole number 0-100)",
       ],

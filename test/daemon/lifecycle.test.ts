@@ -51,7 +51,8 @@ describe('schedd start: lifecycle', { concurrency: true }, () => {
 
   it('when --stop-grace runs out terminates the job, SIGKILL after --kill-grace for what traps SIGTERM', async (t) => {
     const ws = workspace(t);
-    ws.write('crontab', `# schedd: name=stubborn\n* * * * * * ${fixture('term-trapping-tree.sh')} ${ws.dir}/grandchild-$SCHEDD_RUN_ID.pid\n`);
+    // MAILTO="": the stop's records only, no mail of the job's output among them.
+    ws.write('crontab', `MAILTO=""\n# schedd: name=stubborn\n* * * * * * ${fixture('term-trapping-tree.sh')} ${ws.dir}/grandchild-$SCHEDD_RUN_ID.pid\n`);
     const daemon = ws.start({ args: ['--stop-grace', '1s', '--kill-grace', '1s'] });
     const ready = await daemon.waitFor({ msg: 'job output', job: 'stubborn', line: 'ready' });
     const grandchild = readPid(ws.path(`grandchild-${ready.run}.pid`));
@@ -122,7 +123,8 @@ describe('schedd start: the log at exit', () => {
   it('regression: records being written when schedd exited were lost, because the flush before exit waited for nothing', async (t) => {
     const ws = workspace(t);
     const lines = 20_000;
-    ws.write('crontab', `# schedd: name=chatty\n* * * * * * seq 1 ${lines}; touch printed; exec sleep 30\n`);
+    // MAILTO="": no mail of the output, whose log line would come between the last two.
+    ws.write('crontab', `MAILTO=""\n# schedd: name=chatty\n* * * * * * seq 1 ${lines}; touch printed; exec sleep 30\n`);
     const daemon = ws.start({ args: ['--stop-grace', '1s', '--kill-grace', '1s'] });
     const run = await daemon.waitFor({ msg: 'job started', job: 'chatty' });
     // A slow reader, as a busy log collector is: schedd's stdout fills while it keeps logging.

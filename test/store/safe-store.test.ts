@@ -98,6 +98,9 @@ class FakeStore implements RunStore {
   cancelled(runId: string): Promise<void> {
     return this.note('cancelled', runId, undefined);
   }
+  mailed(runId: string): Promise<void> {
+    return this.note('mailed', runId, undefined);
+  }
   notRun(job: string, _at: number, outcome: string): Promise<void> {
     return this.note('notRun', `${job} ${outcome}`, undefined);
   }
