@@ -102,7 +102,11 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
     const setting = parseEnvLine(line);
     if (setting !== null) {
       orphan(lineNo);
-      if (setting.name === 'CRON_TZ') {
+      if (setting.name === 'CRON_TZ' && parseOptions.vixie === true) {
+        // Debian's cron has no CRON_TZ (its crontab(5): a zone in the table affects only the
+        // commands): the jobs fire in the system's zone, and the variable is only passed on.
+        diagnostics.push({ line: lineNo, col: 1, severity: 'warning', message: "Debian's cron does not schedule by CRON_TZ: these jobs fire in the system's time zone, and CRON_TZ is only passed to them (write '# schedd: tz=ZONE' above an entry to schedule it in a zone)" });
+      } else if (setting.name === 'CRON_TZ') {
         if (isValidZone(setting.value)) cronTz = setting.value;
         else {
           diagnostics.push({ line: lineNo, col: setting.valueCol, severity: 'error', message: `unknown time zone '${setting.value}'`, expected: 'an IANA zone such as Europe/London' });

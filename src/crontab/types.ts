@@ -118,7 +118,8 @@ export interface ParseOptions {
   /**
    * Read the table strictly as Debian's cron does (the tables of `--cron`): no leading seconds
    * field (a sixth field is the user or the command), and no croner L/W/# extensions (`fri#2`
-   * is `fri`, the rest ignored, as cron reads it).
+   * is `fri`, the rest ignored, as cron reads it). CRON_TZ is an ordinary variable, as in
+   * Debian's cron, which schedules every table in the system's zone.
    */
   vixie?: boolean;
 }

@@ -204,6 +204,16 @@ describe('vixie mode (the tables of --cron): exactly cron format', () => {
     assert.deepEqual(diagnostics('0 0 L * * x\n', { vixie: true }), ["crontab:1:5: invalid day-of-month 'L' (expected 1-31)"]);
   });
 
+  it('CRON_TZ is an ordinary variable, as in Debian cron (no zone, no error for an unknown one); tz= still schedules', () => {
+    const parsed = parseCrontab('CRON_TZ=Mars/Olympus\n0 9 * * * x\n# schedd: tz=Asia/Tokyo\n0 9 * * * y\n', { vixie: true });
+    assert.deepEqual(parsed.diagnostics.map((d) => formatDiagnostic('crontab', d)), [
+      "crontab:1:1: warning: Debian's cron does not schedule by CRON_TZ: these jobs fire in the system's time zone, and CRON_TZ is only passed to them (write '# schedd: tz=ZONE' above an entry to schedule it in a zone)",
+    ]);
+    assert.deepEqual(parsed.entries.map((e) => [e.zone, e.env.CRON_TZ]), [[undefined, 'Mars/Olympus'], ['Asia/Tokyo', 'Mars/Olympus']]);
+    // schedd's own format keeps CRON_TZ as a zone.
+    assert.equal(parseCrontab('CRON_TZ=Asia/Tokyo\n0 9 * * * x\n').entries[0]!.zone, 'Asia/Tokyo');
+  });
+
   it("a user table's command may not start with '*' (cron's e_cmd)", () => {
     assert.deepEqual(diagnostics('*/30 * * * * * x\n', { vixie: true }), [
       "crontab:1:14: command starts with '*': cron rejects it (a sixth schedule field? cron's format has five) (expected a command after 5 fields)",
