@@ -46,6 +46,7 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
   let cronTz: string | undefined;
   let pending: Pending | null = null;
   let warnedCr = false;
+  const state = { warnedUserColumn: false };
   const orphan = (line: number): void => {
     if (pending === null) return;
     diagnostics.push({
@@ -119,7 +120,7 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
     let optionsValid = pending?.invalid !== true;
     const seen = pending?.seen;
     pending = null;
-    const entry = parseEntry(line, lineNo, parseOptions, diagnostics);
+    const entry = parseEntry(line, lineNo, parseOptions, diagnostics, state);
     if (entry !== null && seen !== undefined && !checkServiceOptions(options, seen, entry.schedule.kind === 'reboot', diagnostics)) optionsValid = false;
     if (entry !== null && optionsValid) {
       const zone = options.tz ?? cronTz;
@@ -139,6 +140,7 @@ function parseEntry(
   lineNo: number,
   parseOptions: ParseOptions,
   diagnostics: Diagnostic[],
+  state: { warnedUserColumn: boolean },
 ): Pick<Entry, 'line' | 'schedule' | 'command' | 'stdin' | 'user' | 'userCol'> | null {
   const tokens = tokenize(line);
   const after = parseOptions.system ? 2 : 1;
@@ -196,6 +198,16 @@ function parseEntry(
     }
   }
   const commandToken = tokens[needed - 1]!;
+  if (!parseOptions.system && !state.warnedUserColumn && commandToken.text === 'root' && tokens.length > needed) {
+    // Once per file: a system table (/etc/crontab, /etc/cron.d) read as a user's.
+    state.warnedUserColumn = true;
+    diagnostics.push({
+      line: lineNo,
+      col: commandToken.col,
+      severity: 'warning',
+      message: "'root' looks like the user column of a system table (/etc/crontab, /etc/cron.d): read it with --system, or the machine's tables with --cron; as it is, 'root' is the command",
+    });
+  }
   if (parseOptions.vixie === true && !parseOptions.system && commandToken.text.startsWith('*')) {
     // load_entry's e_cmd: a user table's command may not start with '*' (a sixth field?).
     diagnostics.push({ line: lineNo, col: commandToken.col, severity: 'error', message: "command starts with '*': cron rejects it (a sixth schedule field? cron's format has five)", expected: 'a command after 5 fields' });

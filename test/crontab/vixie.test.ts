@@ -185,6 +185,15 @@ describe('other lines Debian cron accepts', () => {
   });
 });
 
+describe('a system table read as a user crontab', () => {
+  it('warns once, at the user column, naming --system and --cron', () => {
+    assert.deepEqual(diagnostics('17 * * * * root cd / && run-parts --report /etc/cron.hourly\n25 6 * * * root run-parts /etc/cron.daily\n'), [
+      "crontab:1:12: warning: 'root' looks like the user column of a system table (/etc/crontab, /etc/cron.d): read it with --system, or the machine's tables with --cron; as it is, 'root' is the command",
+    ]);
+    assert.deepEqual(diagnostics('17 * * * * root cd / && run-parts --report /etc/cron.hourly\n', { system: true }), []);
+  });
+});
+
 describe('vixie mode (the tables of --cron): exactly cron format', () => {
   it('a sixth field is the user, not seconds: a user named like a weekday', () => {
     const parsed = parseCrontab('*/5 * * * * mon /usr/lib/mon/check --all\n', { system: true, vixie: true });
