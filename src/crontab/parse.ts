@@ -147,7 +147,7 @@ function parseEntry(
   const width = scheduleWidth(tokens, after, parseOptions.vixie === true);
   const needed = width + after;
   const lastToken = tokens[tokens.length - 1]!;
-  const blankAfterUser = parseOptions.system === true && tokens.length === width + 1 && line.length > lastToken.col - 1 + lastToken.text.length;
+  const blankAfterUser = parseOptions.system === true && tokens.length === width + 1 && line.length > lastToken.col - 1 + lastToken.text.length && USER_NAME.test(lastToken.text);
   if ((tokens.length === width && !parseOptions.system) || blankAfterUser) {
     // A schedule (and user) with no command: cron accepts the line and runs an empty command,
     // which does nothing. Said, and skipped. (Without a blank after it, cron's user name runs on

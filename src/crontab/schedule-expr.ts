@@ -96,10 +96,10 @@ function fromFields(tokens: readonly Token[], names: readonly FieldName[], line:
   }
   const text = tokens.map((t) => t.text).join(' ');
   const fixedTime = !minute.star && !hour.star;
-  const empty = fields.findIndex((field) => field.values.length === 0 && !field.extension);
-  if (empty >= 0) {
-    const days = dayRule(dom, dow, domAndDow);
-    const blocking = names.findIndex((name, i) => fields[i]!.values.length === 0 && !fields[i]!.extension && (days === null || (name !== 'day-of-month' && name !== 'day-of-week')));
+  let days = { dom: dom.canonical, dow: dow.canonical, domAndDow };
+  if (fields.some((field) => field.values.length === 0 && !field.extension)) {
+    const rule = dayRule(dom, dow, domAndDow);
+    const blocking = names.findIndex((name, i) => fields[i]!.values.length === 0 && !fields[i]!.extension && (rule === null || (name !== 'day-of-month' && name !== 'day-of-week')));
     if (blocking >= 0) {
       const token = tokens[blocking]!;
       const why =
@@ -111,21 +111,14 @@ function fromFields(tokens: readonly Token[], names: readonly FieldName[], line:
     }
     // Days by Vixie's OR rule, one of them matching nothing: the other alone decides, which
     // croner says as "both must match" with the empty one unrestricted.
-    return {
-      text,
-      kind: 'cron',
-      hasSeconds: second !== null,
-      pattern: [second?.canonical ?? '0', minute.canonical, hour.canonical, days!.dom, month.canonical, days!.dow].join(' '),
-      domAndDow: true,
-      fixedTime,
-    };
+    days = { ...rule!, domAndDow: true };
   }
   const expr: ScheduleExpr = {
     text,
     kind: 'cron',
     hasSeconds: second !== null,
-    pattern: [second?.canonical ?? '0', minute.canonical, hour.canonical, dom.canonical, month.canonical, dow.canonical].join(' '),
-    domAndDow,
+    pattern: [second?.canonical ?? '0', minute.canonical, hour.canonical, days.dom, month.canonical, days.dow].join(' '),
+    domAndDow: days.domAndDow,
     fixedTime,
   };
   if (dom.extension || dow.extension) {

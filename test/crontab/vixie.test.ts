@@ -61,6 +61,10 @@ describe('reversed ranges (cron accepts them and matches nothing)', () => {
     assert.deepEqual(fires('0 12 31-1 * mon', '2026-03-01T00:00:00Z', 3), ['2026-03-02T12:00:00+01:00', '2026-03-09T12:00:00+01:00', '2026-03-16T12:00:00+01:00']);
   });
 
+  it("a croner extension with a reversed other day field still goes through croner's check (L OR nothing = L)", () => {
+    assert.deepEqual(fires('0 0 L * fri-mon', '2026-01-15T00:00:00Z', 2, 'UTC'), ['2026-01-31T00:00:00+00:00', '2026-02-28T00:00:00+00:00']);
+  });
+
   it('a reversed element in a list drops only itself', () => {
     assert.deepEqual(fires('0 5-1,3 * * *', '2026-06-01T00:00:00Z', 2, 'UTC'), ['2026-06-01T03:00:00+00:00', '2026-06-02T03:00:00+00:00']);
   });
@@ -165,6 +169,9 @@ describe('other lines Debian cron accepts', () => {
 
   it('system format: a user with a blank after it and no command is a warning; without the blank, cron errs too', () => {
     assert.deepEqual(diagnostics('0 4 * * * root \n', { system: true }), ['crontab:1:15: warning: no command: cron runs nothing here, and schedd skips the line']);
+    assert.deepEqual(diagnostics('0 4 * * * 1000 \n', { system: true }), [
+      "crontab:1:15: missing command after user '1000' (expected 'minute hour day-of-month month day-of-week user command' or '@macro user command')",
+    ]);
     assert.deepEqual(diagnostics('0 4 * * * root\n', { system: true }), [
       "crontab:1:15: missing command after user 'root' (expected 'minute hour day-of-month month day-of-week user command' or '@macro user command')",
     ]);
