@@ -1,4 +1,5 @@
 import type { Diagnostic, FieldName } from './types.js';
+import { wrappedForm } from './wrapped-range.js';
 
 /**
  * One schedule field (`*\/15`, `1-5,mon`, `L`) to the set of values it matches, Vixie's way.
@@ -26,13 +27,16 @@ export const FIELDS: Record<FieldName, FieldDef> = {
 };
 
 export interface ParsedField {
-  /** Matched values, ascending; day-of-week 7 is folded into 0. */
+  /** Matched values, ascending; day-of-week 7 is folded into 0. Empty when nothing matches. */
   values: number[];
   /** Vixie's star flag: the field's first character is `*`. */
   star: boolean;
   /** True when the field uses croner's L, W or # (not plain cron). */
   extension: boolean;
-  /** The field for croner: `*`, a list of numbers, or the upper-cased text for extensions. */
+  /**
+   * The field for croner: `*`, a list of numbers, or the upper-cased text for extensions; ''
+   * when the field matches nothing (every element a reversed range: cron accepts it).
+   */
   canonical: string;
 }
 
@@ -54,107 +58,119 @@ function expectedRange(def: FieldDef): string {
   return `${def.min}-${def.max}${names}`;
 }
 
-/** A number or a name at `text[at]`; returns the value and the index after it. */
+/**
+ * Vixie's get_number: the run of letters and digits at `text[at]` is one word, a number when it
+ * is all digits (`09` is 9), else a name (any case); `5x` is an error, not 5 followed by junk.
+ */
 function readValue(
   text: string,
   at: number,
   name: FieldName,
   report: Report,
-): { value: number; end: number } | null {
+): { value: number; end: number; named: boolean } | null {
   const def = FIELDS[name];
-  const digits = /^\d+/.exec(text.slice(at));
-  if (digits) {
-    const value = Number(digits[0]);
-    if (value < def.min || value > def.max) {
-      report(at, `invalid ${name} '${digits[0]}'`, expectedRange(def));
-      return null;
-    }
-    return { value, end: at + digits[0].length };
-  }
-  const word = /^[a-z]+/i.exec(text.slice(at));
-  if (word && def.names) {
-    const index = def.names.indexOf(word[0].toLowerCase());
-    if (index >= 0) return { value: index + (def.nameBase ?? 0), end: at + word[0].length };
-    report(at, `invalid ${name} name '${word[0]}'`, expectedRange(def));
+  const word = /^[A-Za-z0-9]+/.exec(text.slice(at))?.[0];
+  if (word === undefined) {
+    const found = at < text.length ? `'${text[at]}'` : 'end of field';
+    report(at, `invalid ${name}: unexpected ${found}`, expectedRange(def));
     return null;
   }
-  const found = word ? `'${word[0]}'` : at < text.length ? `'${text[at]}'` : 'end of field';
-  report(at, `invalid ${name}: unexpected ${found}`, expectedRange(def));
+  if (/^\d+$/.test(word)) {
+    const value = Number(word);
+    if (value < def.min || value > def.max) {
+      report(at, `invalid ${name} '${word}'`, expectedRange(def));
+      return null;
+    }
+    return { value, end: at + word.length, named: false };
+  }
+  const index = def.names?.indexOf(word.toLowerCase()) ?? -1;
+  if (index >= 0) return { value: index + (def.nameBase ?? 0), end: at + word.length, named: true };
+  report(at, def.names ? `invalid ${name} name '${word}'` : `invalid ${name} '${word}'`, expectedRange(def));
   return null;
 }
 
 function readStep(text: string, at: number, name: FieldName, report: Report): { step: number; end: number } | null {
-  const digits = /^\d+/.exec(text.slice(at));
-  if (!digits || Number(digits[0]) === 0) {
-    const found = digits ? `'${digits[0]}'` : at < text.length ? `'${text[at]}'` : 'nothing';
+  const word = /^[A-Za-z0-9]+/.exec(text.slice(at))?.[0];
+  if (word === undefined || !/^\d+$/.test(word) || Number(word) === 0) {
+    const found = word !== undefined ? `'${word}'` : at < text.length ? `'${text[at]}'` : 'nothing';
     report(at, `invalid ${name} step: ${found}`, 'a whole number of 1 or more');
     return null;
   }
-  return { step: Number(digits[0]), end: at + digits[0].length };
+  return { step: Number(word), end: at + word.length };
 }
 
 /** croner's extensions: L, LW, 15W in day-of-month; 5L, fri#2 in day-of-week. */
 const DOM_EXTENSION = /^(L|LW|\d{1,2}W)$/i;
 const DOW_EXTENSION = /^([0-7]|sun|mon|tue|wed|thu|fri|sat)(L|#[1-5])$/i;
 
-function parseElement(
-  element: string,
-  offset: number,
-  name: FieldName,
-  set: Set<number>,
-  report: Report,
-): boolean {
+/**
+ * One element (`*`, `5`, `1-5`, `*\/15`, `20-40/5`) from `text[at]`, as Vixie's get_range reads
+ * it. Returns the index after it, or -1 (after reporting) when it is invalid.
+ */
+function parseElement(text: string, at: number, name: FieldName, set: Set<number>, report: Report): number {
   const def = FIELDS[name];
-  const sub: Report = (at, message, expected, severity) => report(offset + at, message, expected, severity);
   let low: number;
   let high: number;
-  let at = 0;
-  if (element.startsWith('*')) {
+  let p: number;
+  let reversed = false;
+  let named = false;
+  if (text[at] === '*') {
     low = def.min;
     high = name === 'day-of-week' ? 6 : def.max;
-    at = 1;
+    p = at + 1;
   } else {
-    const first = readValue(element, 0, name, sub);
-    if (!first) return false;
+    const first = readValue(text, at, name, report);
+    if (!first) return -1;
     low = high = first.value;
-    at = first.end;
-    if (element[at] === '-') {
-      const second = readValue(element, at + 1, name, sub);
-      if (!second) return false;
+    named = first.named;
+    p = first.end;
+    if (text[p] === '-') {
+      const second = readValue(text, p + 1, name, report);
+      if (!second) return -1;
       high = second.value;
-      if (high < low) {
-        sub(0, `invalid ${name} range '${element.slice(0, second.end)}': start is after end`, `low-high with low <= high`);
-        return false;
-      }
-      at = second.end;
-    } else if (element[at] === '/') {
-      sub(at, `invalid ${name}: a step needs a range or '*' before it`, `'*/N' or 'low-high/N'`);
-      return false;
+      reversed = high < low;
+      p = second.end;
+    } else if (text[p] === '/') {
+      report(p, `invalid ${name}: a step needs a range or '*' before it`, `'*/N' or 'low-high/N'`);
+      return -1;
     }
   }
   let step = 1;
-  if (element[at] === '/') {
-    const parsed = readStep(element, at + 1, name, sub);
-    if (!parsed) return false;
+  if (text[p] === '/') {
+    const parsed = readStep(text, p + 1, name, report);
+    if (!parsed) return -1;
     step = parsed.step;
     if (step > high - low && high > low) {
-      sub(at + 1, `${name} step ${step} is larger than the range: only ${low} matches`, undefined, 'warning');
+      report(p + 1, `${name} step ${step} is larger than the range: only ${low} matches`, undefined, 'warning');
     }
-    at = parsed.end;
+    p = parsed.end;
   }
-  if (at < element.length) {
-    sub(at, `invalid ${name}: unexpected '${element[at]}'`, `',', '-' or '/'`);
-    return false;
+  if (reversed) {
+    // Vixie's loop `for (i = low; i <= high; i += step)` sets nothing: cron accepts the line and
+    // this element never matches. Matched exactly (nothing), and said.
+    const range = text.slice(at, p);
+    const cycle = { min: def.min, size: name === 'day-of-week' ? 7 : def.max - def.min + 1, nameBase: def.nameBase ?? 0, ...(def.names ? { names: def.names } : {}) };
+    const meant = wrappedForm(cycle, name, low, high, step, named);
+    report(at, `${name} range '${range}' runs backwards, which cron accepts but never fires on (it matches nothing); for a range that wraps around, write '${meant}'`, undefined, 'warning');
+    return p;
   }
   for (let value = low; value <= high; value += step) set.add(name === 'day-of-week' && value === 7 ? 0 : value);
-  return true;
+  return p;
 }
 
 /**
  * Parses one field. `col` is the 1-based column of the field's first character. Returns null
- * (after reporting) when the field is invalid.
+ * (after reporting) when the field is invalid. `extensions: false` reads the field as Debian's
+ * cron does, without croner's L, W and #.
  */
-export function parseField(text: string, name: FieldName, col: number, diagnostics: Diagnostic[], line: number): ParsedField | null {
+export function parseField(
+  text: string,
+  name: FieldName,
+  col: number,
+  diagnostics: Diagnostic[],
+  line: number,
+  extensions = true,
+): ParsedField | null {
   // Fast paths for the two most common shapes; a 100,000-line crontab is mostly these.
   if (text === '*') return STAR[name];
   if (/^\d{1,2}$/.test(text)) {
@@ -174,24 +190,47 @@ export function parseField(text: string, name: FieldName, col: number, diagnosti
   };
   const set = new Set<number>();
   let extension = false;
-  let offset = 0;
-  for (const element of text.split(',')) {
-    if (element === '') {
-      report(offset, `empty element in ${name} list`, 'a value between commas');
-    } else if (name === 'day-of-month' && DOM_EXTENSION.test(element)) {
+  let hashText: string | null = null;
+  // Vixie's get_list: elements separated by commas; the first character that continues none
+  // ends the field, and cron skips whatever follows up to the next blank (`5.` is 5).
+  for (let p = 0; ; ) {
+    const comma = text.indexOf(',', p);
+    const candidate = text.slice(p, comma < 0 ? undefined : comma);
+    let end: number;
+    if (candidate === '') {
+      report(p, `empty element in ${name} list`, 'a value between commas');
+      end = -1;
+    } else if (extensions && name === 'day-of-month' && DOM_EXTENSION.test(candidate)) {
       extension = true;
-      const day = /^\d+/.exec(element);
-      if (day && (Number(day[0]) < 1 || Number(day[0]) > 31)) report(offset, `invalid day-of-month '${day[0]}'`, '1-31');
-    } else if (name === 'day-of-week' && DOW_EXTENSION.test(element)) {
+      const day = /^\d+/.exec(candidate);
+      if (day && (Number(day[0]) < 1 || Number(day[0]) > 31)) report(p, `invalid day-of-month '${day[0]}'`, '1-31');
+      end = p + candidate.length;
+    } else if (extensions && name === 'day-of-week' && DOW_EXTENSION.test(candidate)) {
       extension = true;
-    } else if (!parseElement(element, offset, name, set, report)) {
-      // keep going: report every bad element of the list
+      if (candidate.includes('#')) hashText = candidate;
+      end = p + candidate.length;
+    } else {
+      end = parseElement(text, p, name, set, report);
     }
-    offset += element.length + 1;
+    if (end < 0) {
+      // keep going: report every bad element of the list
+      if (comma < 0) break;
+      p = comma + 1;
+      continue;
+    }
+    if (end >= text.length) break;
+    if (text[end] === ',') {
+      p = end + 1;
+      continue;
+    }
+    report(end, `cron reads '${text}' as '${text.slice(0, end)}': it ignores '${text.slice(end)}', up to the next blank`, undefined, 'warning');
+    break;
   }
   if (!ok) return null;
   if (extension) {
-    report(0, `'${text}' uses croner's L/W/# extension, which plain cron rejects`, undefined, 'warning');
+    const [day, nth] = (hashText ?? '').split('#');
+    const plain = hashText === null ? 'which plain cron rejects' : `which plain cron ignores: it fires on every ${day} ('#${nth}' skipped)`;
+    report(0, `'${text}' uses croner's L/W/# extension, ${plain}`, undefined, 'warning');
   }
   const values = [...set].sort((a, b) => a - b);
   const def = FIELDS[name];
@@ -202,6 +241,7 @@ export function parseField(text: string, name: FieldName, col: number, diagnosti
   const dayField = name === 'day-of-month' || name === 'day-of-week';
   let canonical: string;
   if (extension) canonical = text.toUpperCase();
+  else if (values.length === 0) canonical = '';
   else if (dayField ? text === '*' : values.length === fullCount) canonical = '*';
   else canonical = values.join(',');
   return { values, star, extension, canonical };

@@ -20,7 +20,11 @@ interface Pending {
   invalid: boolean;
 }
 
-const USER_NAME = /^[A-Za-z_][A-Za-z0-9._-]*\$?$/;
+/**
+ * The user column: what Debian's useradd accepts (a leading digit or dot is allowed), with at
+ * least one letter or `_`: not a uid (`1000`), `.` or `..`, nor a misplaced field (`5-7`).
+ */
+const USER_NAME = /^(?=[^$]*[A-Za-z_])[A-Za-z0-9_.][A-Za-z0-9._-]*\$?$/;
 
 /** A longer line is an error, not parsed: Vixie cron's limit is far lower (1000 bytes). */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -35,13 +39,14 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
   if (lines[lines.length - 1] === '') lines.pop();
   else if (text.length > 0) {
     const last = lines[lines.length - 1]!;
-    diagnostics.push({ line: lines.length, col: last.length + 1, severity: 'warning', message: 'no newline at end of file: plain cron ignores this last line' });
+    diagnostics.push({ line: lines.length, col: last.length + 1, severity: 'warning', message: "no newline at end of file: Debian's cron ignores the whole file, other crons this last line" });
   }
 
   let env: Readonly<Record<string, string>> = Object.freeze({});
   let cronTz: string | undefined;
   let pending: Pending | null = null;
   let warnedCr = false;
+  const state = { warnedUserColumn: false };
   const orphan = (line: number): void => {
     if (pending === null) return;
     diagnostics.push({
@@ -98,7 +103,11 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
     const setting = parseEnvLine(line);
     if (setting !== null) {
       orphan(lineNo);
-      if (setting.name === 'CRON_TZ') {
+      if (setting.name === 'CRON_TZ' && parseOptions.vixie === true) {
+        // Debian's cron has no CRON_TZ (its crontab(5): a zone in the table affects only the
+        // commands): the jobs fire in the system's zone, and the variable is only passed on.
+        diagnostics.push({ line: lineNo, col: 1, severity: 'warning', message: "Debian's cron does not schedule by CRON_TZ: these jobs fire in the system's time zone, and CRON_TZ is only passed to them (write '# schedd: tz=ZONE' above an entry to schedule it in a zone)" });
+      } else if (setting.name === 'CRON_TZ') {
         if (isValidZone(setting.value)) cronTz = setting.value;
         else {
           diagnostics.push({ line: lineNo, col: setting.valueCol, severity: 'error', message: `unknown time zone '${setting.value}'`, expected: 'an IANA zone such as Europe/London' });
@@ -111,7 +120,7 @@ export function parseCrontab(text: string, parseOptions: ParseOptions = {}): Par
     let optionsValid = pending?.invalid !== true;
     const seen = pending?.seen;
     pending = null;
-    const entry = parseEntry(line, lineNo, parseOptions, diagnostics);
+    const entry = parseEntry(line, lineNo, parseOptions, diagnostics, state);
     if (entry !== null && seen !== undefined && !checkServiceOptions(options, seen, entry.schedule.kind === 'reboot', diagnostics)) optionsValid = false;
     if (entry !== null && optionsValid) {
       const zone = options.tz ?? cronTz;
@@ -131,11 +140,23 @@ function parseEntry(
   lineNo: number,
   parseOptions: ParseOptions,
   diagnostics: Diagnostic[],
+  state: { warnedUserColumn: boolean },
 ): Pick<Entry, 'line' | 'schedule' | 'command' | 'stdin' | 'user' | 'userCol'> | null {
   const tokens = tokenize(line);
   const after = parseOptions.system ? 2 : 1;
-  const width = scheduleWidth(tokens, after);
+  const width = scheduleWidth(tokens, after, parseOptions.vixie === true);
   const needed = width + after;
+  const lastToken = tokens[tokens.length - 1]!;
+  const blankAfterUser = parseOptions.system === true && tokens.length === width + 1 && line.length > lastToken.col - 1 + lastToken.text.length && USER_NAME.test(lastToken.text);
+  if ((tokens.length === width && !parseOptions.system) || blankAfterUser) {
+    // A schedule (and user) with no command: cron accepts the line and runs an empty command,
+    // which does nothing. Said, and skipped. (Without a blank after it, cron's user name runs on
+    // into the next line: `0 4 * * * root` is an error there, and stays one here.)
+    if (parseScheduleTokens(tokens.slice(0, width), lineNo, diagnostics, parseOptions.vixie === true) === null) return null;
+    const last = tokens[tokens.length - 1]!;
+    diagnostics.push({ line: lineNo, col: last.col + last.text.length, severity: 'warning', message: 'no command: cron runs nothing here, and schedd skips the line' });
+    return null;
+  }
   if (tokens.length < needed) {
     const last = tokens[tokens.length - 1]!;
     const shape = parseOptions.system ? 'user command' : 'command';
@@ -154,7 +175,7 @@ function parseEntry(
   }
   const scheduleTokens = tokens.slice(0, width);
   const diagnosticsBefore = diagnostics.length;
-  const schedule = parseScheduleTokens(scheduleTokens, lineNo, diagnostics);
+  const schedule = parseScheduleTokens(scheduleTokens, lineNo, diagnostics, parseOptions.vixie === true);
   if (width === 6) {
     diagnostics.push({
       line: lineNo,
@@ -177,11 +198,27 @@ function parseEntry(
     }
   }
   const commandToken = tokens[needed - 1]!;
-  const { command, stdin } = splitCommand(line.slice(commandToken.col - 1));
-  if (command.trim() === '') {
-    diagnostics.push({ line: lineNo, col: commandToken.col, severity: 'error', message: 'empty command before %', expected: 'a command before the first unescaped %' });
+  if (!parseOptions.system && !state.warnedUserColumn && commandToken.text === 'root' && tokens.length > needed) {
+    // Once per file: a system table (/etc/crontab, /etc/cron.d) read as a user's.
+    state.warnedUserColumn = true;
+    diagnostics.push({
+      line: lineNo,
+      col: commandToken.col,
+      severity: 'warning',
+      message: "'root' looks like the user column of a system table (/etc/crontab, /etc/cron.d): read it with --system, or the machine's tables with --cron; as it is, 'root' is the command",
+    });
   }
+  if (parseOptions.vixie === true && !parseOptions.system && commandToken.text.startsWith('*')) {
+    // load_entry's e_cmd: a user table's command may not start with '*' (a sixth field?).
+    diagnostics.push({ line: lineNo, col: commandToken.col, severity: 'error', message: "command starts with '*': cron rejects it (a sixth schedule field? cron's format has five)", expected: 'a command after 5 fields' });
+  }
+  const { command, stdin } = splitCommand(line.slice(commandToken.col - 1));
   if (hasError(diagnostics, diagnosticsBefore) || schedule === null) return null;
+  if (command.trim() === '') {
+    // cron runs `sh -c ''` with that input: nothing. Not an error, since cron accepts it.
+    diagnostics.push({ line: lineNo, col: commandToken.col, severity: 'warning', message: 'empty command before %: cron runs nothing here, and schedd skips the line' });
+    return null;
+  }
   return { line: lineNo, schedule: schedule as ScheduleExpr, command, stdin, ...(user === undefined ? {} : { user, userCol: userCol! }) };
 }
 

@@ -38,8 +38,9 @@ export function looksLikeField(text: string): boolean {
  * a field and enough tokens remain for the rest of the line (`after`: the user column, if any,
  * plus at least one command word).
  */
-export function scheduleWidth(tokens: readonly Token[], after: number): number {
+export function scheduleWidth(tokens: readonly Token[], after: number, vixie = false): number {
   if (tokens[0]?.text.startsWith('@')) return 1;
+  if (vixie) return 5;
   const sixth = tokens[5];
   return sixth !== undefined && tokens.length >= 6 + after && looksLikeField(sixth.text) ? 6 : 5;
 }
@@ -54,14 +55,14 @@ function fromMacro(token: Token, line: number, diagnostics: Diagnostic[]): Sched
     return null;
   }
   const fields = expansion.split(' ').map((text) => ({ text, col: token.col }));
-  const expr = fromFields(fields, FIVE, line, diagnostics);
+  const expr = fromFields(fields, FIVE, line, diagnostics, true);
   return expr && { ...expr, text: token.text };
 }
 
-function fromFields(tokens: readonly Token[], names: readonly FieldName[], line: number, diagnostics: Diagnostic[]): ScheduleExpr | null {
+function fromFields(tokens: readonly Token[], names: readonly FieldName[], line: number, diagnostics: Diagnostic[], extensions: boolean): ScheduleExpr | null {
   const parsed: (ParsedField | null)[] = names.map((name, i) => {
     const token = tokens[i]!;
-    return parseField(token.text, name, token.col, diagnostics, line);
+    return parseField(token.text, name, token.col, diagnostics, line, extensions);
   });
   if (parsed.some((field) => field === null)) return null;
   const fields = parsed as ParsedField[];
@@ -93,13 +94,32 @@ function fromFields(tokens: readonly Token[], names: readonly FieldName[], line:
       });
     }
   }
+  const text = tokens.map((t) => t.text).join(' ');
+  const fixedTime = !minute.star && !hour.star;
+  let days = { dom: dom.canonical, dow: dow.canonical, domAndDow };
+  if (fields.some((field) => field.values.length === 0 && !field.extension)) {
+    const rule = dayRule(dom, dow, domAndDow);
+    const blocking = names.findIndex((name, i) => fields[i]!.values.length === 0 && !fields[i]!.extension && (rule === null || (name !== 'day-of-month' && name !== 'day-of-week')));
+    if (blocking >= 0) {
+      const token = tokens[blocking]!;
+      const why =
+        names[blocking] === 'day-of-month' || names[blocking] === 'day-of-week'
+          ? `cron matches no day in '${token.text}', and ${domAndDow ? "with a day field starting with '*' a day must match both" : 'the other day field matches nothing either'}`
+          : `cron matches nothing in the ${names[blocking]} field '${token.text}'`;
+      diagnostics.push({ line, col: tokens[0]!.col, severity: 'warning', message: `this entry never fires: ${why}` });
+      return { text, kind: 'cron', hasSeconds: second !== null, pattern: '', domAndDow, fixedTime, never: true };
+    }
+    // Days by Vixie's OR rule, one of them matching nothing: the other alone decides, which
+    // croner says as "both must match" with the empty one unrestricted.
+    days = { ...rule!, domAndDow: true };
+  }
   const expr: ScheduleExpr = {
-    text: tokens.map((t) => t.text).join(' '),
+    text,
     kind: 'cron',
     hasSeconds: second !== null,
-    pattern: [second?.canonical ?? '0', minute.canonical, hour.canonical, dom.canonical, month.canonical, dow.canonical].join(' '),
-    domAndDow,
-    fixedTime: !minute.star && !hour.star,
+    pattern: [second?.canonical ?? '0', minute.canonical, hour.canonical, days.dom, month.canonical, days.dow].join(' '),
+    domAndDow: days.domAndDow,
+    fixedTime,
   };
   if (dom.extension || dow.extension) {
     // schedd only checks the shape of L/W/#; croner has the last word on what they may combine with.
@@ -115,18 +135,34 @@ function fromFields(tokens: readonly Token[], names: readonly FieldName[], line:
   return expr;
 }
 
-/** Parses the schedule part of an entry: one macro token or 5/6 field tokens. */
-export function parseScheduleTokens(tokens: readonly Token[], line: number, diagnostics: Diagnostic[]): ScheduleExpr | null {
+/**
+ * With Vixie's OR rule (both day fields restricted), a day field that matches nothing leaves the
+ * other to decide alone: the croner fields for that, or null when the entry has no day at all.
+ */
+function dayRule(dom: ParsedField, dow: ParsedField, domAndDow: boolean): { dom: string; dow: string } | null {
+  const domEmpty = dom.values.length === 0 && !dom.extension;
+  const dowEmpty = dow.values.length === 0 && !dow.extension;
+  if (domAndDow || (domEmpty && dowEmpty)) return domEmpty || dowEmpty ? null : { dom: dom.canonical, dow: dow.canonical };
+  return domEmpty ? { dom: '*', dow: dow.canonical } : { dom: dom.canonical, dow: '*' };
+}
+
+/**
+ * Parses the schedule part of an entry: one macro token or 5/6 field tokens. `vixie`: as
+ * Debian's cron reads it, without croner's L/W/# (see ParseOptions.vixie).
+ */
+export function parseScheduleTokens(tokens: readonly Token[], line: number, diagnostics: Diagnostic[], vixie = false): ScheduleExpr | null {
   const first = tokens[0];
   if (first === undefined) return null;
   if (first.text.startsWith('@')) return fromMacro(first, line, diagnostics);
-  return fromFields(tokens, tokens.length === 6 ? SIX : FIVE, line, diagnostics);
+  return fromFields(tokens, tokens.length === 6 ? SIX : FIVE, line, diagnostics, !vixie);
 }
 
 /** Splits a bare expression (as given to `schedd next`) into tokens. */
 export function tokenize(text: string, startCol = 1): Token[] {
   const tokens: Token[] = [];
-  const re = /\S+/g;
+  // Vixie's Skip_Blanks: only spaces and tabs separate fields (a form feed or a no-break space is
+  // part of a field, as cron reads it).
+  const re = /[^ \t]+/g;
   for (let match = re.exec(text); match !== null; match = re.exec(text)) {
     tokens.push({ text: match[0], col: startCol + match.index });
   }

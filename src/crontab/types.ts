@@ -31,6 +31,11 @@ export interface ScheduleExpr {
    * slots in a spring-forward gap fire at the end of the gap; repeated ones fire once.
    */
   fixedTime: boolean;
+  /**
+   * The entry can never fire: a field matches nothing (every element a reversed range such as
+   * `23-1`, which Vixie cron accepts and never matches). It has no slots; `pattern` is ''.
+   */
+  never?: true;
 }
 
 export type OverlapPolicy = 'skip' | 'allow' | 'queue' | 'replace';
@@ -117,4 +122,11 @@ export interface ParsedCrontab {
 export interface ParseOptions {
   /** System crontab format: a user name between the schedule and the command. */
   system?: boolean;
+  /**
+   * Read the table strictly as Debian's cron does (the tables of `--cron`): no leading seconds
+   * field (a sixth field is the user or the command), and no croner L/W/# extensions (`fri#2`
+   * is `fri`, the rest ignored, as cron reads it). CRON_TZ is an ordinary variable, as in
+   * Debian's cron, which schedules every table in the system's zone.
+   */
+  vixie?: boolean;
 }

@@ -54,6 +54,9 @@ export function validatePattern(expr: ScheduleExpr): void {
 
 /** The first wall-clock slot strictly after `wallMs` (seconds resolution), or null if none. */
 export function nextWallSlot(expr: ScheduleExpr, wallMs: number): number | null {
+  // A field that matches nothing (`0 23-1 * * *`, accepted as cron accepts it) has no slots;
+  // croner cannot express an empty field, so it is never asked.
+  if (expr.never === true) return null;
   const next = evaluatorFor(expr).nextRun(new Date(wallMs));
   return next === null ? null : next.getTime();
 }

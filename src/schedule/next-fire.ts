@@ -28,7 +28,7 @@ const HORIZON_MS = 400 * 86_400_000;
 const MAX_SEGMENTS = 256;
 
 export function nextFire(expr: ScheduleExpr, zone: string, afterMs: number): Fire | null {
-  if (expr.kind === 'reboot') return null;
+  if (expr.kind === 'reboot' || expr.never === true) return null;
   let from = afterMs;
   // After the first segment the search starts exactly at a transition, which is itself a
   // candidate instant: `inclusive` moves the wall bound back by 1 ms so it is not skipped.

@@ -48,6 +48,16 @@ describe('scheduler loop (injected clock)', () => {
     assert.ok(Math.max(...clock.delays) <= MAX_WAIT_MS);
   });
 
+  it('regression (issue 15): an entry that never fires (0 23-1 * * *, which cron accepts) has no slot, no error and no busy loop', () => {
+    const { clock, scheduler, fires } = setup('# schedd: name=never\n0 23-1 * * * n\n# schedd: name=a\n* * * * * a\n', '2026-01-01T22:59:30Z');
+    clock.advance(3 * 60_000);
+    assert.deepEqual(fires(), ['23:00:00 on-time +0', '23:01:00 on-time +0', '23:02:00 on-time +0']);
+    assert.equal(clock.delays.length, 7);
+    assert.ok(clock.delays.every((d) => d >= 29_000 && d <= MAX_WAIT_MS), clock.delays.join(','));
+    const job = scheduler.get('never');
+    assert.equal(job?.next, null);
+  });
+
   it('wakes every 30 s while the next slot is far away', () => {
     const { clock, fires } = setup('# schedd: name=a\n@daily a\n', '2026-01-01T10:00:00Z');
     clock.advance(5 * 60_000);
