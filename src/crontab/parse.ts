@@ -242,13 +242,17 @@ function assignIds(drafts: Entry[], diagnostics: Diagnostic[]): Entry[] {
     return name;
   });
   const entries: Entry[] = [];
+  // The next order suffix to try per derived id: 4,000 identical lines cost 4,000 looks, not 8 million.
+  const next = new Map<string, number>();
   drafts.forEach((entry, i) => {
     let id = ids[i];
     if (id === undefined) {
       if (entry.options.name !== undefined) return; // duplicate name, reported above
       const base = derivedId(entry.command, entry.stdin, entry.user);
       id = base;
-      for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
+      let n = next.get(base) ?? 2;
+      while (taken.has(id)) id = `${base}-${n++}`;
+      next.set(base, n);
       taken.set(id, entry.line);
     }
     entry.id = id;

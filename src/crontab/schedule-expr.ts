@@ -40,8 +40,10 @@ export function looksLikeField(text: string): boolean {
  */
 export function scheduleWidth(tokens: readonly Token[], after: number, vixie = false): number {
   if (tokens[0]?.text.startsWith('@')) return 1;
-  if (vixie) return 5;
   const sixth = tokens[5];
+  // Debian's cron has no seconds field. A sixth field starting with `*` is no user name and no
+  // command cron runs (it refuses both), so there schedd's seconds field changes no table's meaning.
+  if (vixie) return sixth !== undefined && sixth.text.startsWith('*') && tokens.length >= 6 + after && looksLikeField(sixth.text) ? 6 : 5;
   return sixth !== undefined && tokens.length >= 6 + after && looksLikeField(sixth.text) ? 6 : 5;
 }
 

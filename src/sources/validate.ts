@@ -32,7 +32,8 @@ export interface ValidateOptions {
 }
 
 export function validateJobSet(text: string, source: JobSource, options: ValidateOptions = {}): JobSet {
-  const parsed = parseCrontab(text, { system: source.system });
+  // The machine's tables are read as Debian's cron reads them (no seconds field, no L/W/#).
+  const parsed = parseCrontab(text, { system: source.system, ...(source.table === undefined ? {} : { vixie: true }) });
   const lookup = options.lookup ?? lookupAccount;
   const root = options.root ?? process.getuid?.() === 0;
   const folder = dirname(source.path);
@@ -127,11 +128,12 @@ function looksLikeUserColumn(command: string, lookup: (name: string) => Account 
   const match = /^\s*([a-z_][a-z0-9_.-]*)\s+\S/.exec(command);
   if (match === null) return false;
   const word = match[1]!;
-  return word === 'root' || (SYSTEM_USERS.has(word) && lookup(word) !== null);
+  // `root` is the parser's to warn about (from the text alone); other users need the machine.
+  return SYSTEM_USERS.has(word) && lookup(word) !== null;
 }
 
 /** Users that system tables name and that are not commands too (`www-data`, not `mail` or `games`). */
-const SYSTEM_USERS = new Set(['root', 'www-data', 'nobody', 'daemon', 'postgres', 'mysql', 'nagios', 'zabbix', 'munin', 'smmsp']);
+const SYSTEM_USERS = new Set(['www-data', 'nobody', 'daemon', 'postgres', 'mysql', 'nagios', 'zabbix', 'munin', 'smmsp']);
 
 function pathKind(path: string): 'directory' | 'missing' | 'file' {
   try {

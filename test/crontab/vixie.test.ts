@@ -230,10 +230,15 @@ describe('vixie mode (the tables of --cron): exactly cron format', () => {
     assert.equal(parseCrontab('CRON_TZ=Asia/Tokyo\n0 9 * * * x\n').entries[0]!.zone, 'Asia/Tokyo');
   });
 
-  it("a user table's command may not start with '*' (cron's e_cmd)", () => {
+  it("a user table's command may not start with '*' (cron's e_cmd); a sixth field of '*...' is schedd's seconds, which no table cron runs can mean", () => {
     assert.deepEqual(diagnostics('*/30 * * * * * x\n', { vixie: true }), [
+      "crontab:1:1: warning: 6 schedule fields, read as 'second minute hour day-of-month month day-of-week' (seconds '*/30'); plain cron reads '*' as the start of the command",
+    ]);
+    assert.deepEqual(diagnostics('*/30 * * * * *x\n', { vixie: true }), [
       "crontab:1:14: command starts with '*': cron rejects it (a sixth schedule field? cron's format has five) (expected a command after 5 fields)",
     ]);
+    // Debian's own line: `mon` is the user, not a day of the week.
+    assert.deepEqual(diagnostics('*/5 * * * * mon /usr/lib/mon/check --all\n', { vixie: true, system: true }), []);
   });
 });
 
