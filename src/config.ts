@@ -124,7 +124,7 @@ export const DAEMON_OPTIONS: readonly DaemonOption[] = [
   entry({ key: 'cronRoot', option: cronRootOption, read: (flags) => cronRootPath(str(flags.cronRoot)), argv: (dir) => (dir === '/' ? [] : ['--cron-root', dir]) }),
   entry({
     key: 'sendmail',
-    option: () => new Option('--sendmail <path>', "the mailer for jobs' output (MAILTO), called as PATH -i RECIPIENT...").default(DEFAULT_SENDMAIL),
+    option: () => new Option('--sendmail <path>', "the mailer for jobs' output (MAILTO), called as PATH -FCronDaemon -i -B8BITMIME -oem RECIPIENT... as the job's user").default(DEFAULT_SENDMAIL),
     read: (flags) => resolve(str(flags.sendmail) ?? DEFAULT_SENDMAIL),
     argv: (path) => (path === DEFAULT_SENDMAIL ? [] : ['--sendmail', path]),
   }),

@@ -48,7 +48,9 @@ export async function historyCommand(stateDir: string, job: string | undefined, 
     return ExitCode.ok;
   }
   const zone = systemZone();
-  const rows = [['RUN', 'JOB', 'SCHEDULED', 'STARTED', 'DURATION', 'OUTCOME', 'REASON']];
+  // A MAIL column once some run shown had mail due (MAILTO): sent, or what went wrong.
+  const withMail = runs.some((run) => run.mail !== undefined);
+  const rows = [['RUN', 'JOB', 'SCHEDULED', 'STARTED', 'DURATION', 'OUTCOME', ...(withMail ? ['MAIL'] : []), 'REASON']];
   for (const run of runs) {
     rows.push([
       run.runId,
@@ -57,11 +59,18 @@ export async function historyCommand(stateDir: string, job: string | undefined, 
       run.startedAt === null ? '-' : formatLocal(Date.parse(run.startedAt), zone).slice(11),
       run.durationMs === null ? '-' : `${(run.durationMs / 1000).toFixed(1)}s`,
       describe(run),
+      ...(withMail ? [mailText(run)] : []),
       run.reason ?? '',
     ].map((cell) => escapeText(cell)));
   }
   process.stdout.write(`${formatTable(rows)}\n`);
   return ExitCode.ok;
+}
+
+/** `sent`, `failed: sendmail exited 75`, or `-` for a run whose mail was not due. */
+function mailText(run: RunRecord): string {
+  if (run.mail === undefined) return '-';
+  return run.mail.status === 'sent' ? 'sent' : `${run.mail.status}${run.mail.detail === '' ? '' : `: ${run.mail.detail}`}`;
 }
 
 /**
@@ -76,7 +85,8 @@ export async function outputCommand(stateDir: string, job: string, runId: string
     throw new ScheddError('SCHEDD_NO_OUTPUT', runId === undefined ? `no recorded output for job '${job}'` : `no run '${runId}' of job '${job}'`);
   }
   const { run, output } = found;
-  process.stderr.write(`${escapeText(`# ${run.job} run ${run.runId}, ${describe(run)}, ${output.bytes} bytes of output${output.truncated ? ' (head and tail shown)' : ''}`)}\n`);
+  const mail = run.mail === undefined ? '' : run.mail.status === 'sent' ? `, mailed to ${run.mail.detail}` : `, mail ${run.mail.status}: ${run.mail.detail}`;
+  process.stderr.write(`${escapeText(`# ${run.job} run ${run.runId}, ${describe(run)}, ${output.bytes} bytes of output${output.truncated ? ' (head and tail shown)' : ''}${mail}`)}\n`);
   const show = (text: string | Buffer): string | Buffer => (options.raw ? text : escapeLines(text.toString()));
   const head = Buffer.from(output.head);
   const tail = Buffer.from(output.tail);

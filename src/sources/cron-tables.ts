@@ -41,6 +41,11 @@ export const CRON_D_NAME = /^[a-zA-Z0-9_-]+$/;
 /** What a spool table may be named: a user name (useradd's rule, and LDAP's `$` for machines). */
 const USER_NAME = /^[a-zA-Z0-9_][a-zA-Z0-9_.@-]{0,255}\$?$/;
 
+/** Whether a spool file's name can be a user's table (and so `schedd crontab` may write it). */
+export function isSpoolTableName(name: string): boolean {
+  return USER_NAME.test(name);
+}
+
 /** A file in a cron directory that is not a table, and why (`schedd list --cron --all`). */
 export interface SkippedFile {
   path: string;
@@ -66,7 +71,7 @@ export function findCronTables(layout: CronLayout): CronTables {
     const path = join(layout.spool, name);
     // crontab(1)'s temporary files (Debian's `tmp.PID`, schedd's dot files) are not tables.
     if (name.startsWith('.') || name.startsWith('tmp.')) skipped.push({ path, reason: 'a temporary file of crontab' });
-    else if (!USER_NAME.test(name)) skipped.push({ path, reason: 'not a user name' });
+    else if (!isSpoolTableName(name)) skipped.push({ path, reason: 'not a user name' });
     else sources.push({ id: `user/${name}`, path, name: path, system: false, table: 'spool', owner: name });
   }
   return { sources, skipped };

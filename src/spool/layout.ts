@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Account } from '../accounts.js';
+import { cronLayout, isSpoolTableName } from '../sources/cron-tables.js';
 
 /**
  * Where Debian's cron keeps users' tables and who may have one: the spool
@@ -10,7 +11,7 @@ import type { Account } from '../accounts.js';
  */
 
 export function spoolDir(cronRoot: string): string {
-  return join(cronRoot, 'var', 'spool', 'cron', 'crontabs');
+  return cronLayout(cronRoot).spool;
 }
 
 export function tablePath(cronRoot: string, user: string): string {
@@ -18,19 +19,19 @@ export function tablePath(cronRoot: string, user: string): string {
 }
 
 export function allowPath(cronRoot: string): string {
-  return join(cronRoot, 'etc', 'cron.allow');
+  return cronLayout(cronRoot).allow;
 }
 
 export function denyPath(cronRoot: string): string {
-  return join(cronRoot, 'etc', 'cron.deny');
+  return cronLayout(cronRoot).deny;
 }
 
 /**
- * A user name that can be a file of the spool: no slash, no leading dot (the spool's temporary
- * files start with one, and cron skips such names), nothing a terminal would act on.
+ * A user name that can be a file of the spool, as the daemon reads the spool (sources/): no
+ * slash, no leading dot (the spool's temporary files start with one), nothing a terminal would act on.
  */
 export function spoolableName(name: string): boolean {
-  return /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?$/.test(name);
+  return isSpoolTableName(name);
 }
 
 const MAX_LIST_BYTES = 1024 * 1024;

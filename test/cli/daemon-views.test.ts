@@ -25,6 +25,7 @@ describe('a running daemon, shown to people', () => {
     ws.write(
       'cron\x1b]0;tab\x07',
       [
+        'MAILTO=""',
         '# schedd: name=evil',
         // printf writes ESC, BEL and CR itself: the crontab holds only their octal escapes.
         `* * * * * * printf '\\033]0;pwned\\007\\033[2Jfake\\rschedd: job finished\\n'; exit 3`,

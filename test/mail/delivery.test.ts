@@ -134,6 +134,13 @@ describe('mail: through a real MTA', { skip, concurrency: true }, () => {
     assert.equal(failedRow?.outcome, 'ok');
     const [refusedRow] = (await history(ws, unsafe)).filter((r) => r.runId === refused.run);
     assert.deepEqual(refusedRow?.mail, { status: 'refused', detail: refused.reason });
+    // The table's MAIL column and output's header say it too.
+    const table = await runCli(['history', tempfail, '--limit', '1', '--state-dir', ws.path('state')], { cwd: ws.dir });
+    const [header, row] = table.stdout.split('\n');
+    assert.match(header!, /^RUN +JOB +SCHEDULED +STARTED +DURATION +OUTCOME +MAIL +REASON$/);
+    assert.ok(row!.includes(`failed: ${failed.reason}`), row);
+    const output = await runCli(['output', tempfail, '--state-dir', ws.path('state')], { cwd: ws.dir });
+    assert.match(output.stderr, new RegExp(`^# ${tempfail} run \\S+, ok, 4 bytes of output, mail failed: .*exited 75`));
   });
 
   it('without a sendmail, one line per run says the output was discarded, and it is recorded', async (t) => {
