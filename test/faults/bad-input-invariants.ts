@@ -55,7 +55,7 @@ export function checkParse(text: string, system: boolean): ParseFigures {
     if (entry.command.trim() === '') throw new Error(`${where}: empty command`);
     if (entry.id === '' || ids.has(entry.id)) throw new Error(`${where}: id empty or not unique`);
     ids.add(entry.id);
-    if (entry.schedule.kind === 'cron') {
+    if (entry.schedule.kind === 'cron' && entry.schedule.never !== true) {
       const key = `${entry.schedule.pattern} ${entry.schedule.domAndDow}`;
       if (!schedulable.has(key)) {
         try {
